@@ -1,0 +1,185 @@
+"""Plugin discovery through the `kick.plugins` entry-point group, with failures isolated.
+
+Each entry point is loaded and each of its hooks is called on its own: a plugin that fails to
+import, raises in a hook, or registers a bad object is reported (name, distribution, version,
+error) and every other plugin still works. `KICK_STRICT_PLUGINS=1` re-raises the first failure;
+`KICK_DISABLE_PLUGINS=a,b` skips plugins by entry-point name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import pluggy
+
+from kick import hookspecs
+from kick.errors import DuplicateComponentError, PluginLoadError
+from kick.registry import Entry, Registry
+
+GROUP = "kick.plugins"
+_HOOK_KIND = {
+    "register_models": "model",
+    "register_compressors": "compressor",
+    "register_tasks": "task",
+    "register_judges": "judge",
+}
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    distribution: str | None
+    version: str | None
+    provides: dict[str, list[str]] = field(default_factory=dict)
+    commands: bool = False
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    name: str
+    distribution: str | None
+    version: str | None
+    stage: str
+    error: str
+
+    def message(self) -> str:
+        dist = f"{self.distribution} {self.version}" if self.distribution else "unknown distribution"
+        return f"plugin {self.name!r} ({dist}) failed while {self.stage}: {self.error}"
+
+
+@dataclass
+class PluginSet:
+    """The outcome of loading plugins: a registry, what each plugin provided, what failed."""
+
+    registry: Registry
+    plugins: list[PluginInfo]
+    failures: list[PluginFailure]
+    manager: pluggy.PluginManager
+
+    def add_commands(self, app: Any) -> None:
+        """Let each plugin extend the CLI; a failing plugin is recorded, the others still add."""
+        for info, impl in self._impls("register_commands"):
+            try:
+                impl.function(app=app)
+                info.commands = True
+            except Exception as e:  # noqa: BLE001 - isolate plugin failures
+                self._fail(info, "adding commands", e)
+
+    def _impls(self, hook: str) -> Iterable[tuple[PluginInfo, Any]]:
+        by_name = {p.name: p for p in self.plugins}
+        caller = getattr(self.manager.hook, hook)
+        for impl in reversed(caller.get_hookimpls()):
+            info = by_name.get(impl.plugin_name)
+            if info is not None:
+                yield info, impl
+
+    def _fail(self, info: PluginInfo, stage: str, exc: BaseException) -> None:
+        failure = PluginFailure(info.name, info.distribution, info.version, stage, _describe(exc))
+        if strict_mode():
+            raise PluginLoadError(failure.message()) from exc
+        self.failures.append(failure)
+
+
+def strict_mode() -> bool:
+    return os.environ.get("KICK_STRICT_PLUGINS", "").strip().lower() in ("1", "true", "yes")
+
+
+def disabled_plugins() -> set[str]:
+    raw = os.environ.get("KICK_DISABLE_PLUGINS", "")
+    return {p.strip() for p in raw.split(",") if p.strip()}
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _dist(ep: EntryPoint) -> tuple[str | None, str | None]:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return None, None
+    return dist.metadata["Name"], dist.version
+
+
+def load_plugins(
+    extra: Iterable[tuple[str, object]] = (),
+    *,
+    eps: Iterable[EntryPoint] | None = None,
+) -> PluginSet:
+    """Discover, load and register every plugin. `extra` adds (name, module) pairs (tests)."""
+    pm = pluggy.PluginManager("kick")
+    pm.add_hookspecs(hookspecs)
+    registry = Registry()
+    result = PluginSet(registry, [], [], pm)
+    skip = disabled_plugins()
+    candidates: list[tuple[PluginInfo, Callable[[], object]]] = []
+    seen: set[str] = set()
+    for ep in sorted(eps if eps is not None else entry_points(group=GROUP), key=lambda e: e.name):
+        if ep.name in skip or ep.name in seen:
+            continue
+        seen.add(ep.name)
+        dist, version = _dist(ep)
+        candidates.append((PluginInfo(ep.name, dist, version), ep.load))
+    for name, obj in extra:
+        candidates.append((PluginInfo(name, None, None), lambda obj=obj: obj))  # type: ignore[misc]
+
+    for info, load in candidates:
+        try:
+            obj = load()
+            pm.register(obj, name=info.name)
+        except Exception as e:  # noqa: BLE001 - a broken plugin must not take the others down
+            result._fail(info, "loading", e)
+            continue
+        result.plugins.append(info)
+
+    for hook, kind in _HOOK_KIND.items():
+        for info, impl in result._impls(hook):
+            pending: list[Entry] = []
+
+            def register(
+                name: str,
+                factory: Callable[..., Any],
+                description: str = "",
+                *,
+                _info: PluginInfo = info,
+                _kind: str = kind,
+                _pending: list[Entry] = pending,
+            ) -> None:
+                _pending.append(
+                    Entry(_kind, name, factory, description, _info.name, _info.distribution, _info.version)
+                )
+
+            try:
+                impl.function(register=register)
+                # validate everything the hook registered before adding any of it
+                probe = Registry()
+                for entry in pending:
+                    probe.add(entry)
+            except DuplicateComponentError as e:
+                result._fail(info, f"registering {kind}s", e)
+                continue
+            except Exception as e:  # noqa: BLE001
+                result._fail(info, f"registering {kind}s", e)
+                continue
+            for entry in pending:
+                try:
+                    registry.add(entry)
+                except DuplicateComponentError as e:
+                    result._fail(info, f"registering {kind}s", e)
+                    continue
+                info.provides.setdefault(kind, []).append(entry.name)
+    return result
+
+
+_cached: PluginSet | None = None
+
+
+def get_plugins(refresh: bool = False) -> PluginSet:
+    """The process-wide plugin set, loaded once."""
+    global _cached
+    if _cached is None or refresh:
+        _cached = load_plugins()
+    return _cached

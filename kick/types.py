@@ -1,0 +1,161 @@
+"""Frozen, JSON-serialisable value types that travel between the core and the plugins."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Scalar = str | int | float | bool
+Params = Mapping[str, Scalar]
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert dataclasses, tuples and mappings into plain JSON-compatible structures."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    return obj
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One evaluation item as a task defines it.
+
+    `prompt` is what the model is asked (already formatted); `reference` is whatever the
+    task's metric compares against (aliases, an answer letter, a reference text); `choices`
+    is set for choice-scored tasks; `meta` carries task-specific fields (subject, bucket ...).
+    """
+
+    id: str
+    prompt: str
+    reference: Any = None
+    choices: tuple[str, ...] = ()
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What a task got from the model for one sample: text output and task-specific extras."""
+
+    sample_id: str
+    output: str
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Record:
+    """One line of records.jsonl: everything needed to audit or re-score one sample."""
+
+    variant: str
+    task: str
+    sample_id: str
+    prompt: str
+    output: str
+    reference: Any
+    scores: Mapping[str, float]
+    error: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.variant, self.task, self.sample_id)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Record:
+        return cls(
+            variant=d["variant"],
+            task=d["task"],
+            sample_id=d["sample_id"],
+            prompt=d.get("prompt", ""),
+            output=d.get("output", ""),
+            reference=d.get("reference"),
+            scores=dict(d.get("scores") or {}),
+            error=d.get("error"),
+            extra=dict(d.get("extra") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class JudgeItem:
+    """One answer for a judge to grade.
+
+    kind: "summarization" | "instruction" | "mt-bench" (the judge picks its template).
+    `question` is the user turns (one for single-turn tasks); `answer` the model's turns;
+    `reference` the answer to compare against (pairwise) or the reference solution
+    (reference-guided single grading); may be None for plain single grading.
+    """
+
+    sample_id: str
+    kind: str
+    question: tuple[str, ...]
+    answer: tuple[str, ...]
+    reference: tuple[str, ...] | None = None
+    category: str | None = None
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A judge's verdict on one item: named scores, or an error with the raw reply kept."""
+
+    sample_id: str
+    scores: Mapping[str, float] = field(default_factory=dict)
+    error: str | None = None
+    raw: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """A named component (compressor, task, judge) with its parameters, as the user gave them."""
+
+    name: str
+    params: Mapping[str, Scalar] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which model to load and how."""
+
+    name: str
+    dtype: str = "float32"
+    device: str = "cpu"
+    revision: str | None = None
+    trust_remote_code: bool = False
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that defines a run; stored in full in the run directory."""
+
+    model: ModelSpec
+    tasks: tuple[ComponentSpec, ...]
+    compression: ComponentSpec | None = None
+    judge: ComponentSpec | None = None
+    include_dense: bool = True
+    batch_size: int = 8
+    limit: int | None = None
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(self)  # type: ignore[no-any-return]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RunSpec:
+        comp = d.get("compression")
+        judge = d.get("judge")
+        return cls(
+            model=ModelSpec(**d["model"]),
+            tasks=tuple(ComponentSpec(t["name"], dict(t.get("params") or {})) for t in d["tasks"]),
+            compression=ComponentSpec(comp["name"], dict(comp.get("params") or {})) if comp else None,
+            judge=ComponentSpec(judge["name"], dict(judge.get("params") or {})) if judge else None,
+            include_dense=bool(d.get("include_dense", True)),
+            batch_size=int(d.get("batch_size", 8)),
+            limit=d.get("limit"),
+            seed=int(d.get("seed", 0)),
+        )
