@@ -1,0 +1,323 @@
+"""The `kick` command line: thin commands that parse options once, call one library function,
+and render the result. Plugins add commands through the `register_commands` hook."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from kick.errors import KickError, SpecError
+from kick.params import parse_assignments, parse_task_assignments
+from kick.types import ComponentSpec, ModelSpec, RunSpec, Scalar
+
+console = Console()
+err_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_MODEL = "smollm2-135m"
+
+
+def guarded(fn: F) -> F:
+    """Turn a KickError into one red line on stderr and exit code 2; never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except KickError as e:
+            err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err_console.print("[yellow]interrupted: records written so far are kept; rerun with --resume[/]")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+# ---- options shared by commands ----------------------------------------------------------------
+ParamOpt = Annotated[list[str] | None, typer.Option("--param", "-p", help="Method parameter key=value (repeatable).")]
+TaskOpt = Annotated[list[str] | None, typer.Option("--task", "-t", help="Task name (repeatable).")]
+TaskParamOpt = Annotated[
+    list[str] | None, typer.Option("--task-param", help="Task parameter TASK.key=value (repeatable).")
+]
+JudgeOpt = Annotated[str | None, typer.Option("--judge", help="Judge for judged tasks (e.g. pairwise).")]
+JudgeParamOpt = Annotated[
+    list[str] | None, typer.Option("--judge-param", help="Judge parameter key=value (repeatable).")
+]
+SpecOpt = Annotated[Path | None, typer.Option("--spec", help="TOML file with the same structure as the options.")]
+LimitOpt = Annotated[int | None, typer.Option("--limit", help="Evaluate at most N samples per task.")]
+BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="Batch size for generation and scoring.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed for sampling, subsets and calibration.")]
+DtypeOpt = Annotated[str | None, typer.Option("--dtype", help="float32, bfloat16 or float16.")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1 ...")]
+RevisionOpt = Annotated[str | None, typer.Option("--revision", help="Hub revision (branch, tag or commit).")]
+TrustOpt = Annotated[bool, typer.Option("--trust-remote-code", help="Allow custom model code from the Hub.")]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --out.")]
+RelTolOpt = Annotated[float, typer.Option("--rel-tol", help="'Matches dense' tolerance, relative.")]
+AbsTolOpt = Annotated[float | None, typer.Option("--abs-tol", help="'Matches dense' tolerance, absolute.")]
+
+
+def load_spec_file(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise SpecError(f"spec file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"spec file {path}: {e}") from None
+
+
+_RUN_KEYS = {
+    "model", "method", "params", "tasks", "task_params", "judge", "judge_params", "limit",
+    "batch_size", "seed", "dtype", "device", "revision", "trust_remote_code",
+}
+
+
+def build_run_spec(
+    *,
+    file: Mapping[str, Any],
+    model: str | None,
+    method: str | None,
+    params: Sequence[str],
+    tasks: Sequence[str],
+    task_params: Sequence[str],
+    judge: str | None,
+    judge_params: Sequence[str],
+    limit: int | None,
+    batch_size: int | None,
+    seed: int | None,
+    dtype: str | None,
+    device: str | None,
+    revision: str | None,
+    trust_remote_code: bool,
+    include_dense: bool,
+) -> RunSpec:
+    """Merge a spec file with command-line options (options win) into one validated RunSpec."""
+    unknown = set(file) - _RUN_KEYS
+    if unknown:
+        raise SpecError(f"spec file: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_RUN_KEYS))}")
+    model_cfg = file.get("model", DEFAULT_MODEL)
+    model_fields: dict[str, Any] = {"name": model_cfg} if isinstance(model_cfg, str) else dict(model_cfg)
+    if model:
+        model_fields["name"] = model
+    for key, val in (("dtype", dtype), ("device", device), ("revision", revision)):
+        if val is not None:
+            model_fields[key] = val
+        elif key in file:
+            model_fields[key] = file[key]
+    if trust_remote_code or file.get("trust_remote_code"):
+        model_fields["trust_remote_code"] = True
+    try:
+        model_spec = ModelSpec(**model_fields)
+    except TypeError as e:
+        raise SpecError(f"spec file: model: {e}") from None
+
+    method_params: dict[str, Scalar] = dict(file.get("params", {}))
+    method_params.update(parse_assignments(params))
+    method_name = method or file.get("method")
+    if method_params and not method_name:
+        raise SpecError("--param given without --method")
+
+    task_names = list(tasks) or list(file.get("tasks", []))
+    tparams: dict[str, dict[str, Scalar]] = {k: dict(v) for k, v in file.get("task_params", {}).items()}
+    for name, kv in parse_task_assignments(task_params).items():
+        tparams.setdefault(name, {}).update(kv)
+    stray = set(tparams) - set(task_names)
+    if stray:
+        raise SpecError(f"--task-param for task(s) not being run: {', '.join(sorted(stray))}")
+
+    jparams: dict[str, Scalar] = dict(file.get("judge_params", {}))
+    jparams.update(parse_assignments(judge_params, what="--judge-param"))
+    judge_name = judge or file.get("judge")
+
+    bs = batch_size if batch_size is not None else int(file.get("batch_size", 8))
+    if bs < 1:
+        raise SpecError(f"--batch-size must be at least 1, got {bs}")
+    lim = limit if limit is not None else file.get("limit")
+    if lim is not None and int(lim) < 1:
+        raise SpecError(f"--limit must be at least 1, got {lim}")
+    return RunSpec(
+        model=model_spec,
+        tasks=tuple(ComponentSpec(n, tparams.get(n, {})) for n in task_names),
+        compression=ComponentSpec(method_name, method_params) if method_name else None,
+        judge=ComponentSpec(judge_name, jparams) if judge_name else None,
+        include_dense=include_dense,
+        batch_size=bs,
+        limit=int(lim) if lim is not None else None,
+        seed=seed if seed is not None else int(file.get("seed", 0)),
+    )
+
+
+def _mode(resume: bool, overwrite: bool) -> str:
+    if resume and overwrite:
+        raise SpecError("--resume and --overwrite exclude each other")
+    return "resume" if resume else "overwrite" if overwrite else "new"
+
+
+# ---- commands ----------------------------------------------------------------------------------
+def cmd_plugins(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """List plugins, what each registers, and plugins that failed to load."""
+    from kick.plugins import get_plugins
+
+    ps = get_plugins()
+    data = {
+        "plugins": [
+            {"name": p.name, "distribution": p.distribution, "version": p.version, "provides": p.provides,
+             "commands": p.commands}
+            for p in ps.plugins
+        ],
+        "components": [
+            {"kind": e.kind, "name": e.name, "plugin": e.plugin, "description": e.description} for e in ps.registry
+        ],
+        "failures": [
+            {"name": f.name, "distribution": f.distribution, "version": f.version, "stage": f.stage, "error": f.error}
+            for f in ps.failures
+        ],
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return
+    from kick.render import plugins_table
+
+    console.print(plugins_table(ps))
+
+
+def _run_common(spec: RunSpec, out: Path, mode: str, rel_tol: float, abs_tol: float | None) -> None:
+    from kick.render import RichProgress, summary_table
+    from kick.runner import run
+
+    with RichProgress(console) as progress:
+        summary = run(spec, out, mode=mode, progress=progress, rel_tol=rel_tol, abs_tol=abs_tol)  # type: ignore[arg-type]
+    console.print(summary_table(summary))
+    console.print(f"run directory: [bold]{out}[/]")
+
+
+def cmd_eval(
+    model: Annotated[str, typer.Argument(help="Hub id, local folder, or a registered model name.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
+    task: TaskOpt = None,
+    task_param: TaskParamOpt = None,
+    judge: JudgeOpt = None,
+    judge_param: JudgeParamOpt = None,
+    spec: SpecOpt = None,
+    limit: LimitOpt = None,
+    batch_size: BatchOpt = None,
+    seed: SeedOpt = None,
+    dtype: DtypeOpt = None,
+    device: DeviceOpt = None,
+    revision: RevisionOpt = None,
+    trust_remote_code: TrustOpt = False,
+    resume: ResumeOpt = False,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Evaluate a model (no compression) on tasks."""
+    run_spec = build_run_spec(
+        file=load_spec_file(spec), model=model, method=None, params=[], tasks=task or [],
+        task_params=task_param or [], judge=judge, judge_params=judge_param or [], limit=limit,
+        batch_size=batch_size, seed=seed, dtype=dtype, device=device, revision=revision,
+        trust_remote_code=trust_remote_code, include_dense=True,
+    )
+    if run_spec.compression is not None:
+        raise SpecError("kick eval does not compress; use kick run --method")
+    _run_common(run_spec, out, _mode(resume, overwrite), 0.05, None)
+
+
+def cmd_run(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
+    model: Annotated[str | None, typer.Argument(help=f"Model (default {DEFAULT_MODEL}).")] = None,
+    method: Annotated[str | None, typer.Option("--method", "-m", help="Compression method.")] = None,
+    param: ParamOpt = None,
+    task: TaskOpt = None,
+    task_param: TaskParamOpt = None,
+    judge: JudgeOpt = None,
+    judge_param: JudgeParamOpt = None,
+    spec: SpecOpt = None,
+    limit: LimitOpt = None,
+    batch_size: BatchOpt = None,
+    seed: SeedOpt = None,
+    dtype: DtypeOpt = None,
+    device: DeviceOpt = None,
+    revision: RevisionOpt = None,
+    trust_remote_code: TrustOpt = False,
+    no_dense: Annotated[bool, typer.Option("--no-dense", help="Skip the dense baseline.")] = False,
+    resume: ResumeOpt = False,
+    overwrite: OverwriteOpt = False,
+    rel_tol: RelTolOpt = 0.05,
+    abs_tol: AbsTolOpt = None,
+) -> None:
+    """Compress in memory and evaluate, with the dense baseline in the same run."""
+    run_spec = build_run_spec(
+        file=load_spec_file(spec), model=model, method=method, params=param or [], tasks=task or [],
+        task_params=task_param or [], judge=judge, judge_params=judge_param or [], limit=limit,
+        batch_size=batch_size, seed=seed, dtype=dtype, device=device, revision=revision,
+        trust_remote_code=trust_remote_code, include_dense=not no_dense,
+    )
+    if run_spec.compression is None:
+        raise SpecError("kick run needs --method (use kick eval to evaluate without compression)")
+    _run_common(run_spec, out, _mode(resume, overwrite), rel_tol, abs_tol)
+
+
+def cmd_compress(
+    model: Annotated[str, typer.Argument(help="Hub id, local folder, or a registered model name.")],
+    method: Annotated[str, typer.Option("--method", "-m", help="Compression method.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the compressed model.")],
+    param: ParamOpt = None,
+    seed: SeedOpt = None,
+    dtype: DtypeOpt = None,
+    device: DeviceOpt = None,
+    revision: RevisionOpt = None,
+    trust_remote_code: TrustOpt = False,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Compress a model and save a folder that AutoModelForCausalLM.from_pretrained loads."""
+    from kick.compress import compress_to_folder
+
+    run_spec = build_run_spec(
+        file={}, model=model, method=method, params=param or [], tasks=[], task_params=[], judge=None,
+        judge_params=[], limit=None, batch_size=None, seed=seed, dtype=dtype, device=device,
+        revision=revision, trust_remote_code=trust_remote_code, include_dense=False,
+    )
+    with console.status(f"compressing {model} with {method}"):
+        stats = compress_to_folder(run_spec, out, overwrite=overwrite)
+    from kick.render import compression_table
+
+    console.print(compression_table(stats))
+    console.print(f"saved: [bold]{out}[/]")
+
+
+def make_app(load_plugin_commands: bool = True) -> typer.Typer:
+    app = typer.Typer(
+        name="kick",
+        help="Compress Hugging Face causal LMs and see what they lose on knowledge-intensive tasks (LLM-KICK).",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    app.command("plugins")(guarded(cmd_plugins))
+    app.command("eval")(guarded(cmd_eval))
+    app.command("run")(guarded(cmd_run))
+    app.command("compress")(guarded(cmd_compress))
+    if load_plugin_commands:
+        from kick.plugins import get_plugins
+
+        try:
+            get_plugins().add_commands(app)
+        except KickError as e:  # strict mode
+            err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+            raise SystemExit(2) from None
+    return app
+
+
+def main() -> None:
+    make_app()()

@@ -1,0 +1,154 @@
+"""Run-directory I/O: atomic JSON, append-only records, and the dense-vs-compressed comparison."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from kick.types import Record, to_jsonable
+
+SUMMARY = "summary.json"
+RECORDS = "records.jsonl"
+SPEC = "spec.json"
+COMPRESSION = "compression.json"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to a temporary file in the same folder, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(to_jsonable(data), f, indent=2, sort_keys=False, allow_nan=False, default=str)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_json(path: Path) -> Any:
+    with path.open(encoding="utf-8") as f:
+        return json.load(f)
+
+
+def clean_number(x: Any) -> Any:
+    """NaN/inf are not JSON: they become None (and are reported as missing)."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+class RecordStore:
+    """Append-only records.jsonl. Each append is flushed and fsynced; a torn last line (from a
+    kill mid-write) is ignored on reading and cut off before the next append, so a rerun resumes
+    without duplicates or corrupt lines. For a key seen twice the later record wins (re-judging)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._records: dict[tuple[str, str, str], Record] = {}
+        if path.exists():
+            self._load()
+
+    def _load(self) -> None:
+        good_bytes = 0
+        with self.path.open("rb") as f:
+            for raw in f:
+                if not raw.endswith(b"\n"):
+                    break
+                try:
+                    rec = Record.from_dict(json.loads(raw))
+                except (ValueError, KeyError):
+                    break
+                self._records[rec.key] = rec
+                good_bytes += len(raw)
+        if good_bytes != self.path.stat().st_size:
+            with self.path.open("r+b") as f:
+                f.truncate(good_bytes)
+
+    def append(self, records: Iterable[Record]) -> None:
+        lines = []
+        for rec in records:
+            lines.append(json.dumps(_record_json(rec), ensure_ascii=False, default=str) + "\n")
+            self._records[rec.key] = rec
+        if not lines:
+            return
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write("".join(lines))
+            f.flush()
+            os.fsync(f.fileno())
+
+    def get(self, variant: str, task: str, sample_id: str) -> Record | None:
+        return self._records.get((variant, task, sample_id))
+
+    def done_ids(self, variant: str, task: str) -> set[str]:
+        return {k[2] for k in self._records if k[0] == variant and k[1] == task}
+
+    def select(self, variant: str, task: str, order: Sequence[str] | None = None) -> list[Record]:
+        if order is not None:
+            return [r for sid in order if (r := self._records.get((variant, task, sid))) is not None]
+        return [r for k, r in self._records.items() if k[0] == variant and k[1] == task]
+
+    def all(self) -> list[Record]:
+        return list(self._records.values())
+
+    def compact(self) -> None:
+        """Rewrite the file with one line per key (after re-judging), atomically."""
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for rec in self._records.values():
+                f.write(json.dumps(_record_json(rec), ensure_ascii=False, default=str) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+
+
+def _record_json(rec: Record) -> dict[str, Any]:
+    d = to_jsonable(rec)
+    d["scores"] = {k: clean_number(v) for k, v in rec.scores.items()}
+    return d  # type: ignore[no-any-return]
+
+
+def compare(
+    dense: Mapping[str, Any],
+    compressed: Mapping[str, Any],
+    *,
+    rel_tol: float = 0.05,
+    abs_tol: float | None = None,
+    lower_is_better: Iterable[str] = (),
+) -> dict[str, dict[str, Any]]:
+    """Per numeric metric: dense, compressed, absolute and relative delta, and whether the
+    compressed score still matches dense: it is no worse than dense by more than `rel_tol` of the
+    dense value, or (if given) by more than `abs_tol` absolute. Being better always matches."""
+    lower = set(lower_is_better)
+    out: dict[str, dict[str, Any]] = {}
+    for key, d in dense.items():
+        c = compressed.get(key)
+        if not _is_num(d) or not _is_num(c):
+            continue
+        delta = c - d
+        rel = delta / abs(d) if d else None
+        worse = delta if key in lower else -delta  # > 0 means compressed is worse
+        ok_rel = worse <= rel_tol * abs(d)
+        ok_abs = abs_tol is not None and worse <= abs_tol
+        out[key] = {
+            "dense": d,
+            "compressed": c,
+            "delta": delta,
+            "rel_delta": rel,
+            "lower_is_better": key in lower,
+            "matches": bool(ok_rel or ok_abs),
+        }
+    return out
+
+
+def _is_num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

@@ -1,0 +1,318 @@
+"""The `hf` backend: any transformers causal LM, batched generation and scoring."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import torch
+
+from kick.errors import ModelLoadError, SpecError
+from kick.types import ModelSpec
+
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def _chunks(n: int, size: int) -> Iterator[range]:
+    for start in range(0, n, size):
+        yield range(start, min(n, start + size))
+
+
+class HFModel:
+    """A transformers causal LM with a tokenizer; implements `CompressibleModel`."""
+
+    def __init__(self, module: Any, tokenizer: Any, *, name: str, provenance: Mapping[str, Any]) -> None:
+        self._module = module
+        self._tok = tokenizer
+        self.name = name
+        self._provenance = dict(provenance)
+        if self._tok.pad_token_id is None:
+            self._tok.pad_token = self._tok.eos_token
+        self._tok.padding_side = "left"
+        self._eos_ids = self._collect_eos_ids()
+
+    # ---- loading -------------------------------------------------------------------------
+    @classmethod
+    def load(cls, spec: ModelSpec, *, source: Mapping[str, Any] | None = None) -> HFModel:
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+        if spec.dtype not in _DTYPES:
+            raise SpecError(f"model dtype {spec.dtype!r} is not one of {', '.join(_DTYPES)}")
+        path = spec.name
+        looks_local = path.startswith((".", "/", "~")) or os.path.sep in path and os.path.exists(
+            path.split(os.path.sep)[0]
+        )
+        if looks_local or os.path.isdir(path):
+            path = os.path.expanduser(path)
+            if not os.path.isdir(path):
+                raise ModelLoadError(f"model folder {spec.name!r} does not exist")
+            if not os.path.isfile(os.path.join(path, "config.json")):
+                raise ModelLoadError(f"model folder {spec.name!r} has no config.json: not a transformers model")
+        kw: dict[str, Any] = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}
+        try:
+            config = AutoConfig.from_pretrained(path, **kw)
+        except OSError as e:
+            raise ModelLoadError(f"cannot load model {spec.name!r}: {str(e).splitlines()[0]}") from None
+        except ValueError as e:
+            raise ModelLoadError(f"cannot load model {spec.name!r}: {str(e).splitlines()[0]}") from None
+        try:
+            module = AutoModelForCausalLM.from_pretrained(
+                path, config=config, dtype=_DTYPES[spec.dtype], **kw
+            )
+            tokenizer = AutoTokenizer.from_pretrained(path, **kw)
+        except ValueError as e:
+            raise ModelLoadError(
+                f"{spec.name!r} is not a causal language model: {str(e).splitlines()[0]}"
+            ) from None
+        except OSError as e:
+            raise ModelLoadError(f"cannot load model {spec.name!r}: {str(e).splitlines()[0]}") from None
+        try:
+            module.to(spec.device)
+        except (RuntimeError, AssertionError) as e:
+            raise ModelLoadError(f"cannot move model to device {spec.device!r}: {e}") from None
+        module.eval()
+        prov = {
+            "id": spec.name,
+            "revision": spec.revision or getattr(config, "_commit_hash", None),
+            "architecture": (config.architectures or [type(module).__name__])[0],
+            "dtype": spec.dtype,
+            "device": spec.device,
+            "parameters": sum(p.numel() for p in module.parameters()),
+        }
+        if source:
+            prov["source"] = dict(source)
+        return cls(module, tokenizer, name=spec.name, provenance=prov)
+
+    # ---- properties ----------------------------------------------------------------------
+    @property
+    def module(self) -> Any:
+        return self._module
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._tok
+
+    @property
+    def device(self) -> torch.device:
+        return next(self._module.parameters()).device
+
+    @property
+    def context_length(self) -> int:
+        cfg = self._module.config
+        for attr in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+            val = getattr(cfg, attr, None)
+            if isinstance(val, int) and val > 0:
+                return val
+        return int(min(self._tok.model_max_length, 2048))
+
+    def info(self) -> Mapping[str, Any]:
+        return dict(self._provenance)
+
+    def _collect_eos_ids(self) -> list[int]:
+        ids: set[int] = set()
+        gen = getattr(self._module, "generation_config", None)
+        for src in (getattr(gen, "eos_token_id", None), self._tok.eos_token_id):
+            if isinstance(src, int):
+                ids.add(src)
+            elif isinstance(src, (list, tuple)):
+                ids.update(int(i) for i in src)
+        return sorted(ids)
+
+    # ---- tokens --------------------------------------------------------------------------
+    def encode(self, text: str) -> list[int]:
+        return list(self._tok(text, add_special_tokens=False)["input_ids"])
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.encode(text))
+
+    def truncate(self, text: str, max_tokens: int) -> str:
+        ids = self.encode(text)
+        if len(ids) <= max_tokens:
+            return text
+        return str(self._tok.decode(ids[: max(0, max_tokens)]))
+
+    def _prompt_ids(self, prompt: str | Sequence[str], chat: bool) -> list[int]:
+        if chat:
+            turns = [prompt] if isinstance(prompt, str) else list(prompt)
+            messages = [
+                {"role": "user" if i % 2 == 0 else "assistant", "content": t} for i, t in enumerate(turns)
+            ]
+            if self._tok.chat_template is None:
+                raise SpecError(f"model {self.name!r} has no chat template, but the task asks for one")
+            out = self._tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+            if isinstance(out, Mapping):
+                out = out["input_ids"]
+            return list(out)
+        if not isinstance(prompt, str):
+            raise SpecError("a multi-turn prompt needs chat=True")
+        ids = self._tok(prompt, add_special_tokens=True)["input_ids"]
+        return list(ids)
+
+    def _left_pad(self, seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(s) for s in seqs)
+        pad = self._tok.pad_token_id
+        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for i, s in enumerate(seqs):
+            if s:
+                ids[i, width - len(s) :] = torch.tensor(s, dtype=torch.long)
+                mask[i, width - len(s) :] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    # ---- generation ----------------------------------------------------------------------
+    @torch.inference_mode()
+    def generate(
+        self,
+        prompts: Sequence[str | Sequence[str]],
+        *,
+        max_new_tokens: int,
+        stop_at_newline: bool = False,
+        chat: bool = False,
+        batch_size: int = 8,
+        do_sample: bool = False,
+        temperature: float = 1.0,
+        seed: int = 0,
+    ) -> list[str]:
+        if batch_size < 1:
+            raise SpecError(f"batch size must be at least 1, got {batch_size}")
+        encoded = [self._prompt_ids(p, chat) for p in prompts]
+        limit = self.context_length - max_new_tokens
+        if limit <= 0:
+            raise SpecError(f"max_new_tokens {max_new_tokens} leaves no room in context {self.context_length}")
+        encoded = [ids[-limit:] for ids in encoded]  # keep the end (the question) if too long
+        # sort by length so batches hold similar lengths (less padding); restore order after
+        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
+        outputs: list[str] = [""] * len(encoded)
+        newline_ids = self._newline_token_ids() if stop_at_newline else set()
+        for chunk in _chunks(len(order), batch_size):
+            idx = [order[i] for i in chunk]
+            ids, mask = self._left_pad([encoded[i] for i in idx])
+            gen_kwargs: dict[str, Any] = {
+                "max_new_tokens": max_new_tokens,
+                "do_sample": do_sample,
+                "pad_token_id": self._tok.pad_token_id,
+                "eos_token_id": self._eos_ids or None,
+            }
+            if do_sample:
+                torch.manual_seed(seed)
+                gen_kwargs["temperature"] = temperature
+            else:
+                gen_kwargs.update({"temperature": None, "top_p": None, "top_k": None})
+            if newline_ids:
+                gen_kwargs["stopping_criteria"] = _newline_stopper(newline_ids, ids.shape[1])
+            out = self._module.generate(input_ids=ids, attention_mask=mask, **gen_kwargs)
+            new = out[:, ids.shape[1] :]
+            for row, i in enumerate(idx):
+                text = str(self._tok.decode(new[row], skip_special_tokens=True))
+                if stop_at_newline:
+                    text = text.split("\n", 1)[0]
+                outputs[i] = text
+        return outputs
+
+    def _newline_token_ids(self) -> set[int]:
+        vocab = self._tok.get_vocab()
+        ids = set()
+        for tok, i in vocab.items():
+            piece = self._tok.convert_tokens_to_string([tok])
+            if "\n" in piece:
+                ids.add(int(i))
+        return ids
+
+    # ---- scoring -------------------------------------------------------------------------
+    def _choice_token_ids(self, choices: Sequence[str]) -> list[int]:
+        ids = []
+        for c in choices:
+            enc = self.encode(c)
+            if not enc:
+                raise SpecError(f"choice {c!r} encodes to no tokens")
+            ids.append(enc[0])
+        return ids
+
+    @torch.inference_mode()
+    def choice_logprobs(
+        self,
+        prompts: Sequence[str],
+        choices: Sequence[str],
+        *,
+        prefix: str = "",
+        batch_size: int = 8,
+    ) -> list[list[float]]:
+        from kick_models.prefix import PrefixScorer
+
+        cids = self._choice_token_ids(choices)
+        if prefix:
+            return PrefixScorer(self, prefix).choice_logprobs(prompts, cids, batch_size=batch_size)
+        seqs = [self._tok(p, add_special_tokens=True)["input_ids"] for p in prompts]
+        results: list[list[float]] = [[] for _ in seqs]
+        for chunk in _chunks(len(seqs), batch_size):
+            ids, mask = self._left_pad([seqs[i] for i in chunk])
+            logits = self._module(input_ids=ids, attention_mask=mask).logits[:, -1, :].float()
+            logp = torch.log_softmax(logits, dim=-1)[:, cids]
+            for row, i in enumerate(chunk):
+                results[i] = [float(x) for x in logp[row]]
+        return results
+
+    def _right_pad(self, seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self._tok.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for i, s in enumerate(seqs):
+            ids[i, : len(s)] = torch.tensor(list(s), dtype=torch.long)
+            mask[i, : len(s)] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    @torch.inference_mode()
+    def _sum_logprobs(
+        self, seqs: Sequence[Sequence[int]], starts: Sequence[int], batch_size: int
+    ) -> list[tuple[float, int]]:
+        """Sum of log p(token_t | tokens_<t) for t in [start, len) of each sequence."""
+        out: list[tuple[float, int]] = [(0.0, 0)] * len(seqs)
+        for chunk in _chunks(len(seqs), batch_size):
+            ids, mask = self._right_pad([seqs[i] for i in chunk])
+            logits = self._module(input_ids=ids, attention_mask=mask).logits.float()
+            logp = torch.log_softmax(logits[:, :-1], dim=-1)
+            target = ids[:, 1:]
+            tok_lp = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+            for row, i in enumerate(chunk):
+                n, s = len(seqs[i]), max(1, starts[i])
+                out[i] = (float(tok_lp[row, s - 1 : n - 1].sum()), n - s)
+        return out
+
+    def loglikelihood(
+        self, requests: Sequence[tuple[str, str]], *, batch_size: int = 8
+    ) -> list[tuple[float, int]]:
+        seqs, starts = [], []
+        for context, continuation in requests:
+            whole = self._tok(context + continuation, add_special_tokens=True)["input_ids"]
+            ctx = self._tok(context, add_special_tokens=True)["input_ids"]
+            start = len(ctx)
+            if whole[:start] != ctx:  # the boundary merged into one token: score from there
+                start = max(1, min(start, len(whole) - 1))
+            seqs.append(whole[-self.context_length :])
+            starts.append(max(1, start - (len(whole) - len(seqs[-1]))))
+        return self._sum_logprobs(seqs, starts, batch_size)
+
+    def token_nll(
+        self, windows: Sequence[Sequence[int]], *, batch_size: int = 8
+    ) -> list[tuple[float, int]]:
+        res = self._sum_logprobs(windows, [1] * len(windows), batch_size)
+        return [(-lp, n) for lp, n in res]
+
+    # ---- saving --------------------------------------------------------------------------
+    def save(self, path: str) -> None:
+        self._module.save_pretrained(path)
+        self._tok.save_pretrained(path)
+
+
+def _newline_stopper(newline_ids: set[int], prompt_len: int) -> Any:
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    nl = torch.tensor(sorted(newline_ids))
+
+    class StopAtNewline(StoppingCriteria):
+        def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+            gen = input_ids[:, prompt_len:]
+            return torch.isin(gen, nl.to(gen.device)).any(dim=1)
+
+    return StoppingCriteriaList([StopAtNewline()])

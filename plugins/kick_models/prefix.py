@@ -1,0 +1,82 @@
+"""Choice scoring with a shared prefix computed once (KV cache), then only each prompt's tokens.
+
+The k-shot prefix of an MMLU subject is identical for every question; running it once and
+reusing its keys/values makes each question cost only its own tokens.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+
+class PrefixScorer:
+    """Scores `prefix + prompt` for many prompts, running their shared leading tokens once.
+
+    Every text is tokenized whole (exactly as without the cache); the longest run of leading
+    tokens common to all of them is computed once and its keys/values reused, so the result
+    equals plain scoring even when a token straddles the prefix/prompt boundary.
+    """
+
+    def __init__(self, model: Any, prefix: str) -> None:
+        self._model = model
+        self._prefix = prefix
+
+    @torch.inference_mode()
+    def choice_logprobs(
+        self, prompts: Sequence[str], choice_ids: Sequence[int], *, batch_size: int
+    ) -> list[list[float]]:
+        tok = self._model.tokenizer
+        module = self._model.module
+        device = self._model.device
+        full = [list(tok(self._prefix + x, add_special_tokens=True)["input_ids"]) for x in prompts]
+        if not full:
+            return []
+        p = _common_prefix_len(full)
+        shared = torch.tensor([full[0][:p]], device=device)
+        out = module(input_ids=shared, use_cache=True)
+        base = getattr(out, "cache", None) or out.past_key_values
+        suffixes = [ids[p:] for ids in full]
+        cids = list(choice_ids)
+        results: list[list[float]] = [[] for _ in prompts]
+        for start in range(0, len(suffixes), batch_size):
+            idx = list(range(start, min(len(suffixes), start + batch_size)))
+            width = max(len(suffixes[i]) for i in idx)
+            ids = torch.full((len(idx), width), tok.pad_token_id, dtype=torch.long)
+            mask = torch.zeros((len(idx), p + width), dtype=torch.long)
+            mask[:, :p] = 1
+            for row, i in enumerate(idx):
+                s = suffixes[i]
+                ids[row, : len(s)] = torch.tensor(s, dtype=torch.long)
+                mask[row, p : p + len(s)] = 1
+            cache = copy.deepcopy(base)
+            if len(idx) > 1:
+                cache.batch_repeat_interleave(len(idx))
+            logits = module(
+                input_ids=ids.to(device), attention_mask=mask.to(device), **{_cache_arg(module): cache}
+            ).logits.float()
+            for row, i in enumerate(idx):
+                lp = torch.log_softmax(logits[row, len(suffixes[i]) - 1], dim=-1)[cids]
+                results[i] = [float(x) for x in lp]
+        return results
+
+
+def _common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
+    """Length of the longest common leading run, leaving every sequence at least one token."""
+    limit = min(len(s) for s in seqs) - 1
+    n = 0
+    first = seqs[0]
+    while n < limit and all(s[n] == first[n] for s in seqs):
+        n += 1
+    return n
+
+
+def _cache_arg(module: Any) -> str:
+    """transformers 5 names the cache argument `cache`; 4.x calls it `past_key_values`."""
+    import inspect
+
+    params = inspect.signature(module.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
