@@ -70,12 +70,11 @@ class PluginSet:
                 self._fail(info, "adding commands", e)
 
     def _impls(self, hook: str) -> Iterable[tuple[PluginInfo, Any]]:
-        by_name = {p.name: p for p in self.plugins}
-        caller = getattr(self.manager.hook, hook)
-        for impl in reversed(caller.get_hookimpls()):
-            info = by_name.get(impl.plugin_name)
-            if info is not None:
-                yield info, impl
+        """Each plugin's implementation of `hook`, in plugin load order (deterministic)."""
+        impls = {impl.plugin_name: impl for impl in getattr(self.manager.hook, hook).get_hookimpls()}
+        for info in self.plugins:
+            if info.name in impls:
+                yield info, impls[info.name]
 
     def _fail(self, info: PluginInfo, stage: str, exc: BaseException) -> None:
         failure = PluginFailure(info.name, info.distribution, info.version, stage, _describe(exc))

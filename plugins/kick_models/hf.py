@@ -31,6 +31,7 @@ class HFModel:
             self._tok.pad_token = self._tok.eos_token
         self._tok.padding_side = "left"
         self._eos_ids = self._collect_eos_ids()
+        self._newline_ids: set[int] | None = None
 
     # ---- loading -------------------------------------------------------------------------
     @classmethod
@@ -211,13 +212,14 @@ class HFModel:
         return outputs
 
     def _newline_token_ids(self) -> set[int]:
-        vocab = self._tok.get_vocab()
-        ids = set()
-        for tok, i in vocab.items():
-            piece = self._tok.convert_tokens_to_string([tok])
-            if "\n" in piece:
-                ids.add(int(i))
-        return ids
+        """Every token whose text contains a newline (computed once per model)."""
+        if self._newline_ids is None:
+            ids = set()
+            for tok, i in self._tok.get_vocab().items():
+                if "\n" in self._tok.convert_tokens_to_string([tok]):
+                    ids.add(int(i))
+            self._newline_ids = ids
+        return self._newline_ids
 
     # ---- scoring -------------------------------------------------------------------------
     def _choice_token_ids(self, choices: Sequence[str]) -> list[int]:

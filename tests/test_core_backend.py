@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from kick.errors import ModelLoadError, SpecError
+from kick.types import ModelSpec
+
+PROMPTS = [
+    "Please give answer to this question: What is the capital of France?\nThe answer is",
+    "Q: who wrote hamlet\nA:",
+    "The quick brown fox",
+    "A. Rome\nB. Paris\nC. Berlin\nD. Madrid\nAnswer:",
+    "Summarize the given story",
+    "0123",
+    "The answer is Paris. The answer is",
+    "geography",
+    "x",
+]
+
+
+def test_batch_of_8_gives_the_same_greedy_outputs_as_batch_1(tiny) -> None:
+    one = tiny.generate(PROMPTS, max_new_tokens=12, batch_size=1)
+    eight = tiny.generate(PROMPTS, max_new_tokens=12, batch_size=8)
+    assert one == eight
+    assert len(set(one)) > 1  # a real model output, not a constant
+
+
+def test_generation_matches_a_manual_greedy_loop(tiny) -> None:
+    tok, module = tiny.tokenizer, tiny.module
+    ids = tok(PROMPTS[0])["input_ids"]
+    seq = list(ids)
+    with torch.no_grad():
+        for _ in range(6):
+            logits = module(input_ids=torch.tensor([seq])).logits[0, -1]
+            seq.append(int(logits.argmax()))
+    expected = tok.decode(seq[len(ids):], skip_special_tokens=True)
+    got = tiny.generate([PROMPTS[0]], max_new_tokens=6)[0]
+    assert got == expected
+
+
+def test_stop_at_newline_cuts_the_answer_at_the_first_newline(tiny) -> None:
+    newline = tiny.tokenizer("\n", add_special_tokens=False)["input_ids"][0]
+    with torch.no_grad():  # make the random model emit newlines after a few tokens
+        tiny.module.lm_head.weight[newline] *= 2.0
+    long = tiny.generate(PROMPTS, max_new_tokens=24)
+    cut = tiny.generate(PROMPTS, max_new_tokens=24, stop_at_newline=True)
+    for full, short in zip(long, cut, strict=True):
+        assert "\n" not in short
+        assert full.startswith(short)
+    assert any("\n" in x and not x.startswith("\n") for x in long)  # else the check is vacuous
+    assert any(short and len(short) < len(full) for short, full in zip(cut, long, strict=True))
+
+
+def test_chat_prompts_use_the_chat_template(tiny) -> None:
+    ids = tiny._prompt_ids(["hi", "hello", "again"], chat=True)
+    text = tiny.tokenizer.decode(ids)
+    assert text == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nhello<|im_end|>\n<|im_start|>user\nagain<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_choice_logprobs_match_a_manual_forward_pass(tiny) -> None:
+    prompt = PROMPTS[3]
+    got = tiny.choice_logprobs([prompt, PROMPTS[0]], [" A", " B", " C", " D"], batch_size=2)
+    tok = tiny.tokenizer
+    with torch.no_grad():
+        logits = tiny.module(input_ids=torch.tensor([tok(prompt)["input_ids"]])).logits[0, -1]
+    logp = torch.log_softmax(logits, -1)
+    ids = [tok(c, add_special_tokens=False)["input_ids"][0] for c in (" A", " B", " C", " D")]
+    assert got[0] == pytest.approx([float(logp[i]) for i in ids], abs=1e-5)
+
+
+def test_prefix_cached_scoring_equals_plain_scoring(tiny) -> None:
+    prefix = "The following are multiple choice questions (with answers) about geography.\n\n"
+    questions = [p + "\nAnswer:" for p in PROMPTS]
+    plain = tiny.choice_logprobs([prefix + q for q in questions], [" A", " B", " C", " D"], batch_size=3)
+    cached = tiny.choice_logprobs(questions, [" A", " B", " C", " D"], prefix=prefix, batch_size=3)
+    for a, b in zip(plain, cached, strict=True):
+        assert a == pytest.approx(b, abs=1e-4)
+
+
+def test_loglikelihood_and_token_nll_agree_with_a_manual_sum(tiny) -> None:
+    tok = tiny.tokenizer
+    ctx, cont = "The answer is", " Paris."
+    whole = tok(ctx + cont)["input_ids"]
+    n_ctx = len(tok(ctx)["input_ids"])
+    with torch.no_grad():
+        logp = torch.log_softmax(tiny.module(input_ids=torch.tensor([whole])).logits[0], -1)
+    manual = sum(float(logp[t - 1, whole[t]]) for t in range(n_ctx, len(whole)))
+    (lp, n), _ = tiny.loglikelihood([(ctx, cont), ("x", " y")], batch_size=2)
+    assert n == len(whole) - n_ctx and lp == pytest.approx(manual, abs=1e-4)
+    (nll, m), = tiny.token_nll([whole])
+    assert m == len(whole) - 1
+    assert nll == pytest.approx(-sum(float(logp[t - 1, whole[t]]) for t in range(1, len(whole))), abs=1e-4)
+
+
+def test_truncate_keeps_the_first_tokens(tiny) -> None:
+    text = PROMPTS[0]
+    assert tiny.count_tokens(tiny.truncate(text, 5)) <= 5
+    assert tiny.truncate(text, 10_000) == text
+
+
+def test_saved_model_loads_back_through_the_hf_backend(tmp_path: Path, tiny) -> None:
+    from kick_models.hf import HFModel
+
+    tiny.save(str(tmp_path / "m"))
+    again = HFModel.load(ModelSpec(str(tmp_path / "m")))
+    assert again.generate(PROMPTS[:3], max_new_tokens=5) == tiny.generate(PROMPTS[:3], max_new_tokens=5)
+    assert again.info()["architecture"] == "LlamaForCausalLM"
+    assert again.info()["parameters"] == sum(p.numel() for p in tiny.module.parameters())
+
+
+def test_missing_folder_and_non_causal_lm_give_clear_errors(tmp_path: Path) -> None:
+    from kick_models.hf import HFModel
+
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        HFModel.load(ModelSpec(str(tmp_path / "nope")))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelLoadError, match="no config.json"):
+        HFModel.load(ModelSpec(str(tmp_path / "empty")))
+    bert = tmp_path / "t5"
+    bert.mkdir()
+    (bert / "config.json").write_text(json.dumps({"model_type": "t5", "vocab_size": 10, "d_model": 8}))
+    with pytest.raises(ModelLoadError, match="not a causal language model"):
+        HFModel.load(ModelSpec(str(bert)))
+    with pytest.raises(SpecError, match="dtype"):
+        HFModel.load(ModelSpec(str(bert), dtype="int3"))
