@@ -43,12 +43,16 @@ def publish(plan: UploadPlan, *, token: str | None = None, api: Any = None) -> s
     return str(getattr(info, "commit_url", None) or oid)
 
 
-def load_from_hub(repo_id: str, config: str, split: str, revision: str | None = None) -> Any:
+def load_from_hub(
+    repo_id: str, config: str, split: str, revision: str | None = None, cache_dir: Any = None
+) -> Any:
     """`datasets.load_dataset(repo_id, config, split=split, revision=revision)`."""
     import datasets
 
     try:
-        return datasets.load_dataset(repo_id, config, split=split, revision=revision)
+        return datasets.load_dataset(
+            repo_id, config, split=split, revision=revision, cache_dir=str(cache_dir) if cache_dir else None
+        )
     except Exception as e:  # noqa: BLE001
         raise HubError(
             f"cannot load {repo_id} config {config!r} split {split!r}: {type(e).__name__}: {e}"

@@ -67,18 +67,27 @@ def read_rows(folder: str | Path, config: str, split: str) -> list[dict[str, Any
     return table.to_pylist()
 
 
-def load_split(source: str | Path, config: str, split: str, *, revision: str | None = None) -> Any:
-    """A `datasets.Dataset` for one split: from a local built folder when `source` is a folder,
-    otherwise from the Hub dataset repo `source` (at `revision`)."""
+def load_split(
+    source: str | Path,
+    config: str,
+    split: str,
+    *,
+    revision: str | None = None,
+    cache_dir: str | Path | None = None,
+) -> Any:
+    """A `datasets.Dataset` for one split: from a local built folder when `source` is a folder
+    (no network), otherwise from the Hub dataset repo `source` (at `revision`)."""
     expected_columns(config)
     if Path(source).is_dir():
         import datasets
 
         shard(source, config, split)  # clear error before datasets' own
-        ds = datasets.load_dataset(str(source), config, split=split)
+        ds = datasets.load_dataset(
+            str(source), config, split=split, cache_dir=str(cache_dir) if cache_dir else None
+        )
     else:
         from dataset_builder.hub import load_from_hub
 
-        ds = load_from_hub(str(source), config, split, revision)
+        ds = load_from_hub(str(source), config, split, revision, cache_dir)
     _check_columns(config, list(ds.column_names), f"{source} [{config}/{split}]")
     return ds

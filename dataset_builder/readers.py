@@ -200,9 +200,11 @@ class _JsonSpot:
 
 
 def _unquote_csv_field(field: str) -> str:
-    """Undo CSV quoting (`"a ""b"" c"` -> `a "b" c`) when the field is quoted."""
-    if len(field) >= 2 and field.startswith('"') and field.endswith('"'):
-        return field[1:-1].replace('""', '"')
+    """Undo CSV quoting (`"a ""b"" c"` -> `a "b" c`) when the whole field is quoted, i.e. it
+    starts and ends with a quote and every quote inside is doubled."""
+    inner = field[1:-1]
+    if len(field) >= 2 and field[0] == field[-1] == '"' and '"' not in inner.replace('""', ""):
+        return inner.replace('""', '"')
     return field
 
 
@@ -250,26 +252,11 @@ def read_freebaseqa_json(path: Path) -> list[FreebaseQuestion]:
 
 def parse_freebaseqa_txt_line(line: str, where: str) -> tuple[str, str]:
     """One `question | answer` line of the FreebaseQA `.txt` release (question CSV-quoted when it
-    contains quotes)."""
-    if line.startswith('"'):
-        i = 1
-        while True:
-            j = line.find('"', i)
-            if j < 0:
-                raise DataError(f"{where}: unterminated quoted question")
-            if line.startswith('""', j):
-                i = j + 2
-                continue
-            break
-        question, rest = _unquote_csv_field(line[: j + 1]), line[j + 1 :]
-        if not rest.startswith(" | "):
-            raise DataError(f"{where}: expected ' | ' after the quoted question")
-        answer = rest[3:]
-    else:
-        parts = line.split(" | ")
-        if len(parts) != 2:
-            raise DataError(f"{where}: expected 'question | answer', found {len(parts) - 1} separators")
-        question, answer = parts
+    contains quotes; a question that merely starts with a quote is not quoted)."""
+    parts = line.split(" | ")
+    if len(parts) != 2:
+        raise DataError(f"{where}: expected 'question | answer', found {len(parts) - 1} separators")
+    question, answer = _unquote_csv_field(parts[0].strip()), parts[1]
     question, answer = question.strip(), answer.strip()
     if not question or not answer:
         raise DataError(f"{where}: empty question or answer")
