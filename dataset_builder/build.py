@@ -98,17 +98,27 @@ def collect(raw: Path) -> Tables:
     return tables
 
 
+def mini_split(
+    config: str, split: str, rows: list[dict[str, Any]], n: int, seed: int
+) -> list[dict[str, Any]]:
+    """MMLU dev stays whole (the 5-shot pool) and MMLU splits are sampled per subject; WikiText-2
+    keeps its first n lines (perplexity needs contiguous text); everything else is a seeded
+    sample of n rows in the original order."""
+    if config == "mmlu":
+        return rows if split == "dev" else curate.subsample(rows, n, seed, stratify="subject")
+    if config == "wikitext2":
+        return rows[:n]
+    return curate.subsample(rows, n, seed)
+
+
 def mini_tables(tables: Tables, n: int, seed: int) -> Tables:
-    """`<config>_mini` for every config: seeded subsample of at most n rows per split."""
-    out: Tables = {}
-    for config, splits in tables.items():
-        out[config + MINI_SUFFIX] = {
-            split: rows
-            if (config, split) == ("mmlu", "dev")
-            else curate.subsample(rows, n, seed, "subject" if config == "mmlu" else None)
-            for split, rows in splits.items()
+    """`<config>_mini` for every config: at most n rows per split (see `mini_split`)."""
+    return {
+        config + MINI_SUFFIX: {
+            split: mini_split(config, split, rows, n, seed) for split, rows in splits.items()
         }
-    return out
+        for config, splits in tables.items()
+    }
 
 
 def validate(config: str, splits: dict[str, list[dict[str, Any]]]) -> None:

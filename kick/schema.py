@@ -91,7 +91,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
 # Optional "mini" variants (`<config>_mini`, built with `kick data build --mini N`): the same
 # fields and splits as the full config, a seeded subsample of at most N rows per split in the
 # original order. MMLU's dev split (the 5-shot pool) is kept whole; other MMLU splits are
-# subsampled per subject.
+# subsampled per subject (max(1, N // 57) each); WikiText-2 keeps its first N lines.
 MINI_SUFFIX = "_mini"
 
 

@@ -241,6 +241,7 @@ def test_mini_configs_are_seeded_and_keep_the_mmlu_shot_pool(rows: Any) -> None:
     assert len(mini["mmlu_mini"]["test"]) == 57  # one question per subject
     assert len(mini["factoid_qa_mini"]["eval"]) == 100
     assert len(mini["vicuna_bench_mini"]["test"]) == 80
+    assert mini["wikitext2_mini"]["test"] == rows["wikitext2"]["test"][:100]  # contiguous text
     assert (
         mini["factoid_qa_mini"]["eval"]
         != builder.mini_tables(tables, n=100, seed=1)["factoid_qa_mini"]["eval"]

@@ -202,3 +202,20 @@ def test_mmlu_categories_cover_57_subjects_in_hendrycks_groups() -> None:
     assert category_of("virology") == "other"
     with pytest.raises(DataError, match="unknown MMLU subject 'astrology'"):
         category_of("astrology")
+
+
+def test_stats_average_words_and_tokens_and_count_categories() -> None:
+    from dataset_builder.stats import render_table, split_stats
+
+    rows = [
+        {"category": "math", "question": "two words", "reference_answer": "one"},
+        {"category": "coding", "question": "three words here", "reference_answer": "a b c"},
+    ]
+    s = split_stats("vicuna_bench", "test", rows, count_tokens=len)
+    assert (s.items, s.prompt_words, s.answer_words) == (2, 2.5, 2.0)
+    assert (s.prompt_tokens, s.answer_tokens) == (12.5, 4.0)  # characters
+    assert s.categories == {"coding": 1, "math": 1}
+    assert (
+        render_table([s]).splitlines()[2]
+        == "| vicuna_bench | test | 2 | 2.5 | 2.0 | 12.5 | 4.0 | coding: 1, math: 1 |"
+    )
