@@ -328,6 +328,7 @@ def test_publish_makes_exactly_one_commit_and_tags_it(
     names = [c[0] for c in RecordingHfApi.calls]
     assert names == ["init", "create_repo", "create_commit", "create_tag"]
     assert RecordingHfApi.calls[0][2] == {"token": "hf_test_token"}
+    assert RecordingHfApi.calls[1][2] == {"repo_type": "dataset", "private": False, "exist_ok": True}
     _, args, kwargs = RecordingHfApi.calls[2]
     assert args[0] == "me/llm-kick" and kwargs["repo_type"] == "dataset"
     uploaded = sorted(op.path_in_repo for op in args[1])
