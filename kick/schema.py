@@ -40,6 +40,17 @@ CONFIGS: dict[str, dict[str, Any]] = {
             "context_title": "string",
         },
     },
+    # SQuAD v1.1 dev flattened (one row per question; answers de-duplicated, order kept):
+    # a second open-book/closed-book substitute; context_title is the article title.
+    "icrqa_squad": {
+        "splits": ["validation"],
+        "fields": {
+            "question": "string",
+            "answers": "list[string]",
+            "context": "string",
+            "context_title": "string",
+        },
+    },
     # Summarization: story text without @highlight lines, sentences joined with proper spacing;
     # highlights kept as human references; a story appears in one bucket only.
     "summarization_small": {
@@ -69,9 +80,21 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "splits": ["test"],
         "fields": {"category": "string", "turns": "list[string]", "reference_turns": "list[string]"},
     },
-    # Perplexity text (WikiText-2 raw test): one row per original line, LF line endings.
+    # Perplexity text (WikiText-2 raw test): one row per original line, LF line endings: each
+    # `text` ends in "\n", so "".join(rows["text"]) is the original file with CRLF -> LF.
     "wikitext2": {
         "splits": ["test"],
         "fields": {"text": "string"},
     },
 }
+
+# Optional "mini" variants (`<config>_mini`, built with `kick data build --mini N`): the same
+# fields and splits as the full config, a seeded subsample of at most N rows per split in the
+# original order. MMLU's dev split (the 5-shot pool) is kept whole; other MMLU splits are
+# subsampled per subject (max(1, N // 57) each); WikiText-2 keeps its first N lines.
+MINI_SUFFIX = "_mini"
+
+
+def base_config(name: str) -> str:
+    """The schema config a (possibly mini) config name follows."""
+    return name[: -len(MINI_SUFFIX)] if name.endswith(MINI_SUFFIX) else name
