@@ -145,10 +145,30 @@ class SweepSpec:
 
 
 _SWEEP_KEYS = {
-    "model", "models", "dtype", "device", "revision", "trust_remote_code",
-    "methods", "sparsity", "patterns", "bits", "quantizers", "params", "levels", "cells",
-    "tasks", "task_params", "judge", "judge_params", "limit", "batch_size", "seed",
-    "rel_tol", "abs_tol", "copy",
+    "model",
+    "models",
+    "dtype",
+    "device",
+    "revision",
+    "trust_remote_code",
+    "methods",
+    "sparsity",
+    "patterns",
+    "bits",
+    "quantizers",
+    "params",
+    "levels",
+    "cells",
+    "tasks",
+    "task_params",
+    "judge",
+    "judge_params",
+    "limit",
+    "batch_size",
+    "seed",
+    "rel_tol",
+    "abs_tol",
+    "copy",
 }
 _PATTERN = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
 
@@ -288,7 +308,10 @@ def parse_sweep_spec(data: Mapping[str, Any], *, default_model: str = "smollm2-1
             lv = per_method_levels.get(method)
             levels = parse_levels(lv, f"levels.{method}.") if lv is not None else top_levels
             cells += method_cells(
-                model.name, method, is_quantizer=method in quantizers, levels=levels,
+                model.name,
+                method,
+                is_quantizer=method in quantizers,
+                levels=levels,
                 params=dict(params.get(method, {})),
             )
         for raw in raw_cells:
@@ -299,7 +322,9 @@ def parse_sweep_spec(data: Mapping[str, Any], *, default_model: str = "smollm2-1
     ids = [c.id for c in cells]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
-        raise SpecError(f"sweep spec: cell(s) {', '.join(dupes)} appear twice; give [[cells]] a distinct name")
+        raise SpecError(
+            f"sweep spec: cell(s) {', '.join(dupes)} appear twice; give [[cells]] a distinct name"
+        )
 
     tasks = [str(t) for t in _as_list(data.get("tasks"), "tasks")]
     if not tasks:
@@ -340,8 +365,14 @@ def parse_sweep_spec(data: Mapping[str, Any], *, default_model: str = "smollm2-1
 
 def dense_run_spec(sweep: SweepSpec, model: ModelSpec) -> RunSpec:
     return RunSpec(
-        model=model, tasks=sweep.tasks, compression=None, judge=sweep.judge, include_dense=True,
-        batch_size=sweep.batch_size, limit=sweep.limit, seed=sweep.seed,
+        model=model,
+        tasks=sweep.tasks,
+        compression=None,
+        judge=sweep.judge,
+        include_dense=True,
+        batch_size=sweep.batch_size,
+        limit=sweep.limit,
+        seed=sweep.seed,
     )
 
 
@@ -381,7 +412,11 @@ class PlannedCell:
 
     @property
     def label(self) -> str:
-        return f"{self.cell.method} @ {self.cell.level.label if self.cell.level else 'default'}" if self.cell else "dense"
+        return (
+            f"{self.cell.method} @ {self.cell.level.label if self.cell.level else 'default'}"
+            if self.cell
+            else "dense"
+        )
 
 
 def plan(sweep: SweepSpec, out: Path) -> list[PlannedCell]:
@@ -396,14 +431,18 @@ def plan(sweep: SweepSpec, out: Path) -> list[PlannedCell]:
     return planned
 
 
-def prepare_sweep_dir(out: Path, sweep: SweepSpec, planned: Sequence[PlannedCell], mode: SweepMode) -> dict[str, CellState]:
+def prepare_sweep_dir(
+    out: Path, sweep: SweepSpec, planned: Sequence[PlannedCell], mode: SweepMode
+) -> dict[str, CellState]:
     """Check the directory against the spec before any work; replace changed cells only when
     overwriting. Returns every cell's state."""
     if out.exists() and any(out.iterdir()):
         if not (out / SWEEP).exists():
             raise RunDirError(f"{out} is not empty and is not a kick sweep directory")
         if mode == "new":
-            raise RunDirError(f"{out} already holds a sweep: pass --resume to continue it or --overwrite to replace changed cells")
+            raise RunDirError(
+                f"{out} already holds a sweep: pass --resume to continue it or --overwrite to replace changed cells"
+            )
     states = {p.id: cell_state(p.path, p.spec) for p in planned}
     changed = [i for i, s in states.items() if s == "changed"]
     if changed and mode != "overwrite":
@@ -446,8 +485,12 @@ class Timings:
 
     def as_dict(self) -> dict[str, float]:
         return {
-            "load": self.load, "copy": self.copy, "compress": self.compress,
-            "model_calls": self.model_calls, "overhead": self.overhead, "total": self.total,
+            "load": self.load,
+            "copy": self.copy,
+            "compress": self.compress,
+            "model_calls": self.model_calls,
+            "overhead": self.overhead,
+            "total": self.total,
         }
 
 
@@ -519,7 +562,9 @@ def _available_bytes() -> int | None:
     return None
 
 
-def choose_copy_mode(requested: CopyMode, model_bytes: int | None, available: int | None) -> Literal["copy", "reload"]:
+def choose_copy_mode(
+    requested: CopyMode, model_bytes: int | None, available: int | None
+) -> Literal["copy", "reload"]:
     """Deep-copy the dense model per cell when a second copy fits comfortably in memory (it is
     far faster than reloading); otherwise reload it from disk for every cell."""
     if requested != "auto":
@@ -554,11 +599,16 @@ def run_sweep(
         build_components(p.spec, plugins)
     states = prepare_sweep_dir(out, sweep, planned, mode)
     result = SweepResult()
+    _write_index(out, planned, result)
     t_start = time.perf_counter()
     progress.start("sweep", "cells", len(planned))
     with _sweep_log(out) as log:
-        log.info("sweep start: %d cells, %d finished, mode=%s", len(planned),
-                 sum(s == "finished" for s in states.values()), mode)
+        log.info(
+            "sweep start: %d cells, %d finished, mode=%s",
+            len(planned),
+            sum(s == "finished" for s in states.values()),
+            mode,
+        )
         try:
             for model in sweep.models:
                 cells = [p for p in planned if p.model == model]
@@ -606,8 +656,19 @@ def _run_model(
     dense_store = RecordStore(dense.path / RECORDS) if (dense.path / RECORDS).exists() else None
     if states[dense.id] != "finished":
         dense_store = _prepare_cell(dense)
-        summary = _evaluate_cell(sweep, dense, comps, TimedModel(base, timings), dense_store, None, None,
-                                 progress, plugins, base.info(), log)
+        summary = _evaluate_cell(
+            sweep,
+            dense,
+            comps,
+            TimedModel(base, timings),
+            dense_store,
+            None,
+            None,
+            progress,
+            plugins,
+            base.info(),
+            log,
+        )
         result.cells.append(_cell_entry(dense, "done", summary))
         progress.advance("sweep", 1)
     dense_summary = read_json(dense.path / SUMMARY)
@@ -618,7 +679,11 @@ def _run_model(
             continue
         assert p.cell is not None
         store = _prepare_cell(p)
-        stats = read_json(p.path / COMPRESSION) if _all_done(store, comps, COMPRESSED) and (p.path / COMPRESSION).exists() else None
+        stats = (
+            read_json(p.path / COMPRESSION)
+            if _all_done(store, comps, COMPRESSED) and (p.path / COMPRESSION).exists()
+            else None
+        )
         model = None
         if stats is None:
             with _timed(timings, "copy"):
@@ -633,9 +698,20 @@ def _run_model(
             stats = {"method": p.cell.method, **stats}
             write_json_atomic(p.path / COMPRESSION, stats)
             log.info("%s compressed in %.2fs", p.id, stats["seconds"])
-        summary = _evaluate_cell(sweep, p, comps, TimedModel(model, timings) if model is not None else None,
-                                 store, dense_store, dense_summary, progress, plugins, base.info(), log,
-                                 compression=stats)
+        summary = _evaluate_cell(
+            sweep,
+            p,
+            comps,
+            TimedModel(model, timings) if model is not None else None,
+            store,
+            dense_store,
+            dense_summary,
+            progress,
+            plugins,
+            base.info(),
+            log,
+            compression=stats,
+        )
         result.cells.append(_cell_entry(p, "done", summary))
         progress.advance("sweep", 1)
         del model
@@ -687,8 +763,9 @@ def _evaluate_cell(
         key_prefix = f"{p.id}"
         if model is None:  # every sample already done (resumed after the last chunk)
             continue
-        evaluate_task(task, model, variant, store, batch_size=sweep.batch_size,
-                      progress=_Prefixed(progress, key_prefix))
+        evaluate_task(
+            task, model, variant, store, batch_size=sweep.batch_size, progress=_Prefixed(progress, key_prefix)
+        )
     if comps.judge is not None:
         judged_store: Any = _WithDense(store, dense_store) if dense_store is not None else store
         for task in comps.tasks:
@@ -696,8 +773,15 @@ def _evaluate_cell(
                 judge_task(comps.judge, task, [variant], judged_store, _Prefixed(progress, p.id))
         store.compact()
     summary = build_summary(
-        p.spec, comps, store, [variant], model_info, compression, plugins,
-        rel_tol=sweep.rel_tol, abs_tol=sweep.abs_tol,
+        p.spec,
+        comps,
+        store,
+        [variant],
+        model_info,
+        compression,
+        plugins,
+        rel_tol=sweep.rel_tol,
+        abs_tol=sweep.abs_tol,
     )
     for task in comps.tasks:
         summary["tasks"][task.name]["lower_is_better"] = list(getattr(task, "lower_is_better", ()))
@@ -730,8 +814,13 @@ def attach_dense(
         new_tasks[name] = {
             **entry,
             "metrics": metrics,
-            "comparison": compare(dense_metrics, metrics[COMPRESSED], rel_tol=rel_tol, abs_tol=abs_tol,
-                                  lower_is_better=lower.get(name, ())),
+            "comparison": compare(
+                dense_metrics,
+                metrics[COMPRESSED],
+                rel_tol=rel_tol,
+                abs_tol=abs_tol,
+                lower_is_better=lower.get(name, ()),
+            ),
             "lower_is_better": list(lower.get(name, ())),
         }
     out["tasks"] = new_tasks

@@ -147,21 +147,41 @@ def from_summaries(summaries: Iterable[Mapping[str, Any]]) -> ReportData:
         comp = (s.get("spec") or {}).get("compression")
         for task, entry in s.get("tasks", {}).items():
             metrics = entry.get("metrics", {})
-            lower = tuple(entry.get("lower_is_better") or [
-                k for k, c in (entry.get("comparison") or {}).items() if c.get("lower_is_better")])
+            lower = tuple(
+                entry.get("lower_is_better")
+                or [k for k, c in (entry.get("comparison") or {}).items() if c.get("lower_is_better")]
+            )
             primary = entry.get("primary_metric")
             if DENSE in metrics and (model, task) not in baselines:
                 baselines[(model, task)] = Baseline(model, task, metrics[DENSE], primary, lower)
             if COMPRESSED in metrics and comp:
-                results.append(Result(model, task, comp["name"], _level(s), metrics[COMPRESSED],
-                                      metrics.get(DENSE, {}), primary, lower))
+                results.append(
+                    Result(
+                        model,
+                        task,
+                        comp["name"],
+                        _level(s),
+                        metrics[COMPRESSED],
+                        metrics.get(DENSE, {}),
+                        primary,
+                        lower,
+                    )
+                )
     # a cell without its own dense numbers takes the model's baseline
     filled = []
     for r in results:
         b = baselines.get((r.model, r.task))
         if b is not None:
-            r = Result(r.model, r.task, r.method, r.level, r.metrics, r.dense or b.metrics,
-                       r.primary_metric or b.primary_metric, r.lower_is_better or b.lower_is_better)
+            r = Result(
+                r.model,
+                r.task,
+                r.method,
+                r.level,
+                r.metrics,
+                r.dense or b.metrics,
+                r.primary_metric or b.primary_metric,
+                r.lower_is_better or b.lower_is_better,
+            )
         filled.append(r)
     return ReportData(tuple(baselines.values()), tuple(filled), tolerance)
 
@@ -170,7 +190,12 @@ def collect(run_dir: Path) -> ReportData:
     """Read every summary.json in a run or sweep directory (sorted, so the order is stable)."""
     if not run_dir.is_dir():
         raise RunDirError(f"{run_dir} is not a directory")
-    paths = sorted(run_dir.rglob(SUMMARY))
+    index = run_dir / "index.json"
+    if index.exists():  # a sweep: exactly its current cells, not stale ones from an older spec
+        cells = json.loads(index.read_text())["cells"]
+        paths = [run_dir / c["path"] / SUMMARY for c in cells if (run_dir / c["path"] / SUMMARY).exists()]
+    else:
+        paths = sorted(run_dir.rglob(SUMMARY))
     if not paths:
         raise RunDirError(f"{run_dir} holds no {SUMMARY}: nothing finished to report yet")
     return from_summaries(json.loads(p.read_text()) for p in paths)
@@ -189,12 +214,19 @@ def metric_cell(
     v, d = _num(value), _num(dense)
     if v is None or d is None:
         return MetricCell(metric, v, d, None, None, None)
-    c = compare({metric: d}, {metric: v}, rel_tol=rel_tol, abs_tol=abs_tol,
-                lower_is_better=[metric] if lower_is_better else [])[metric]
+    c = compare(
+        {metric: d},
+        {metric: v},
+        rel_tol=rel_tol,
+        abs_tol=abs_tol,
+        lower_is_better=[metric] if lower_is_better else [],
+    )[metric]
     return MetricCell(metric, v, d, c["delta"], c["rel_delta"], c["matches"])
 
 
-def table_metrics(primary: str | None, dense: Mapping[str, Any], results: Sequence[Result]) -> tuple[str, ...]:
+def table_metrics(
+    primary: str | None, dense: Mapping[str, Any], results: Sequence[Result]
+) -> tuple[str, ...]:
     """The numeric metrics to show: the primary one first, then the rest, without counters."""
     names: list[str] = []
     for m in [dense, *(r.metrics for r in results)]:
@@ -216,21 +248,36 @@ def sort_key(method_order: Sequence[str], r: Result | Row) -> tuple[int, int, fl
 def task_tables(data: ReportData, *, rel_tol: float = 0.05, abs_tol: float | None = None) -> list[TaskTable]:
     """One table per (model, task): rows = method @ level, cells = value, delta, match. Pure."""
     method_order = list(dict.fromkeys(r.method for r in data.results))
-    keys = list(dict.fromkeys([(b.model, b.task) for b in data.baselines] + [(r.model, r.task) for r in data.results]))
+    keys = list(
+        dict.fromkeys([(b.model, b.task) for b in data.baselines] + [(r.model, r.task) for r in data.results])
+    )
     tables = []
     for model, task in keys:
         base = next((b for b in data.baselines if (b.model, b.task) == (model, task)), None)
-        results = sorted((r for r in data.results if (r.model, r.task) == (model, task)),
-                         key=lambda r: sort_key(method_order, r))
+        results = sorted(
+            (r for r in data.results if (r.model, r.task) == (model, task)),
+            key=lambda r: sort_key(method_order, r),
+        )
         dense = base.metrics if base else (results[0].dense if results else {})
         primary = base.primary_metric if base else (results[0].primary_metric if results else None)
         lower = base.lower_is_better if base else (results[0].lower_is_better if results else ())
         metrics = table_metrics(primary, dense, results)
         rows = tuple(
-            Row(r.method, r.level, tuple(
-                metric_cell(m, r.metrics.get(m), dense.get(m), rel_tol=rel_tol, abs_tol=abs_tol,
-                            lower_is_better=m in lower)
-                for m in metrics))
+            Row(
+                r.method,
+                r.level,
+                tuple(
+                    metric_cell(
+                        m,
+                        r.metrics.get(m),
+                        dense.get(m),
+                        rel_tol=rel_tol,
+                        abs_tol=abs_tol,
+                        lower_is_better=m in lower,
+                    )
+                    for m in metrics
+                ),
+            )
             for r in results
         )
         tables.append(TaskTable(model, task, metrics, dense, rows, primary, tuple(lower), rel_tol, abs_tol))
@@ -285,7 +332,9 @@ class PlotSeries:
     secondary_metric: str | None = None
 
 
-def tolerance_band(dense: float, *, rel_tol: float, abs_tol: float | None, lower_is_better: bool) -> tuple[float, float]:
+def tolerance_band(
+    dense: float, *, rel_tol: float, abs_tol: float | None, lower_is_better: bool
+) -> tuple[float, float]:
     """The range of scores that still match dense (the worse side only: better always matches)."""
     slack = max(rel_tol * abs(dense), abs_tol or 0.0)
     return (dense, dense + slack) if lower_is_better else (dense - slack, dense)
@@ -297,8 +346,10 @@ def _points(rows: Sequence[Row], metric: str, kind: str, x_of: Any) -> tuple[Ser
         pts = sorted(
             (x_of(r.level), c.value)
             for r in rows
-            if r.method == method and r.level.kind == kind
-            and (c := r.cell(metric)) is not None and c.value is not None
+            if r.method == method
+            and r.level.kind == kind
+            and (c := r.cell(metric)) is not None
+            and c.value is not None
         )
         if pts:
             out.append(Series(method, tuple(p[0] for p in pts), tuple(p[1] for p in pts)))
@@ -308,7 +359,11 @@ def _points(rows: Sequence[Row], metric: str, kind: str, x_of: Any) -> tuple[Ser
 def plot_series(table: TaskTable, secondary: TaskTable | None = None) -> PlotSeries | None:
     """The series of one task's plot (None when the task has no numeric primary metric).
     Lines start at sparsity 0 with the dense score, so each line shows the drop from dense."""
-    metric = table.primary_metric if table.primary_metric in table.metrics else (table.metrics[0] if table.metrics else None)
+    metric = (
+        table.primary_metric
+        if table.primary_metric in table.metrics
+        else (table.metrics[0] if table.metrics else None)
+    )
     if metric is None:
         return None
     dense = _num(table.dense.get(metric))
@@ -332,7 +387,8 @@ def plot_series(table: TaskTable, secondary: TaskTable | None = None) -> PlotSer
         lower_is_better=lower,
         dense=dense,
         band=tolerance_band(dense, rel_tol=table.rel_tol, abs_tol=table.abs_tol, lower_is_better=lower)
-        if dense is not None else None,
+        if dense is not None
+        else None,
         lines=lines,
         nm_points=_points(table.rows, metric, "pattern", lambda lv: lv.sparsity),
         bit_points=_points(table.rows, metric, "bits", lambda lv: float(lv.value)),
