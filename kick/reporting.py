@@ -94,7 +94,11 @@ def markdown(tables: Sequence[TaskTable], images: Mapping[tuple[str, str], str] 
             lines.append("| " + " | ".join(row) + " |")
         ml = matching_lines(t)
         if ml:
-            lines += ["", f"Largest level that still matches dense on `{t.primary_metric or t.metrics[0]}`:", ""]
+            lines += [
+                "",
+                f"Largest level that still matches dense on `{t.primary_metric or t.metrics[0]}`:",
+                "",
+            ]
             lines += [f"- {x}" for x in ml]
         if images and (t.model, t.task) in images:
             lines += ["", f"![{t.task}]({images[(t.model, t.task)]})"]
@@ -102,23 +106,60 @@ def markdown(tables: Sequence[TaskTable], images: Mapping[tuple[str, str], str] 
     return "\n".join(lines)
 
 
-CSV_FIELDS = ["model", "task", "method", "level_kind", "level", "metric", "value", "dense", "delta",
-              "rel_delta", "matches", "lower_is_better"]
+CSV_FIELDS = [
+    "model",
+    "task",
+    "method",
+    "level_kind",
+    "level",
+    "metric",
+    "value",
+    "dense",
+    "delta",
+    "rel_delta",
+    "matches",
+    "lower_is_better",
+]
 
 
 def csv_rows(tables: Sequence[TaskTable]) -> list[dict[str, Any]]:
     out = []
     for t in tables:
         for m in t.metrics:
-            out.append({"model": t.model, "task": t.task, "method": "dense", "level_kind": "", "level": "",
-                        "metric": m, "value": _f(t.dense.get(m)), "dense": _f(t.dense.get(m)), "delta": 0.0,
-                        "rel_delta": 0.0, "matches": True, "lower_is_better": m in t.lower_is_better})
+            out.append(
+                {
+                    "model": t.model,
+                    "task": t.task,
+                    "method": "dense",
+                    "level_kind": "",
+                    "level": "",
+                    "metric": m,
+                    "value": _f(t.dense.get(m)),
+                    "dense": _f(t.dense.get(m)),
+                    "delta": 0.0,
+                    "rel_delta": 0.0,
+                    "matches": True,
+                    "lower_is_better": m in t.lower_is_better,
+                }
+            )
         for r in t.rows:
             for c in r.cells:
-                out.append({"model": t.model, "task": t.task, "method": r.method, "level_kind": r.level.kind,
-                            "level": r.level.value, "metric": c.metric, "value": c.value, "dense": c.dense,
-                            "delta": c.delta, "rel_delta": c.rel_delta, "matches": c.matches,
-                            "lower_is_better": c.metric in t.lower_is_better})
+                out.append(
+                    {
+                        "model": t.model,
+                        "task": t.task,
+                        "method": r.method,
+                        "level_kind": r.level.kind,
+                        "level": r.level.value,
+                        "metric": c.metric,
+                        "value": c.value,
+                        "dense": c.dense,
+                        "delta": c.delta,
+                        "rel_delta": c.rel_delta,
+                        "matches": c.matches,
+                        "lower_is_better": c.metric in t.lower_is_better,
+                    }
+                )
     return out
 
 
@@ -135,8 +176,14 @@ def report_json(tables: Sequence[TaskTable]) -> dict[str, Any]:
     return {
         "tables": [to_jsonable(t) for t in tables],
         "largest_matching_level": [
-            {"model": t.model, "task": t.task, "metric": t.primary_metric,
-             "methods": to_jsonable(largest_matching_level(t.rows, t.primary_metric or (t.metrics[0] if t.metrics else "")))}
+            {
+                "model": t.model,
+                "task": t.task,
+                "metric": t.primary_metric,
+                "methods": to_jsonable(
+                    largest_matching_level(t.rows, t.primary_metric or (t.metrics[0] if t.metrics else ""))
+                ),
+            }
             for t in tables
         ],
     }
@@ -179,16 +226,31 @@ def draw(series: PlotSeries) -> Any:
     for s in series.lines:
         ax.plot(s.x, s.y, marker="o", color=color[s.label], label=s.label)
     for s in series.nm_points:
-        ax.plot(s.x, s.y, linestyle="none", marker="s", markerfacecolor="none", markersize=9,
-                color=color[s.label], label=f"{s.label} N:M")
+        ax.plot(
+            s.x,
+            s.y,
+            linestyle="none",
+            marker="s",
+            markerfacecolor="none",
+            markersize=9,
+            color=color[s.label],
+            label=f"{s.label} N:M",
+        )
     ax.set_xlabel("sparsity (N:M at 1 - N/M)")
     ax.set_ylabel(series.metric + (" (lower is better)" if series.lower_is_better else ""))
     ax.set_title(f"{series.task} - {series.model}")
     if series.secondary:
         ax2 = ax.twinx()
         for s in series.secondary:
-            ax2.plot(s.x, s.y, linestyle=":", marker="x", color=color.get(s.label, "grey"), alpha=0.7,
-                     label=f"{s.label} {series.secondary_metric}")
+            ax2.plot(
+                s.x,
+                s.y,
+                linestyle=":",
+                marker="x",
+                color=color.get(s.label, "grey"),
+                alpha=0.7,
+                label=f"{s.label} {series.secondary_metric}",
+            )
         ax2.set_ylabel(f"{series.secondary_metric} (dotted)")
     ax.legend(fontsize="small", loc="best")
     if series.bit_points:
@@ -196,6 +258,7 @@ def draw(series: PlotSeries) -> Any:
         reference(bx)
         for s in series.bit_points:
             bx.plot(s.x, s.y, linestyle="none", marker="D", color=color[s.label], label=s.label)
+        bx.set_xticks(sorted({x for s in series.bit_points for x in s.x}))
         bx.set_xlabel("bits")
         bx.invert_xaxis()
         bx.set_title("quantization")
@@ -213,7 +276,9 @@ def write_plots(tables: Sequence[TaskTable], out: Path) -> list[Drawn]:
     for t in tables:
         ppl = perplexity_table(tables, t.model)
         series = plot_series(t, ppl if ppl is not None and ppl.task != t.task else None)
-        if series is None or not (series.lines or series.nm_points or series.bit_points or series.dense is not None):
+        if series is None or not (
+            series.lines or series.nm_points or series.bit_points or series.dense is not None
+        ):
             continue
         fig = draw(series)
         stem = f"{_safe(t.model)}__{_safe(t.task)}"
@@ -242,7 +307,9 @@ def html_page(tables: Sequence[TaskTable], drawn: Sequence[Drawn]) -> str:
     ]
     for t in tables:
         parts.append(f"<h2>{html.escape(t.task)} <small>({html.escape(t.model)})</small></h2>")
-        parts.append(f"<table><caption>{html.escape(caption(t.rel_tol, t.abs_tol))}</caption><tr><th>configuration</th>")
+        parts.append(
+            f"<table><caption>{html.escape(caption(t.rel_tol, t.abs_tol))}</caption><tr><th>configuration</th>"
+        )
         parts += [f"<th>{html.escape(m)}</th>" for m in t.metrics]
         parts.append("</tr>")
         for i, row in enumerate(table_rows(t)):
