@@ -79,3 +79,18 @@ def test_explicit_cells_and_custom_quantizers_and_per_method_levels() -> None:
 def test_a_bad_sweep_spec_is_one_clear_error(data: dict, message: str) -> None:
     with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_sweep_spec(data)
+
+
+def test_demo_spec_is_dense_plus_three_pruners_at_half_and_2_4_plus_gptq_4bit() -> None:
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    with (root / "examples" / "demo.toml").open("rb") as f:
+        spec = parse_sweep_spec(tomllib.load(f))
+    assert [m.name for m in spec.models] == ["smollm2-135m"]
+    assert [c.name for c in spec.cells] == [
+        "magnitude-s0.5", "magnitude-2of4", "wanda-s0.5", "wanda-2of4", "sparsegpt-s0.5", "sparsegpt-2of4",
+        "gptq-4bit",
+    ]  # fmt: skip
+    assert [t.name for t in spec.tasks] == ["factoid-qa", "mmlu", "icrqa-closed", "icrqa-open", "perplexity"]
+    assert spec.limit is not None and spec.limit <= 16
