@@ -579,7 +579,7 @@ class FreshModels:
         self.seconds: dict[str, float] = {}
 
     def take(self) -> Any:
-        how = self.mode
+        how: str = self.mode
         if how == "auto":
             untried = [h for h in ("copy", "reload") if h not in self.seconds]
             how = untried[0] if untried else min(self.seconds, key=self.seconds.__getitem__)
@@ -671,7 +671,7 @@ def _run_model(
     )  # fmt: skip
     log.info("model %s loaded; fresh copies per cell: %s", dense.model.name, fresh.mode)
 
-    dense_store = RecordStore(dense.path / RECORDS) if (dense.path / RECORDS).exists() else None
+    dense_store = RecordStore(dense.path / RECORDS)
     if states[dense.id] != "finished":
         dense_store = _prepare_cell(dense)
         summary = _evaluate_cell(
@@ -690,7 +690,6 @@ def _run_model(
         result.cells.append(_cell_entry(dense, "done", summary))
         progress.advance("sweep", 1)
     dense_summary = read_json(dense.path / SUMMARY)
-    assert dense_store is not None
 
     for p in compressed:
         if states[p.id] == "finished":
@@ -811,6 +810,12 @@ def _evaluate_cell(
     summary["seconds"] = time.perf_counter() - t0
     write_json_atomic(p.path / SUMMARY, summary)
     log.info("%s: finished in %.2fs", p.id, summary["seconds"])
+    for name, entry in summary["tasks"].items():
+        m = entry["metrics"][variant]
+        primary = entry.get("primary_metric")
+        log.info(
+            "%s: %s %s=%s n=%s errors=%s", p.id, name, primary, m.get(primary), m.get("n"), m.get("errors")
+        )
     progress.cell_done(p, summary)
     return summary
 
