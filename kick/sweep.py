@@ -748,14 +748,17 @@ def _all_done(store: RecordStore, comps: Any, variant: str) -> bool:
 
 
 class _WithDense:
-    """A compressed cell's store that answers dense look-ups (judge references) from the dense cell."""
+    """A cell's store whose dense look-ups (judge references) go to the dense cell's store. For
+    the dense cell itself there is no dense reference (`dense=None`): as `judge_task` documents,
+    the dense answers are the reference and are not judged against themselves."""
 
-    def __init__(self, store: RecordStore, dense: RecordStore) -> None:
+    def __init__(self, store: RecordStore, dense: RecordStore | None) -> None:
         self._store, self._dense = store, dense
 
     def get(self, variant: str, task: str, sample_id: str) -> Record | None:
-        src = self._dense if variant == DENSE else self._store
-        return src.get(variant, task, sample_id)
+        if variant == DENSE:
+            return self._dense.get(variant, task, sample_id) if self._dense is not None else None
+        return self._store.get(variant, task, sample_id)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
@@ -786,7 +789,7 @@ def _evaluate_cell(
             task, model, variant, store, batch_size=sweep.batch_size, progress=_Prefixed(progress, key_prefix)
         )
     if comps.judge is not None:
-        judged_store: Any = _WithDense(store, dense_store) if dense_store is not None else store
+        judged_store: Any = _WithDense(store, dense_store)
         for task in comps.tasks:
             if task.judge_kind:
                 judge_task(comps.judge, task, [variant], judged_store, _Prefixed(progress, p.id))

@@ -147,3 +147,48 @@ def register_compressors(register: Any) -> None:
 def register_tasks(register: Any) -> None:
     register("fake-acc", ScoreTask, description="accuracy-like")
     register("fake-ppl", PplTask, description="perplexity-like")
+    register("fake-judged", JudgedTask, description="judged against the dense answer")
+
+
+class JudgedTask(ScoreTask):
+    """No reference answers: the judge compares each compressed answer with the dense one."""
+
+    name = "fake-judged"
+    judge_kind = "instruction"
+    primary_metric = "judge_overall_ratio"
+
+    def samples(self) -> Sequence[Sample]:
+        return [Sample(id=f"j{i}", prompt=f"j{i}") for i in range(self.n)]
+
+    def score(self, sample: Sample, prediction: Prediction) -> Mapping[str, float]:
+        return {}
+
+    def aggregate(self, records: Sequence[Record]) -> Mapping[str, Any]:
+        return {}
+
+
+class LengthJudge:
+    """Scores an answer by its weight mass; the reference (dense) answer likewise."""
+
+    name = "fake-judge"
+
+    def info(self) -> Mapping[str, Any]:
+        return {"name": self.name}
+
+    def judge(self, items: Sequence[Any]) -> list[Any]:
+        from kick.types import Judgement
+
+        def mass(text: str) -> float:
+            return float(text.split(":")[2])
+
+        return [
+            Judgement(
+                it.sample_id, scores={"overall": mass(it.answer[0]), "overall_ref": mass(it.reference[0])}
+            )
+            for it in items
+        ]
+
+
+@hookimpl
+def register_judges(register: Any) -> None:
+    register("fake-judge", LengthJudge, description="weight mass")

@@ -223,3 +223,18 @@ def test_auto_copy_mode_tries_deep_copy_and_reload_then_keeps_the_faster() -> No
     copies[0].weights[0] = 99.0
     assert base.weights[0] != 99.0
     assert FreshModels(base, slow_reload, "auto", fits=False).mode == "reload"
+
+
+def test_judged_task_compares_each_cell_with_the_dense_answers(
+    tmp_path: Path, fake_plugins: PluginSet
+) -> None:
+    data = {"model": "fake-model", "methods": ["fake-magnitude"], "sparsity": [0.5], "tasks": ["fake-judged"],
+            "judge": "fake-judge", "limit": 3}  # fmt: skip
+    run_sweep(parse_sweep_spec(data), tmp_path, plugins=fake_plugins)
+    dense = record_lines(tmp_path)["fake-model/dense"]
+    assert all(not any(k.startswith("judge.") for k in r["scores"]) for r in dense)  # dense is the reference
+    cell = json.loads((tmp_path / "fake-model" / "fake-magnitude-s0.5" / "summary.json").read_text())
+    m = cell["tasks"]["fake-judged"]["metrics"]["compressed"]
+    assert m["judged"] == 3 and m["judge_failed"] == 0
+    assert m["judge_overall_ratio"] == pytest.approx(m["judge_overall"] / m["judge_overall_ref"])
+    assert m["judge_overall"] < m["judge_overall_ref"]  # pruning removed weight mass
