@@ -178,16 +178,25 @@ def _record(variant: str, task: Task, sample: Sample, pred: Prediction) -> Recor
 
 
 def judge_task(
-    judge: Judge, task: Task, variants: Sequence[str], store: RecordStore, progress: Progress
+    judge: Judge,
+    task: Task,
+    variants: Sequence[str],
+    store: RecordStore,
+    progress: Progress,
+    *,
+    force: bool = False,
 ) -> None:
-    """Judge every not-yet-judged record of a judged task. The reference is the sample's own
-    reference answer when the task has one, else the dense model's answer from this run (then
-    the dense variant itself is not judged: it is the reference)."""
+    """Judge every not-yet-judged record of a judged task (every record with `force`). The
+    reference is the sample's own reference answer when the task has one, else the dense
+    model's answer from this run (then the dense variant itself is not judged: it is the
+    reference)."""
     kind = task.judge_kind
     assert kind is not None
     samples = {s.id: s for s in task.samples()}
     for variant in variants:
-        records = [r for r in store.select(variant, task.name, list(samples)) if not judging.is_judged(r)]
+        records = [
+            r for r in store.select(variant, task.name, list(samples)) if force or not judging.is_judged(r)
+        ]
         items, todo = [], []
         for r in records:
             sample = samples[r.sample_id]
@@ -300,6 +309,7 @@ def run(
             evaluate_task(task, model, COMPRESSED, store, batch_size=spec.batch_size, progress=progress)
 
     if comps.judge is not None:
+        judging.bind_run_dir(comps.judge, out)
         for task in comps.tasks:
             if task.judge_kind:
                 judge_task(comps.judge, task, variants, store, progress)
