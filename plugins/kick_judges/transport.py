@@ -150,6 +150,8 @@ def classify(exc: BaseException) -> tuple[bool, float | None, str]:
         return retryable, retry_after_seconds(headers) if retryable else None, f"HTTP {status}: {exc.message}"
     if isinstance(exc, openai.APIResponseValidationError):
         return False, None, f"malformed response: {exc.message}"
+    if isinstance(exc, ValueError):  # json.JSONDecodeError: the body is not JSON
+        return False, None, f"malformed response (not JSON): {exc}"
     return False, None, f"{type(exc).__name__}: {exc}"
 
 
