@@ -200,9 +200,9 @@ def judge_task(
         items, todo = [], []
         for r in records:
             sample = samples[r.sample_id]
+            if variant == DENSE and _own_reference(sample) is None:
+                continue  # the dense answer is the reference: nothing to judge it against
             ref = _reference(sample, store, task.name)
-            if ref is None and variant == DENSE:
-                continue
             if ref is None or r.error:
                 continue
             items.append(judging.judge_item(kind, sample, r, ref))
@@ -218,12 +218,19 @@ def judge_task(
         progress.finish(key)
 
 
-def _reference(sample: Sample, store: RecordStore, task: str) -> list[str] | None:
+def _own_reference(sample: Sample) -> list[str] | None:
     ref = sample.reference
     if isinstance(ref, str) and ref:
         return [ref]
     if isinstance(ref, (list, tuple)) and ref and all(isinstance(x, str) for x in ref):
         return list(ref)
+    return None
+
+
+def _reference(sample: Sample, store: RecordStore, task: str) -> list[str] | None:
+    own = _own_reference(sample)
+    if own is not None:
+        return own
     dense = store.get(DENSE, task, sample.id)
     if dense is None or dense.error:
         return None

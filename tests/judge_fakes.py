@@ -31,27 +31,28 @@ class Reply:
 
 Responder = Callable[[dict[str, Any], int], Reply]
 
-_FIRST_ANSWER = re.compile(r"\[The Start of Assistant 1's (?:Answer|Summary)\]\n(.*?)\n", re.S)
+_ANSWERS = re.compile(r"\[The Start of Assistant ([12])'s (?:Answer|Summary)\]\n(.*?)\n", re.S)
+
+
+def _quality(text: str) -> int:
+    return 9 if "GOOD" in text else 4 if "BAD" in text else 6
 
 
 def quality_reply(request: dict[str, Any], n: int) -> Reply:
-    """A fair judge: the answer containing GOOD wins, whatever its position; the reply has the
-    format the prompt asked for."""
+    """A fair judge: an answer containing GOOD scores 9, BAD 4, anything else 6, whatever its
+    position; the reply has the format the prompt asked for."""
     system = request["messages"][0]["content"]
     user = request["messages"][1]["content"]
-    m = _FIRST_ANSWER.search(user)
-    first_good = bool(m and "GOOD" in m.group(1))
-    a, b = (9, 4) if first_good else (4, 9)
+    found = dict(_ANSWERS.findall(user))
+    a, b = _quality(found.get("1", "")), _quality(found.get("2", ""))
     if "summarization" in system:
-        return Reply(
-            content=f"{a} {b}\n{a} {b}\n{a} {b}\n{a} {b}\nAssistant {1 if first_good else 2} is better."
-        )
+        return Reply(content=f"{a} {b}\n{a} {b}\n{a} {b}\n{a} {b}\nThe better one is clear.")
     if "Python tuple" in user:
         return Reply(content=f"Let me solve it first.\nSo the scores are ({a}, {b}).")
     if "[[rating]]" in user or "[[rating]]" in system:
         good = "GOOD" in user.split("Assistant", 1)[-1]
         return Reply(content=f"Fine answer. Rating: [[{8 if good else 3}]]")
-    return Reply(content=f"{a} {b}\nAssistant {1 if first_good else 2} is better.")
+    return Reply(content=f"{a} {b}\nThe better one is clear.")
 
 
 class FakeOpenAIServer:

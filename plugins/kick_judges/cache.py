@@ -1,8 +1,8 @@
 """On-disk cache of judge replies, keyed by (judge model, full prompt, decoding parameters).
 
 One JSON file per key (`<dir>/<k[:2]>/<k>.json`), written atomically, so concurrent threads and
-an interrupted run never leave a torn entry. A cached entry holds the reply text and its token
-usage, never a credential (the key is not part of the cache key or the entry).
+an interrupted run never leave a torn entry. A cached entry holds the judge model id and the
+reply text, never a credential (the key is not part of the cache key or the entry).
 """
 
 from __future__ import annotations
@@ -85,3 +85,12 @@ class ReplyCache:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+
+    def discard(self, key: str) -> None:
+        with self._lock:
+            self._memory.pop(key, None)
+        if self.root is not None:
+            try:
+                self._path(key).unlink()
+            except FileNotFoundError:
+                pass

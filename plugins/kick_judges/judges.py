@@ -147,6 +147,7 @@ class Engine:
         self._run_dir: Path | None = None
         self._cache: ReplyCache | None = None
         self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
         self.stats: dict[str, int] = dict.fromkeys(_STAT_KEYS, 0)
         self.seconds = 0.0
 
@@ -178,15 +179,30 @@ class Engine:
             for k, v in inc.items():
                 self.stats[k] += v
 
-    def _complete(self, messages: list[dict[str, str]], out: Outcome) -> str:
+    def _key_lock(self, key: str) -> threading.Lock:
+        with self._lock:
+            return self._key_locks.setdefault(key, threading.Lock())
+
+    def _complete(self, messages: list[dict[str, str]], out: Outcome) -> tuple[str, str | None]:
+        """The reply to `messages` and its cache key (None when it came from the cache or the
+        cache is off). Identical prompts in flight at once are sent once: the others wait for
+        the first and then read its reply from the cache."""
+        if not self.cfg.cache:
+            return self._send(messages, out), None
         decoding = {"temperature": self.cfg.temperature, "max_tokens": self.cfg.max_tokens}
-        key = cache_key(self.backend.model_id, messages, decoding) if self.cfg.cache else None
-        if key is not None:
+        key = cache_key(self.backend.model_id, messages, decoding)
+        with self._key_lock(key):
             hit = self.cache().get(key)
             if hit is not None:
                 out.cached += 1
                 self._count(cached=1)
-                return str(hit["reply"])
+                return str(hit["reply"]), None
+            text = self._send(messages, out)
+            # cached at once (so waiters read it); withdrawn below if it never parses
+            self.cache().put(key, {"model": self.backend.model_id, "reply": text, "created": time.time()})
+            return text, key
+
+    def _send(self, messages: list[dict[str, str]], out: Outcome) -> str:
         comp = self.backend.complete(
             messages, max_tokens=self.cfg.max_tokens, temperature=self.cfg.temperature
         )
@@ -194,30 +210,22 @@ class Engine:
         out.prompt_tokens += comp.prompt_tokens
         out.completion_tokens += comp.completion_tokens
         self._count(requests=1, prompt_tokens=comp.prompt_tokens, completion_tokens=comp.completion_tokens)
-        if key is not None:
-            self.cache().put(
-                key,
-                {
-                    "model": self.backend.model_id,
-                    "reply": comp.text,
-                    "usage": {
-                        "prompt_tokens": comp.prompt_tokens,
-                        "completion_tokens": comp.completion_tokens,
-                    },
-                    "created": time.time(),
-                },
-            )
         return comp.text
 
     def ask(self, ask: Ask) -> Outcome:
-        """Send one prompt, parse its reply; on a parse failure ask once more with a reminder."""
+        """Send one prompt, parse its reply; on a parse failure ask once more with a reminder.
+        Replies that never parse are not kept in the cache (they are kept in the record), so a
+        re-judge asks again instead of replaying the failure."""
         out = Outcome()
         fmt = ask.template.reply_format
         messages = ask.messages
         tries = 2 if self.cfg.retry_parse else 1
+        keys: list[str] = []
         try:
             for attempt in range(tries):
-                reply = self._complete(messages, out)
+                reply, key = self._complete(messages, out)
+                if key is not None:
+                    keys.append(key)
                 out.replies.append(reply)
                 out.attempts += 1
                 try:
@@ -234,6 +242,8 @@ class Engine:
                 self._count(**{"parsed_first_try" if attempt == 0 else "parsed_on_retry": 1})
                 return out
             self._count(parse_failed=1)
+            for key in keys:
+                self.cache().discard(key)
         except RequestError as e:
             out.error = f"{ask.slot}: {redact(str(e), self._secrets)}"
             self._count(request_failed=1)

@@ -18,7 +18,7 @@ _NUM = r"(\d+(?:\.\d+)?)"
 _PAIR = rf"\(?\s*{_NUM}\s*(?:/\s*10\s*)?(?:,|;|\s)\s*{_NUM}\s*(?:/\s*10\s*)?\)?"
 _PAIR_RE = re.compile(rf"^{_PAIR}[.\s]*$")
 _FOR_RE = re.compile(
-    rf"^{_NUM}\s*/\s*10\s+for\s+assistant\s*1\s*[,;]?\s*(?:and\s+)?{_NUM}\s*/\s*10\s+for\s+assistant\s*2[.\s]*$",
+    rf"^{_NUM}\s*/\s*10\s+for\s+assistant\s*1\s*[,;]?\s*(?:and\s+)?{_NUM}\s*/\s*10\s+for\s+assistant\s*2\b.*$",
     re.IGNORECASE,
 )
 _LABELLED_RE = re.compile(rf"^[*#\-\s]*([A-Za-z][A-Za-z ]*?)\s*\**\s*[:\-]\s*\**\s*{_PAIR}[.\s]*$")
