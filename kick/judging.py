@@ -86,6 +86,66 @@ def run_judge(judge: Judge, items: Sequence[JudgeItem], records: Sequence[Record
     return out
 
 
+def reference_overrides(judge: Judge) -> Mapping[str, list[str]] | None:
+    """A judge's own reference answers by sample id (its `references` file), or None: then the
+    sample's reference, else the dense model's answer, is the reference."""
+    get = getattr(judge, "reference_answers", None)
+    refs = get() if callable(get) else None
+    return {str(k): [str(t) for t in v] for k, v in refs.items()} if refs is not None else None
+
+
+def _answer_turns(row: Mapping[str, Any]) -> list[str] | None:
+    for key in ("turns", "reference", "answer", "text", "output"):
+        val = row.get(key)
+        if isinstance(val, str) and val:
+            return [val]
+        if isinstance(val, list) and val and all(isinstance(t, str) for t in val):
+            return list(val)
+    choices = row.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], Mapping):
+        return _answer_turns(choices[0])
+    return None
+
+
+def parse_reference_rows(lines: Sequence[str], source: str = "references") -> dict[str, list[str]]:
+    """Reference answers from JSON lines: the id is `sample_id`, `question_id` or `id`; the
+    answer is `turns`, `reference`, `answer`, `text`, `output` or `choices[0].turns` (the
+    FastChat answer and MT-Bench reference formats). A malformed line is a DataError."""
+    import json
+
+    from kick.errors import DataError
+
+    out: dict[str, list[str]] = {}
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise DataError(f"{source}:{n}: not a JSON line") from None
+        sid = (
+            next((row[k] for k in ("sample_id", "question_id", "id") if k in row), None)
+            if isinstance(row, dict)
+            else None
+        )
+        turns = _answer_turns(row) if isinstance(row, dict) else None
+        if sid is None or turns is None:
+            raise DataError(f"{source}:{n}: needs an id (sample_id, question_id or id) and an answer text")
+        out[str(sid)] = turns
+    return out
+
+
+def load_reference_file(path: str | Path) -> dict[str, list[str]]:
+    from kick.errors import DataError
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise DataError(f"reference answers {p}: {e.strerror or e}") from None
+    return parse_reference_rows(text.splitlines(), str(p))
+
+
 def judge_criteria(records: Sequence[Record]) -> list[str]:
     """The judged criteria found in `records` (not the `_ref` twins, not `inconsistent`)."""
     keys = {k[len(PREFIX) :] for r in records for k in r.scores if k.startswith(PREFIX)}
@@ -125,6 +185,9 @@ def judge_metrics(records: Sequence[Record]) -> dict[str, Any]:
     inc = [r.scores[PREFIX + "inconsistent"] for r in judged if PREFIX + "inconsistent" in r.scores]
     if inc:
         out["judge_inconsistent"] = int(sum(inc))
+    unjudged = len(records) - len(judged) - failed
+    if unjudged:
+        out["judge_unjudged"] = unjudged  # no reference to judge against, or no answer
     retried = sum(1 for r in judged if (r.extra.get("judge") or {}).get("parse_retries"))
     if retried:
         out["judge_parse_retried"] = retried

@@ -193,6 +193,7 @@ def judge_task(
     kind = task.judge_kind
     assert kind is not None
     samples = {s.id: s for s in task.samples()}
+    overrides = judging.reference_overrides(judge)  # a judge's reference-answer file, if any
     for variant in variants:
         records = [
             r for r in store.select(variant, task.name, list(samples)) if force or not judging.is_judged(r)
@@ -200,9 +201,12 @@ def judge_task(
         items, todo = [], []
         for r in records:
             sample = samples[r.sample_id]
-            if variant == DENSE and _own_reference(sample) is None:
+            if overrides is not None:
+                ref = overrides.get(sample.id)
+            elif variant == DENSE and _own_reference(sample) is None:
                 continue  # the dense answer is the reference: nothing to judge it against
-            ref = _reference(sample, store, task.name)
+            else:
+                ref = _reference(sample, store, task.name)
             if ref is None or r.error:
                 continue
             items.append(judging.judge_item(kind, sample, r, ref))

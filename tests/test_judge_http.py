@@ -71,6 +71,9 @@ def test_both_orders_are_judged_and_combined() -> None:
     assert all(a == f"Bearer {KEY}" for a in server.auth)
     assert [o["order"] for o in v.extra["orders"]] == ["answer-first", "reference-first"]
     assert v.extra["usage"] == {"requests": 2, "cached": 0, "prompt_tokens": 200, "completion_tokens": 20}
+    assert v.extra["replies"][0] == {
+        "slot": "answer-first", "attempt": 1, "cached": False, "prompt_tokens": 100, "completion_tokens": 10,
+    }  # fmt: skip
 
 
 def test_a_position_biased_judge_is_flagged_inconsistent() -> None:
@@ -405,3 +408,24 @@ def test_kick_judge_on_a_folder_that_is_not_a_run_is_one_clear_error(tmp_path: P
         make_app(load_plugin_commands=False), ["judge", str(tmp_path), "--judge", "pairwise"]
     )
     assert res.exit_code == 2 and "not a kick run directory" in res.output
+
+
+def test_a_reference_file_replaces_the_default_references_for_every_variant(
+    tmp_path: Path, plugins: PluginSet
+) -> None:
+    out = tmp_path / "run"
+    run(_spec(None), out, plugins=plugins, model_loader=fake_loader)
+    refs = tmp_path / "refs.jsonl"
+    refs.write_text(
+        "\n".join(json.dumps({"question_id": f"q{i}", "text": f"OK answer {i}"}) for i in range(2))
+    )
+    with FakeOpenAIServer() as server:
+        summary = judging.rejudge_run(
+            out, ComponentSpec("pairwise", _params(server, references=str(refs))), plugins=plugins
+        )
+    m = summary["tasks"]["fake-instruct"]["metrics"]
+    # q0, q1 have a file reference (OK: 6); q2 has none and is counted as not judged
+    assert m["dense"]["judged"] == 2 and m["dense"]["judge_overall_ratio"] == pytest.approx(9 / 6)
+    assert m["compressed"]["judged"] == 2 and m["compressed"]["judge_overall_ratio"] == pytest.approx(4 / 6)
+    assert m["compressed"]["judge_unjudged"] == 1
+    assert all("OK answer" in r["messages"][1]["content"] for r in server.requests)

@@ -328,3 +328,28 @@ def test_ratio_of_means_needs_pairs_and_a_positive_reference() -> None:
     assert judging.ratio_of_means([]) is None
     assert judging.ratio_of_means([(1.0, 0.0)]) is None
     assert judging.ratio_of_means([(4.0, 8.0), (2.0, 4.0)]) == 0.5
+
+
+def test_reference_rows_read_fastchat_answer_and_mt_bench_reference_shapes() -> None:
+    rows = [
+        json.dumps({"question_id": 1, "answer_id": "x", "text": "Paris."}),
+        "",
+        json.dumps({"question_id": 101, "choices": [{"index": 0, "turns": ["a1", "a2"]}]}),
+        json.dumps({"sample_id": "s3", "turns": ["t1"]}),
+    ]
+    assert judging.parse_reference_rows(rows) == {"1": ["Paris."], "101": ["a1", "a2"], "s3": ["t1"]}
+
+
+@pytest.mark.parametrize("line", ["{not json", json.dumps({"text": "no id"}), json.dumps({"id": 1})])
+def test_a_malformed_reference_row_is_a_data_error_with_its_line(line: str) -> None:
+    from kick.errors import DataError
+
+    with pytest.raises(DataError, match="refs:1"):
+        judging.parse_reference_rows([line], "refs")
+
+
+def test_a_missing_reference_file_is_a_data_error(tmp_path: Path) -> None:
+    from kick.errors import DataError
+
+    with pytest.raises(DataError, match="reference answers"):
+        judging.load_reference_file(tmp_path / "nope.jsonl")

@@ -48,6 +48,7 @@ class CommonConfig:
     cache: bool = True
     cache_dir: str = ""
     reference_guided: bool = True
+    references: str = ""
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -120,6 +121,7 @@ class Outcome:
     completion_tokens: int = 0
     requests: int = 0  # replies that came from the model (not from the cache)
     cached: int = 0
+    calls: list[dict[str, Any]] = field(default_factory=list)  # one per reply: usage or cached
 
 
 _STAT_KEYS = (
@@ -195,6 +197,7 @@ class Engine:
             hit = self.cache().get(key)
             if hit is not None:
                 out.cached += 1
+                out.calls.append({"cached": True})
                 self._count(cached=1)
                 return str(hit["reply"]), None
             text = self._send(messages, out)
@@ -207,6 +210,13 @@ class Engine:
             messages, max_tokens=self.cfg.max_tokens, temperature=self.cfg.temperature
         )
         out.requests += 1
+        out.calls.append(
+            {
+                "cached": False,
+                "prompt_tokens": comp.prompt_tokens,
+                "completion_tokens": comp.completion_tokens,
+            }
+        )
         out.prompt_tokens += comp.prompt_tokens
         out.completion_tokens += comp.completion_tokens
         self._count(requests=1, prompt_tokens=comp.prompt_tokens, completion_tokens=comp.completion_tokens)
@@ -285,7 +295,11 @@ class Engine:
 def _item_extra(outcomes: Sequence[tuple[Ask, Outcome]]) -> dict[str, Any]:
     return {
         "templates": sorted({a.template.name for a, _ in outcomes}),
-        "replies": [{"slot": a.slot, "attempt": i + 1} for a, o in outcomes for i in range(len(o.replies))],
+        "replies": [
+            {"slot": a.slot, "attempt": i + 1, **(o.calls[i] if i < len(o.calls) else {})}
+            for a, o in outcomes
+            for i in range(len(o.replies))
+        ],
         "usage": {
             "requests": sum(o.requests for _, o in outcomes),
             "cached": sum(o.cached for _, o in outcomes),
@@ -303,6 +317,15 @@ class _BaseJudge:
     def __init__(self, engine: Engine, params: Mapping[str, Any]) -> None:
         self.engine = engine
         self._params = dict(params)
+        self._references: dict[str, list[str]] | None = None
+        if engine.cfg.references:
+            from kick.judging import load_reference_file
+
+            self._references = load_reference_file(engine.cfg.references)
+
+    def reference_answers(self) -> dict[str, list[str]] | None:
+        """Reference answers by sample id from the `references` file (None: kick's default)."""
+        return self._references
 
     def bind_run_dir(self, run_dir: Path) -> None:
         self.engine.bind_run_dir(run_dir)
@@ -452,6 +475,9 @@ class LocalHFJudge:
 
     def bind_run_dir(self, run_dir: Path) -> None:
         self.inner.bind_run_dir(run_dir)
+
+    def reference_answers(self) -> dict[str, list[str]] | None:
+        return self.inner.reference_answers()
 
     def judge(self, items: Sequence[JudgeItem]) -> list[Judgement]:
         return self.inner.judge(items)
