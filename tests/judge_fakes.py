@@ -31,7 +31,7 @@ class Reply:
 
 Responder = Callable[[dict[str, Any], int], Reply]
 
-_ANSWERS = re.compile(r"\[The Start of Assistant ([12])'s (?:Answer|Summary)\]\n(.*?)\n", re.S)
+_ANSWERS = re.compile(r"\[The Start of Assistant ([12])'s (?:Answer|Summary)\]\n(.*?)\[The End of", re.S)
 
 
 def _quality(text: str) -> int:

@@ -133,6 +133,24 @@ def test_single_grading_rates_answer_and_reference_by_turn() -> None:
     assert sum("second user question" in s for s in systems) == 2  # turn 2: multi-turn template
 
 
+def test_pairwise_judges_a_two_turn_conversation_with_every_turn_labelled() -> None:
+    item = JudgeItem("m0", "mt-bench", ("Q1", "Q2"), ("GOOD a1", "GOOD a2"), ("BAD r1", "BAD r2"), "writing")
+    with FakeOpenAIServer() as server:
+        [v] = make_pairwise(**_params(server)).judge([item])
+    user = server.requests[0]["messages"][1]["content"]
+    assert "[Turn 1]\nQ1" in user and "[Turn 2]\nQ2" in user and "[Answer to turn 2]\nGOOD a2" in user
+    assert v.scores["overall"] == 9.0 and v.scores["inconsistent"] == 0.0
+
+
+def test_the_plugin_module_imports_neither_openai_nor_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, kick_judges; print('openai' in sys.modules, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
 def test_single_grading_is_reference_guided_for_math() -> None:
     item = JudgeItem("m2", "mt-bench", ("2+2?",), ("GOOD 4",), ("4",), "math")
     with FakeOpenAIServer() as server:
