@@ -252,6 +252,9 @@ def test_a_missing_key_for_a_remote_server_is_a_clear_spec_error(monkeypatch: py
     with pytest.raises(SpecError, match="KICK_NO_SUCH_KEY"):
         make_pairwise(base_url="https://judge.example.com/v1", api_key_env="KICK_NO_SUCH_KEY")
     make_pairwise(base_url="http://127.0.0.1:1/v1", api_key_env="KICK_NO_SUCH_KEY")  # local: dummy key
+    with pytest.raises(SpecError, match="must not carry credentials") as err:
+        make_pairwise(base_url="https://user:hunter22@judge.example.com/v1", api_key_env=KEY_ENV)
+    assert "hunter22" not in str(err.value)
     with pytest.raises(SpecError, match="did you mean"):
         make_pairwise(base_url="http://127.0.0.1:1/v1", concurency=2)
 

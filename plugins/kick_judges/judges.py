@@ -32,6 +32,7 @@ from kick_judges.transport import (
     RequestError,
     RetryPolicy,
     is_local_url,
+    public_url,
     redact,
 )
 
@@ -74,7 +75,14 @@ class OpenAIConfig(CommonConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.base_url.startswith(("http://", "https://")):
-            raise SpecError(f"base_url must start with http:// or https://, got {self.base_url!r}")
+            raise SpecError(
+                f"base_url must start with http:// or https://, got {public_url(self.base_url)!r}"
+            )
+        if "@" in self.base_url.split("/")[2] or "?" in self.base_url:
+            raise SpecError(
+                "base_url must not carry credentials (user:password@ or a query string): it is recorded in "
+                "the run; put the key in an environment variable named by api_key_env"
+            )
         if self.timeout_s <= 0 or self.max_retries < 0 or self.backoff_s < 0 or self.max_backoff_s < 0:
             raise SpecError("timeout_s must be > 0 and max_retries, backoff_s, max_backoff_s >= 0")
 
