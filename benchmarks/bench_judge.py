@@ -1,9 +1,10 @@
 """Judge throughput and parse rates against a real llm-katan server (SmolLM2-135M on CPU).
 
-    python benchmarks/bench_judge.py [--items 8] [--max-tokens 32] [--concurrency 1 4]
+    python benchmarks/bench_judge.py [--items 8] [--max-tokens 32] [--concurrency 1 4] [--judge single]
 
 Starts llm-katan on 127.0.0.1 (a free port), judges the same items at each concurrency with
-the `pairwise` judge (both orders, parse retry on, cache off so every request is real), and
+the `pairwise` judge (both orders; or `single` grading of answer and reference; parse retry
+on, cache off so every request is real), and
 prints judged items per second and the fraction of replies parsed on the first try, on the
 retry, and not at all. Items are Vicuna-bench questions with GPT-3.5 and Vicuna-7B answers
 read from ../shared/data when present (answers cut to --answer-chars), else synthetic ones.
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from katan import katan_server  # noqa: E402
-from kick_judges.judges import make_pairwise  # noqa: E402
+from kick_judges.judges import make_pairwise, make_single  # noqa: E402
 
 from kick.types import JudgeItem  # noqa: E402
 
@@ -59,6 +60,7 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=32)
     ap.add_argument("--answer-chars", type=int, default=400)
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--judge", choices=["pairwise", "single"], default="pairwise")
     args = ap.parse_args()
     items = load_items(args.items, args.answer_chars)
     results = []
@@ -69,7 +71,8 @@ def main() -> None:
         warm = make_pairwise(base_url=srv.url, model="judge-model", max_tokens=4, cache=False, swap=False)
         warm.judge(items[:1])  # first request pays for lazy initialisation; not measured
         for conc in args.concurrency:
-            judge = make_pairwise(
+            make = make_pairwise if args.judge == "pairwise" else make_single
+            judge = make(
                 base_url=srv.url,
                 model="judge-model",
                 max_tokens=args.max_tokens,
@@ -82,6 +85,7 @@ def main() -> None:
             st = judge.info()["stats"]
             replies = st["parsed_first_try"] + st["parsed_on_retry"] + st["parse_failed"]
             row = {
+                "judge": args.judge,
                 "concurrency": conc,
                 "items": len(items),
                 "seconds": round(seconds, 2),
