@@ -159,6 +159,14 @@ def test_single_grading_is_reference_guided_for_math() -> None:
     assert "[The Start of Reference Answer]\n4" in server.requests[0]["messages"][1]["content"]
 
 
+def test_an_item_without_a_reference_is_an_error_and_the_others_are_judged() -> None:
+    bare = JudgeItem("s0", "instruction", ("Q?",), ("GOOD",), None)
+    with FakeOpenAIServer() as server:
+        v0, v1 = make_pairwise(**_params(server)).judge([bare, _item()])
+    assert "needs a reference" in (v0.error or "") and v0.sample_id == "s0"
+    assert v1.error is None and server.count == 2
+
+
 def test_an_unparseable_reply_is_retried_once_with_a_reminder() -> None:
     replies = [Reply(content="Both are nice."), Reply(content="9 4")]
     with FakeOpenAIServer(scripted(replies, quality_reply)) as server:

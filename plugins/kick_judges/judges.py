@@ -350,8 +350,8 @@ class _BaseJudge:
         for i, item in enumerate(items):
             try:
                 asks.extend(self.plan(i, item))
-            except ValueError as e:
-                problems[i] = str(e)
+            except Exception as e:  # noqa: BLE001 - an item that cannot be asked is recorded
+                problems[i] = f"cannot build the judge prompt: {e}"
         outcomes = self.engine.run(asks)
         by_item: dict[int, list[tuple[Ask, Outcome]]] = {}
         for a, o in zip(asks, outcomes, strict=True):
@@ -361,7 +361,11 @@ class _BaseJudge:
             if i in problems:
                 verdicts.append(Judgement(item.sample_id, error=problems[i]))
             else:
-                verdicts.append(self._finish(item, by_item.get(i, [])))
+                try:
+                    verdicts.append(self._finish(item, by_item.get(i, [])))
+                except Exception as e:  # noqa: BLE001 - never drop an item
+                    raw = tuple(r for _, o in by_item.get(i, []) for r in o.replies)
+                    verdicts.append(Judgement(item.sample_id, error=f"cannot combine replies: {e}", raw=raw))
         self.engine._count(
             items=len(items),
             judged=sum(1 for v in verdicts if v.error is None),
