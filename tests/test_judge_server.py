@@ -105,7 +105,9 @@ def test_parse_retries_and_swap_against_a_real_model(
 
 
 def test_the_local_hf_judge_runs_without_a_server() -> None:
-    judge = make_local_hf(model="smollm2-135m", protocol="single", max_tokens=8, cache=False)
+    judge = make_local_hf(
+        model="smollm2-135m", protocol="single", max_tokens=8, cache=False, retry_parse=False
+    )
     [v] = judge.judge([JudgeItem("s1", "mt-bench", ("What is 2+2?",), ("4",), None, "writing")])
     assert (v.error is None and "rating" in v.scores) or (v.error and v.raw)
     info = judge.info()
