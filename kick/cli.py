@@ -378,6 +378,27 @@ def cmd_report(
             table.add_row(*row)
         console.print(table)
     console.print(f"report: [bold]{files.files[0]}[/] ({len(files.files)} files)")
+def cmd_judge(
+    run_dir: Annotated[Path, typer.Argument(help="A finished run directory (has spec.json and records.jsonl).")],
+    judge: Annotated[str, typer.Option("--judge", help="Judge name (e.g. pairwise, single, local-hf).")],
+    param: ParamOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Re-judge records that already have judge scores.")] = False,
+) -> None:
+    """Judge (or re-judge) a finished run from its records, without regenerating; rewrites summary.json."""
+    from kick.judging import rejudge_run
+    from kick.render import RichProgress, summary_table
+
+    spec = ComponentSpec(judge, parse_assignments(param or []))
+    with RichProgress(console) as progress:
+        summary = rejudge_run(run_dir, spec, force=force, progress=progress)
+    console.print(summary_table(summary))
+    usage = (summary.get("judge") or {}).get("usage") or {}
+    if usage:
+        console.print(
+            f"judge requests: {usage.get('requests', 0)} sent, {usage.get('cached', 0)} from cache; "
+            f"tokens: {usage.get('prompt_tokens', 0)} prompt, {usage.get('completion_tokens', 0)} completion"
+        )
+    console.print(f"run directory: [bold]{run_dir}[/]")
 
 
 def make_app(load_plugin_commands: bool = True) -> typer.Typer:
@@ -394,6 +415,7 @@ def make_app(load_plugin_commands: bool = True) -> typer.Typer:
     app.command("compress")(guarded(cmd_compress))
     app.command("sweep")(guarded(cmd_sweep))
     app.command("report")(guarded(cmd_report))
+    app.command("judge")(guarded(cmd_judge))
     if load_plugin_commands:
         from kick.plugins import get_plugins
 

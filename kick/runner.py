@@ -178,22 +178,35 @@ def _record(variant: str, task: Task, sample: Sample, pred: Prediction) -> Recor
 
 
 def judge_task(
-    judge: Judge, task: Task, variants: Sequence[str], store: RecordStore, progress: Progress
+    judge: Judge,
+    task: Task,
+    variants: Sequence[str],
+    store: RecordStore,
+    progress: Progress,
+    *,
+    force: bool = False,
 ) -> None:
-    """Judge every not-yet-judged record of a judged task. The reference is the sample's own
-    reference answer when the task has one, else the dense model's answer from this run (then
-    the dense variant itself is not judged: it is the reference)."""
+    """Judge every not-yet-judged record of a judged task (every record with `force`). The
+    reference is the sample's own reference answer when the task has one, else the dense
+    model's answer from this run (then the dense variant itself is not judged: it is the
+    reference)."""
     kind = task.judge_kind
     assert kind is not None
     samples = {s.id: s for s in task.samples()}
+    overrides = judging.reference_overrides(judge)  # a judge's reference-answer file, if any
     for variant in variants:
-        records = [r for r in store.select(variant, task.name, list(samples)) if not judging.is_judged(r)]
+        records = [
+            r for r in store.select(variant, task.name, list(samples)) if force or not judging.is_judged(r)
+        ]
         items, todo = [], []
         for r in records:
             sample = samples[r.sample_id]
-            ref = _reference(sample, store, task.name)
-            if ref is None and variant == DENSE:
-                continue
+            if overrides is not None:
+                ref = overrides.get(sample.id)
+            elif variant == DENSE and _own_reference(sample) is None:
+                continue  # the dense answer is the reference: nothing to judge it against
+            else:
+                ref = _reference(sample, store, task.name)
             if ref is None or r.error:
                 continue
             items.append(judging.judge_item(kind, sample, r, ref))
@@ -209,12 +222,19 @@ def judge_task(
         progress.finish(key)
 
 
-def _reference(sample: Sample, store: RecordStore, task: str) -> list[str] | None:
+def _own_reference(sample: Sample) -> list[str] | None:
     ref = sample.reference
     if isinstance(ref, str) and ref:
         return [ref]
     if isinstance(ref, (list, tuple)) and ref and all(isinstance(x, str) for x in ref):
         return list(ref)
+    return None
+
+
+def _reference(sample: Sample, store: RecordStore, task: str) -> list[str] | None:
+    own = _own_reference(sample)
+    if own is not None:
+        return own
     dense = store.get(DENSE, task, sample.id)
     if dense is None or dense.error:
         return None
@@ -300,6 +320,7 @@ def run(
             evaluate_task(task, model, COMPRESSED, store, batch_size=spec.batch_size, progress=progress)
 
     if comps.judge is not None:
+        judging.bind_run_dir(comps.judge, out)
         for task in comps.tasks:
             if task.judge_kind:
                 judge_task(comps.judge, task, variants, store, progress)

@@ -41,15 +41,19 @@ class HFModel:
         if spec.dtype not in _DTYPES:
             raise SpecError(f"model dtype {spec.dtype!r} is not one of {', '.join(_DTYPES)}")
         path = spec.name
-        looks_local = path.startswith((".", "/", "~")) or os.path.sep in path and os.path.exists(
-            path.split(os.path.sep)[0]
+        looks_local = (
+            path.startswith((".", "/", "~"))
+            or os.path.sep in path
+            and os.path.exists(path.split(os.path.sep)[0])
         )
         if looks_local or os.path.isdir(path):
             path = os.path.expanduser(path)
             if not os.path.isdir(path):
                 raise ModelLoadError(f"model folder {spec.name!r} does not exist")
             if not os.path.isfile(os.path.join(path, "config.json")):
-                raise ModelLoadError(f"model folder {spec.name!r} has no config.json: not a transformers model")
+                raise ModelLoadError(
+                    f"model folder {spec.name!r} has no config.json: not a transformers model"
+                )
         kw: dict[str, Any] = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}
         try:
             config = AutoConfig.from_pretrained(path, **kw)
@@ -180,7 +184,9 @@ class HFModel:
         encoded = [self._prompt_ids(p, chat) for p in prompts]
         limit = self.context_length - max_new_tokens
         if limit <= 0:
-            raise SpecError(f"max_new_tokens {max_new_tokens} leaves no room in context {self.context_length}")
+            raise SpecError(
+                f"max_new_tokens {max_new_tokens} leaves no room in context {self.context_length}"
+            )
         encoded = [ids[-limit:] for ids in encoded]  # keep the end (the question) if too long
         # sort by length so batches hold similar lengths (less padding); restore order after
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
@@ -295,9 +301,7 @@ class HFModel:
             starts.append(max(1, start - (len(whole) - len(seqs[-1]))))
         return self._sum_logprobs(seqs, starts, batch_size)
 
-    def token_nll(
-        self, windows: Sequence[Sequence[int]], *, batch_size: int = 8
-    ) -> list[tuple[float, int]]:
+    def token_nll(self, windows: Sequence[Sequence[int]], *, batch_size: int = 8) -> list[tuple[float, int]]:
         res = self._sum_logprobs(windows, [1] * len(windows), batch_size)
         return [(-lp, n) for lp, n in res]
 

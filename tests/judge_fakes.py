@@ -1,0 +1,218 @@
+"""Test doubles for the judge tests: a scriptable OpenAI-compatible HTTP server (stdlib, in a
+thread, 127.0.0.1 only), fake judged tasks, a fake compressor and a fake model loader."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from kick.hookspecs import hookimpl
+from kick.types import Prediction, Record, Sample
+
+# ---- a scriptable chat-completions server ------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    """What the fake server answers: a status, headers, a body, after an optional delay."""
+
+    status: int = 200
+    body: bytes | None = None
+    content: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+Responder = Callable[[dict[str, Any], int], Reply]
+
+_ANSWERS = re.compile(r"\[The Start of Assistant ([12])'s (?:Answer|Summary)\]\n(.*?)\[The End of", re.S)
+
+
+def _quality(text: str) -> int:
+    return 9 if "GOOD" in text else 4 if "BAD" in text else 6
+
+
+def quality_reply(request: dict[str, Any], n: int) -> Reply:
+    """A fair judge: an answer containing GOOD scores 9, BAD 4, anything else 6, whatever its
+    position; the reply has the format the prompt asked for."""
+    system = request["messages"][0]["content"]
+    user = request["messages"][1]["content"]
+    found = dict(_ANSWERS.findall(user))
+    a, b = _quality(found.get("1", "")), _quality(found.get("2", ""))
+    if "summarization" in system:
+        return Reply(content=f"{a} {b}\n{a} {b}\n{a} {b}\n{a} {b}\nThe better one is clear.")
+    if "Python tuple" in user:
+        return Reply(content=f"Let me solve it first.\nSo the scores are ({a}, {b}).")
+    if "[[rating]]" in user or "[[rating]]" in system:
+        good = "GOOD" in user.split("Assistant", 1)[-1]
+        return Reply(content=f"Fine answer. Rating: [[{8 if good else 3}]]")
+    return Reply(content=f"{a} {b}\nThe better one is clear.")
+
+
+class FakeOpenAIServer:
+    """A ThreadingHTTPServer on 127.0.0.1 with a free port; records every request."""
+
+    def __init__(self, responder: Responder = quality_reply) -> None:
+        self.responder = responder
+        self.requests: list[dict[str, Any]] = []
+        self.auth: list[str] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with server._lock:
+                    server.requests.append(body)
+                    server.auth.append(self.headers.get("Authorization", ""))
+                    n = len(server.requests)
+                reply = server.responder(body, n)
+                if reply.delay:
+                    time.sleep(reply.delay)
+                payload = reply.body
+                if payload is None:
+                    payload = json.dumps(
+                        {
+                            "id": f"chatcmpl-{n}",
+                            "object": "chat.completion",
+                            "created": 0,
+                            "model": body.get("model", "fake"),
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "message": {"role": "assistant", "content": reply.content or ""},
+                                    "finish_reason": "stop",
+                                }
+                            ],
+                            "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
+                        }
+                    ).encode()
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    for k, v in reply.headers.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeOpenAIServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    @property
+    def count(self) -> int:
+        with self._lock:
+            return len(self.requests)
+
+
+def scripted(replies: Sequence[Reply], then: Responder = quality_reply) -> Responder:
+    """Answer the first requests with `replies`, in order, then defer to `then`."""
+
+    def respond(request: dict[str, Any], n: int) -> Reply:
+        return replies[n - 1] if n <= len(replies) else then(request, n)
+
+    return respond
+
+
+# ---- fake tasks, compressor, model -------------------------------------------------------------
+
+
+class FakeModel:
+    """What the runner needs from a model here: info(); the fake compressor flips `compressed`."""
+
+    name = "fake-model"
+
+    def __init__(self) -> None:
+        self.compressed = False
+
+    def info(self) -> Mapping[str, Any]:
+        return {"name": self.name}
+
+
+class FakeCompressor:
+    name = "fake-prune"
+
+    def compress(self, model: Any) -> Mapping[str, Any]:
+        model.compressed = True
+        return {"sparsity": 0.5}
+
+
+@dataclass
+class FakeJudgedTask:
+    """A judged task whose answers are GOOD from the dense model and BAD once compressed;
+    with `with_reference`, each sample carries its own (mediocre) reference answer."""
+
+    name: str = "fake-instruct"
+    judge_kind: str | None = "instruction"
+    n: int = 3
+    with_reference: bool = False
+    category: str | None = None
+    limit: int | None = None
+    seed: int = 0
+
+    def settings(self) -> Mapping[str, Any]:
+        return {"n": self.n}
+
+    def samples(self) -> Sequence[Sample]:
+        n = min(self.n, self.limit) if self.limit else self.n
+        return [
+            Sample(
+                id=f"q{i}",
+                prompt=f"Question {i}: say something useful.",
+                reference=f"OK reference answer {i}" if self.with_reference else None,
+                meta={"question": f"Question {i}: say something useful.", "category": self.category},
+            )
+            for i in range(n)
+        ]
+
+    def predict(self, model: Any, samples: Sequence[Sample], *, batch_size: int) -> list[Prediction]:
+        word = "BAD" if getattr(model, "compressed", False) else "GOOD"
+        return [Prediction(s.id, f"{word} answer to {s.id}") for s in samples]
+
+    def score(self, sample: Sample, prediction: Prediction) -> Mapping[str, float]:
+        return {"length": float(len(prediction.output))}
+
+    def aggregate(self, records: Sequence[Record]) -> Mapping[str, Any]:
+        return {"mean_length": sum(r.scores.get("length", 0.0) for r in records) / max(1, len(records))}
+
+
+class FakePlugin:
+    """Registers the fakes the way a third-party plugin would."""
+
+    @hookimpl
+    def register_tasks(self, register: Any) -> None:
+        register("fake-instruct", lambda **p: FakeJudgedTask(**p))
+        register(
+            "fake-summary", lambda **p: FakeJudgedTask(name="fake-summary", judge_kind="summarization", **p)
+        )
+
+    @hookimpl
+    def register_compressors(self, register: Any) -> None:
+        register("fake-prune", lambda **p: FakeCompressor())
+
+
+def fake_loader(spec: Any, plugins: Any) -> FakeModel:
+    return FakeModel()
