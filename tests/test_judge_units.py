@@ -130,13 +130,11 @@ def test_rating_parser_reads_mt_bench_verdicts() -> None:
         parse_rating("Rating: [[12]]")
 
 
-def test_parsers_read_every_real_llm_kick_review_they_should() -> None:
+def test_parsers_read_every_real_llm_kick_review_they_should(shared_data: Path) -> None:
     """Against the released GPT-4 reviews (if the shared data is present): every review whose
     original parser succeeded is read with the same scores; the paper's -1 sentinels are not."""
-    root = Path(__file__).resolve().parents[3] / "shared" / "data"
-    files = sorted(root.glob("*/llm_kick_outputs_vicuna7b_dense/*_evaluation.jsonl"))
-    if not files:
-        pytest.skip("shared data not available")
+    files = sorted(shared_data.glob("*/llm_kick_outputs_vicuna7b_dense/*_evaluation.jsonl"))
+    assert len(files) == 6
     checked = 0
     for f in files:
         for line in f.read_text().splitlines():
