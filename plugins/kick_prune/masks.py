@@ -38,12 +38,16 @@ def unstructured_mask(score: torch.Tensor, sparsity: float, *, per_row: bool = F
     """Prune the lowest `sparsity` fraction of scores, in the whole matrix or within each row."""
     if not per_row:
         return lowest_k_mask(score, int(score.numel() * sparsity))
-    k = int(score.shape[1] * sparsity)
-    mask = torch.zeros_like(score, dtype=torch.bool)
-    if k > 0:
-        order = torch.sort(score, dim=1, stable=True).indices
-        mask.scatter_(1, order[:, :k], True)
-    return mask
+    counts = row_prune_counts(score.shape[0], score.shape[1], sparsity).to(score.device)
+    order = torch.sort(score, dim=1, stable=True).indices
+    rank_pruned = torch.arange(score.shape[1], device=score.device).unsqueeze(0) < counts.unsqueeze(1)
+    return torch.zeros_like(score, dtype=torch.bool).scatter_(1, order, rank_pruned)
+
+
+def row_prune_counts(rows: int, cols: int, sparsity: float) -> torch.Tensor:
+    """Weights to prune in each row: floor(cols*sparsity) or one more, summing to floor(rows*cols*sparsity)."""
+    cumulative = torch.tensor([int(r * cols * sparsity) for r in range(rows + 1)])
+    return cumulative[1:] - cumulative[:-1]
 
 
 def nm_mask(score: torch.Tensor, n: int, m: int) -> torch.Tensor:
