@@ -80,3 +80,11 @@ def test_magnitude_equals_wanda_when_all_input_norms_are_equal() -> None:
     assert torch.equal(
         prune_mask(w.abs(), 0.5, None, per_row=True), prune_mask(wanda_score(w, equal), 0.5, None, per_row=True)
     )
+
+
+def test_lowest_k_mask_breaks_ties_by_position_and_is_exact() -> None:
+    from kick_prune.masks import lowest_k_mask
+
+    score = torch.tensor([[1.0, 0.5, 0.5], [0.5, 2.0, 0.5]])
+    assert lowest_k_mask(score, 3).tolist() == [[False, True, True], [True, False, False]]
+    assert int(lowest_k_mask(score, 0).sum()) == 0 and int(lowest_k_mask(score, 6).sum()) == 6

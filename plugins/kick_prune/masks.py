@@ -27,10 +27,17 @@ def parse_pattern(pattern: str) -> NM | None:
 
 def lowest_k_mask(score: torch.Tensor, k: int) -> torch.Tensor:
     """Exactly the `k` lowest entries of `score` (ties broken by position, deterministically)."""
-    mask = torch.zeros(score.numel(), dtype=torch.bool, device=score.device)
-    if k > 0:
-        order = torch.sort(score.flatten(), stable=True).indices
-        mask[order[:k]] = True
+    flat = score.flatten()
+    if k <= 0:
+        return torch.zeros_like(score, dtype=torch.bool)
+    if k >= flat.numel():
+        return torch.ones_like(score, dtype=torch.bool)
+    threshold = torch.kthvalue(flat, k).values  # selection, not a full sort
+    mask = flat < threshold
+    missing = k - int(mask.sum())
+    if missing > 0:  # ties at the threshold: take the first ones by position
+        ties = (flat == threshold).nonzero().flatten()[:missing]
+        mask[ties] = True
     return mask.view_as(score)
 
 
