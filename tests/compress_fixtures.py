@@ -45,8 +45,13 @@ def make_llama(seed: int = 0, **overrides: Any) -> Any:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     cfg = dict(
-        vocab_size=len(WORDS) + 2, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+        vocab_size=len(WORDS) + 2,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
         tie_word_embeddings=False,
     )
     cfg.update(overrides)

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 from compress_fixtures import make_llama, make_tokenizer, random_text, shared_data
-
-from kick.errors import KickError, SpecError
 from kick_prune.calibration import load_calibration, read_calibration_text, sample_windows
 from kick_prune.perplexity import perplexity
+
+from kick.errors import KickError, SpecError
 
 
 def test_windows_are_seeded_random_slices_of_the_token_stream() -> None:
@@ -55,7 +55,9 @@ def test_malformed_jsonl_is_a_spec_error_naming_the_line(tmp_path: Path) -> None
 
 def test_seqlen_is_clamped_to_the_models_positions_and_recorded() -> None:
     tok = make_tokenizer()
-    cal = load_calibration(tok, "text:" + random_text(600), nsamples=2, seqlen=2048, seed=0, max_positions=256)
+    cal = load_calibration(
+        tok, "text:" + random_text(600), nsamples=2, seqlen=2048, seed=0, max_positions=256
+    )
     assert cal.input_ids.shape == (2, 256)
     assert cal.record["seqlen"] == 256 and cal.record["seqlen_requested"] == 2048
 

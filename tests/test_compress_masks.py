@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from kick_prune.masks import nm_mask, parse_pattern, prune_mask, unstructured_mask, wanda_score
 
 from kick.errors import SpecError
-from kick_prune.masks import nm_mask, parse_pattern, prune_mask, unstructured_mask, wanda_score
 
 
 @pytest.mark.parametrize("sparsity", [0.0, 0.1, 0.3, 0.5, 0.77])
@@ -75,10 +75,13 @@ def test_magnitude_equals_wanda_when_all_input_norms_are_equal() -> None:
     w = torch.randn(16, 64, generator=torch.Generator().manual_seed(5))
     equal = torch.full((64,), 3.7)
     # N:M: magnitude and Wanda both compare within the same groups
-    assert torch.equal(prune_mask(w.abs(), 0.5, (2, 4)), prune_mask(wanda_score(w, equal), 0.5, (2, 4), per_row=True))
+    assert torch.equal(
+        prune_mask(w.abs(), 0.5, (2, 4)), prune_mask(wanda_score(w, equal), 0.5, (2, 4), per_row=True)
+    )
     # unstructured: Wanda's per-row comparison equals magnitude compared per row
     assert torch.equal(
-        prune_mask(w.abs(), 0.5, None, per_row=True), prune_mask(wanda_score(w, equal), 0.5, None, per_row=True)
+        prune_mask(w.abs(), 0.5, None, per_row=True),
+        prune_mask(wanda_score(w, equal), 0.5, None, per_row=True),
     )
 
 

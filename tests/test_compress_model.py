@@ -8,15 +8,15 @@ import subprocess
 import sys
 from typing import Any
 
+import kick_prune
+import kick_quant
 import pytest
 import torch
 from compress_fixtures import CALIB, TinyModel, linear_weights, make_tokenizer, random_text, tiny_model
-
-import kick_prune
-import kick_quant
-from kick.errors import KickError, ModelLoadError, SpecError
 from kick_prune.engine import CalibrationSettings, Plan, run_plan
 from kick_prune.topology import find_blocks
+
+from kick.errors import KickError, ModelLoadError, SpecError
 
 FACTORIES = {
     "magnitude": kick_prune.make_magnitude,
@@ -80,7 +80,11 @@ def test_quantizers_put_every_group_on_at_most_two_to_the_bits_levels(method: st
     q = stats["quantization"]
     assert q["bits"] == bits and q["group_size"] == 32
     assert 2 <= q["max_levels_per_group"] <= 2**bits and q["within_grid"]
-    changed = [n for n, w in linear_weights(model.module).items() if not torch.equal(w, linear_weights(before.module)[n])]
+    changed = [
+        n
+        for n, w in linear_weights(model.module).items()
+        if not torch.equal(w, linear_weights(before.module)[n])
+    ]
     assert len(changed) == 14  # every block Linear, and nothing else
     assert all(".layers." in n and "norm" not in n for n in changed)
     assert torch.isfinite(logits(model)).all()
@@ -117,7 +121,11 @@ def test_same_seed_twice_gives_bit_identical_weights(method: str) -> None:
 def test_stats_record_method_config_calibration_time_and_memory() -> None:
     _m, stats = compress("sparsegpt", sparsity=0.5)
     assert stats["method"] == "sparsegpt"
-    assert stats["config"]["sparsity"] == 0.5 and stats["config"]["damp"] == 0.01 and stats["config"]["blocksize"] == 128
+    assert (
+        stats["config"]["sparsity"] == 0.5
+        and stats["config"]["damp"] == 0.01
+        and stats["config"]["blocksize"] == 128
+    )
     cal = stats["calibration"]
     assert cal["source"] == "inline" and len(cal["sha256"]) == 64
     assert (cal["nsamples"], cal["seqlen"], cal["seed"]) == (8, 32, 0)
@@ -144,7 +152,9 @@ def test_stats_record_method_config_calibration_time_and_memory() -> None:
         ("sparsegpt", {"sparsty": 0.5}, "did you mean"),
     ],
 )
-def test_bad_parameters_are_spec_errors_at_construction(method: str, params: dict[str, Any], match: str) -> None:
+def test_bad_parameters_are_spec_errors_at_construction(
+    method: str, params: dict[str, Any], match: str
+) -> None:
     with pytest.raises(SpecError, match=match):
         FACTORIES[method](**params)
 
@@ -186,21 +196,40 @@ def _opt() -> Any:
     from transformers import OPTConfig, OPTForCausalLM
 
     torch.manual_seed(0)
-    return OPTForCausalLM(OPTConfig(vocab_size=122, hidden_size=64, ffn_dim=128, num_hidden_layers=2,
-                                    num_attention_heads=4, max_position_embeddings=128, word_embed_proj_dim=64)).eval()
+    return OPTForCausalLM(
+        OPTConfig(
+            vocab_size=122,
+            hidden_size=64,
+            ffn_dim=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=128,
+            word_embed_proj_dim=64,
+        )
+    ).eval()
 
 
 def _neox() -> Any:
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
     torch.manual_seed(0)
-    return GPTNeoXForCausalLM(GPTNeoXConfig(vocab_size=122, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                                            num_attention_heads=4, max_position_embeddings=128)).eval()
+    return GPTNeoXForCausalLM(
+        GPTNeoXConfig(
+            vocab_size=122,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=128,
+        )
+    ).eval()
 
 
 @pytest.mark.parametrize(("build", "family", "per_block"), [(_opt, "opt", 6), (_neox, "gpt_neox", 4)])
 @pytest.mark.parametrize("method", ["wanda", "sparsegpt", "gptq"])
-def test_other_families_are_found_and_compressed_sequentially(build: Any, family: str, per_block: int, method: str) -> None:
+def test_other_families_are_found_and_compressed_sequentially(
+    build: Any, family: str, per_block: int, method: str
+) -> None:
     model = TinyModel(build(), make_tokenizer())
     topo = find_blocks(model.module)
     assert topo.family == family and len(topo.blocks) == 2 and len(topo.blocks[0].linears) == per_block
@@ -215,8 +244,13 @@ def test_other_families_are_found_and_compressed_sequentially(build: Any, family
 def test_llama_family_finds_seven_linears_per_block_in_order() -> None:
     topo = find_blocks(tiny_model().module)
     assert list(topo.blocks[1].linears) == [
-        "1.self_attn.q_proj", "1.self_attn.k_proj", "1.self_attn.v_proj", "1.self_attn.o_proj",
-        "1.mlp.gate_proj", "1.mlp.up_proj", "1.mlp.down_proj",
+        "1.self_attn.q_proj",
+        "1.self_attn.k_proj",
+        "1.self_attn.v_proj",
+        "1.self_attn.o_proj",
+        "1.mlp.gate_proj",
+        "1.mlp.up_proj",
+        "1.mlp.down_proj",
     ]
 
 
@@ -246,9 +280,13 @@ def test_block_statistics_come_from_the_already_compressed_previous_block() -> N
         lin.weight.data[prune_mask(wanda_score(lin.weight, norms), 0.5, None, per_row=True)] = 0
 
     settings = CalibrationSettings(CALIB["calibration"], 8, 32, 0, 3)  # batch 3: uneven last batch
-    run_plan(model.module, model.tokenizer, Plan("spy", settings, process, statistic="norms", calibration=settings))
+    run_plan(
+        model.module, model.tokenizer, Plan("spy", settings, process, statistic="norms", calibration=settings)
+    )
     ids = load_calibration(model.tokenizer, CALIB["calibration"], nsamples=8, seqlen=32, seed=0).input_ids
-    expected = _norms_at_block1(model.module, ids)  # q_proj sees the block input: block 0 compressed, block 1 not yet
+    expected = _norms_at_block1(
+        model.module, ids
+    )  # q_proj sees the block input: block 0 compressed, block 1 not yet
     torch.testing.assert_close(recorded["1.self_attn.q_proj"], expected, rtol=1e-4, atol=1e-5)
     assert not torch.allclose(recorded["1.self_attn.q_proj"], _norms_at_block1(dense.module, ids), rtol=1e-3)
     # q, k, v share one input, so one statistic

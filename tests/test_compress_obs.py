@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from kick_prune.sparsegpt_math import sparsegpt_prune
 from kick_quant.gptq_math import gptq_quantize
 from kick_quant.quantizer import rtn_quantize
@@ -15,7 +14,9 @@ def problem(rows: int, cols: int, seed: int) -> tuple[torch.Tensor, torch.Tensor
     """Weights, correlated inputs X [tokens, cols], and H = X^T X / tokens."""
     gen = torch.Generator().manual_seed(seed)
     w = torch.randn(rows, cols, generator=gen, dtype=torch.float64)
-    mix = torch.randn(cols, cols, generator=gen, dtype=torch.float64) / cols**0.5 + torch.eye(cols, dtype=torch.float64)
+    mix = torch.randn(cols, cols, generator=gen, dtype=torch.float64) / cols**0.5 + torch.eye(
+        cols, dtype=torch.float64
+    )
     x = torch.randn(4 * cols, cols, generator=gen, dtype=torch.float64) @ mix
     return w, x, x.T @ x / x.shape[0]
 
@@ -33,8 +34,14 @@ def eliminate(hinv: torch.Tensor, j: int) -> torch.Tensor:
     return hinv - torch.outer(hinv[:, j], hinv[j, :]) / hinv[j, j]
 
 
-def reference_sparsegpt(w: torch.Tensor, h: torch.Tensor, sparsity: float, nm: tuple[int, int] | None,
-                        blocksize: int, damp: float = 0.01) -> torch.Tensor:
+def reference_sparsegpt(
+    w: torch.Tensor,
+    h: torch.Tensor,
+    sparsity: float,
+    nm: tuple[int, int] | None,
+    blocksize: int,
+    damp: float = 0.01,
+) -> torch.Tensor:
     w, h = damped(w, h, damp)
     rows, cols = w.shape
     hinv = torch.linalg.inv(h)
@@ -83,11 +90,22 @@ def ref_quant(col: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor, bits: 
     return scale * (torch.clamp(torch.round(col / scale) + zero, 0, 2**bits - 1) - zero)
 
 
-def reference_gptq(w: torch.Tensor, h: torch.Tensor, bits: int, group_size: int, sym: bool,
-                   act_order: bool = False, damp: float = 0.01) -> torch.Tensor:
+def reference_gptq(
+    w: torch.Tensor,
+    h: torch.Tensor,
+    bits: int,
+    group_size: int,
+    sym: bool,
+    act_order: bool = False,
+    damp: float = 0.01,
+) -> torch.Tensor:
     w, h = damped(w, h, damp)
     rows, cols = w.shape
-    order = torch.argsort(torch.diag(h), descending=True, stable=True).tolist() if act_order else list(range(cols))
+    order = (
+        torch.argsort(torch.diag(h), descending=True, stable=True).tolist()
+        if act_order
+        else list(range(cols))
+    )
     hinv = torch.linalg.inv(h)
     static = {}
     if act_order or group_size == -1:
@@ -112,9 +130,12 @@ def reference_gptq(w: torch.Tensor, h: torch.Tensor, bits: int, group_size: int,
 
 
 @pytest.mark.parametrize(
-    ("sparsity", "nm", "blocksize"), [(0.5, None, 16), (0.3, None, 24), (0.7, None, 64), (0.5, (2, 4), 16), (0.5, (4, 8), 32)]
+    ("sparsity", "nm", "blocksize"),
+    [(0.5, None, 16), (0.3, None, 24), (0.7, None, 64), (0.5, (2, 4), 16), (0.5, (4, 8), 32)],
 )
-def test_sparsegpt_matches_explicit_inverse_reference(sparsity: float, nm: tuple[int, int] | None, blocksize: int) -> None:
+def test_sparsegpt_matches_explicit_inverse_reference(
+    sparsity: float, nm: tuple[int, int] | None, blocksize: int
+) -> None:
     w, _x, h = problem(12, 48, seed=7)
     got = sparsegpt_prune(w, h, sparsity=sparsity, nm=nm, blocksize=blocksize)
     want = reference_sparsegpt(w, h, sparsity, nm, blocksize)
@@ -143,12 +164,22 @@ def test_sparsegpt_reconstructs_better_than_magnitude_at_same_sparsity() -> None
 
 @pytest.mark.parametrize(
     ("bits", "group_size", "sym", "act_order", "blocksize"),
-    [(4, 16, False, False, 32), (3, 16, True, False, 16), (2, -1, False, False, 16), (8, 32, False, False, 128),
-     (4, 16, False, True, 32), (3, -1, True, True, 16)],
+    [
+        (4, 16, False, False, 32),
+        (3, 16, True, False, 16),
+        (2, -1, False, False, 16),
+        (8, 32, False, False, 128),
+        (4, 16, False, True, 32),
+        (3, -1, True, True, 16),
+    ],
 )
-def test_gptq_matches_explicit_inverse_reference(bits: int, group_size: int, sym: bool, act_order: bool, blocksize: int) -> None:
+def test_gptq_matches_explicit_inverse_reference(
+    bits: int, group_size: int, sym: bool, act_order: bool, blocksize: int
+) -> None:
     w, _x, h = problem(10, 64, seed=11)
-    got = gptq_quantize(w, h, bits=bits, group_size=group_size, sym=sym, act_order=act_order, blocksize=blocksize)
+    got = gptq_quantize(
+        w, h, bits=bits, group_size=group_size, sym=sym, act_order=act_order, blocksize=blocksize
+    )
     want = reference_gptq(w, h, bits, group_size, sym, act_order)
     torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-9)
 

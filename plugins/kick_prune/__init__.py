@@ -16,7 +16,9 @@ def make_magnitude(**params: Any) -> Any:
     from kick_prune import magnitude
     from kick_prune.engine import LayerwiseCompressor
 
-    return LayerwiseCompressor("magnitude", build_config(magnitude.MagnitudeConfig, params, owner="magnitude"), magnitude.plan)
+    return LayerwiseCompressor(
+        "magnitude", build_config(magnitude.MagnitudeConfig, params, owner="magnitude"), magnitude.plan
+    )
 
 
 def make_wanda(**params: Any) -> Any:
@@ -39,5 +41,9 @@ def make_sparsegpt(**params: Any) -> Any:
 @hookimpl
 def register_compressors(register: Any) -> None:
     register("magnitude", make_magnitude, description="per-matrix magnitude pruning (unstructured or N:M)")
-    register("wanda", make_wanda, description="Wanda: |W| x input norm, per output row, sequential calibration")
-    register("sparsegpt", make_sparsegpt, description="SparseGPT: OBS pruning with calibration Hessian, sequential")
+    register(
+        "wanda", make_wanda, description="Wanda: |W| x input norm, per output row, sequential calibration"
+    )
+    register(
+        "sparsegpt", make_sparsegpt, description="SparseGPT: OBS pruning with calibration Hessian, sequential"
+    )

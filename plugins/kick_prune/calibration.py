@@ -107,7 +107,9 @@ def read_calibration_text(source: str | None) -> CalibrationText:
         return CalibrationText((text,), {"source": "inline", "sha256": sha, "chars": len(text)})
     if src.lower() == "c4":
         docs = _load_c4()
-        return CalibrationText(tuple(docs), {"source": "c4", "dataset": "allenai/c4", "data_file": C4_DATA_FILE})
+        return CalibrationText(
+            tuple(docs), {"source": "c4", "dataset": "allenai/c4", "data_file": C4_DATA_FILE}
+        )
     path = Path(src).expanduser()
     if not path.is_file():
         raise SpecError(

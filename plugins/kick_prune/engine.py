@@ -57,11 +57,19 @@ def check_widths(topology: Topology, *, nm: NM | None, group_size: int | None) -
     for name, lin in topology.linears():
         width = lin.in_features
         if nm is not None and width % nm[1]:
-            raise SpecError(f"pattern {nm[0]}:{nm[1]}: M={nm[1]} does not divide the input width {width} of {name}")
+            raise SpecError(
+                f"pattern {nm[0]}:{nm[1]}: M={nm[1]} does not divide the input width {width} of {name}"
+            )
         if group_size is not None and group_size != -1 and width % group_size:
-            divisors = [g for g in (32, 64, 128, 256) if all(lin2.in_features % g == 0 for _, lin2 in topology.linears())]
+            divisors = [
+                g
+                for g in (32, 64, 128, 256)
+                if all(lin2.in_features % g == 0 for _, lin2 in topology.linears())
+            ]
             hint = f"; group sizes that fit this model: {', '.join(map(str, divisors)) or 'none of 32/64/128/256'} or -1"
-            raise SpecError(f"group_size={group_size} does not divide the input width {width} of {name}{hint}")
+            raise SpecError(
+                f"group_size={group_size} does not divide the input width {width} of {name}{hint}"
+            )
 
 
 # --- measurement ----------------------------------------------------------------------------------
@@ -114,7 +122,13 @@ def measure_sparsity(topology: Topology, nm: NM | None) -> dict[str, Any]:
         "sparsity_max_layer": max(la["sparsity"] for la in layers),
     }
     if nm is not None:
-        out["nm"] = {"n": nm[0], "m": nm[1], "groups": nm_groups, "groups_violating": nm_bad, "ok": nm_bad == 0}
+        out["nm"] = {
+            "n": nm[0],
+            "m": nm[1],
+            "groups": nm_groups,
+            "groups_violating": nm_bad,
+            "ok": nm_bad == 0,
+        }
     return out
 
 
@@ -123,8 +137,13 @@ def measure_levels(topology: Topology, group_size: int, bits: int) -> dict[str, 
 
     per_layer = {name: max_levels_per_group(lin.weight, group_size) for name, lin in topology.linears()}
     worst = max(per_layer.values())
-    return {"bits": bits, "group_size": group_size, "max_levels_per_group": worst,
-            "within_grid": worst <= 2**bits, "levels_per_layer": per_layer}
+    return {
+        "bits": bits,
+        "group_size": group_size,
+        "max_levels_per_group": worst,
+        "within_grid": worst <= 2**bits,
+        "levels_per_layer": per_layer,
+    }
 
 
 # --- the flow -------------------------------------------------------------------------------------
@@ -138,7 +157,11 @@ def run_plan(module: nn.Module, tokenizer: Any, plan: Plan) -> dict[str, Any]:
     if plan.calibration is not None:
         c = plan.calibration
         calib = load_calibration(
-            tokenizer, c.source, nsamples=c.nsamples, seqlen=c.seqlen, seed=c.seed,
+            tokenizer,
+            c.source,
+            nsamples=c.nsamples,
+            seqlen=c.seqlen,
+            seed=c.seed,
             max_positions=model_max_positions(module),
         )
     on_cuda = next(module.parameters()).is_cuda
@@ -157,7 +180,11 @@ def run_plan(module: nn.Module, tokenizer: Any, plan: Plan) -> dict[str, Any]:
     else:
         assert plan.statistic is not None and plan.calibration is not None
         per_block = calibrate_sequentially(
-            module, topology, calib.input_ids, plan.statistic, plan.process,  # type: ignore[arg-type]
+            module,
+            topology,
+            calib.input_ids,
+            plan.statistic,
+            plan.process,  # type: ignore[arg-type]
             batch_size=plan.calibration.batch_size,
         )
     seconds = time.perf_counter() - start
@@ -165,8 +192,12 @@ def run_plan(module: nn.Module, tokenizer: Any, plan: Plan) -> dict[str, Any]:
         "method": plan.method,
         "config": dataclasses.asdict(plan.config),
         "calibration": calib.record if calib is not None else None,
-        "architecture": {"family": topology.family, "model_type": topology.model_type,
-                         "blocks": len(topology.blocks), "linears_per_block": len(topology.blocks[0].linears)},
+        "architecture": {
+            "family": topology.family,
+            "model_type": topology.model_type,
+            "blocks": len(topology.blocks),
+            "linears_per_block": len(topology.blocks[0].linears),
+        },
         "seconds": seconds,
         "seconds_per_block": per_block,
         "memory": {

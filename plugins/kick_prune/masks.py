@@ -69,9 +69,7 @@ def nm_mask(score: torch.Tensor, n: int, m: int) -> torch.Tensor:
     return mask.reshape(rows, cols)
 
 
-def prune_mask(
-    score: torch.Tensor, sparsity: float, nm: NM | None, *, per_row: bool = False
-) -> torch.Tensor:
+def prune_mask(score: torch.Tensor, sparsity: float, nm: NM | None, *, per_row: bool = False) -> torch.Tensor:
     """Unstructured at `sparsity` when `nm` is None, else the N:M mask (sparsity is then 1 - N/M)."""
     if nm is None:
         return unstructured_mask(score, sparsity, per_row=per_row)

@@ -54,7 +54,9 @@ def perplexity(
             batch = windows[start : start + batch_size].to(device)
             logits = model(input_ids=batch, use_cache=False).logits[:, :-1].float()
             nll += float(
-                F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1), reduction="sum")
+                F.cross_entropy(
+                    logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1), reduction="sum"
+                )
             )
     model.train(was_training)
     tokens = n * (window - 1)

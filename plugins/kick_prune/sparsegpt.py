@@ -37,10 +37,16 @@ def plan(config: SparseGPTConfig) -> Plan:
 
     def process(_name: str, lin: nn.Linear, hessian: torch.Tensor) -> None:
         new = sparsegpt_prune(
-            lin.weight.detach(), hessian, sparsity=config.sparsity, nm=nm,
-            blocksize=config.blocksize, damp=config.damp,
+            lin.weight.detach(),
+            hessian,
+            sparsity=config.sparsity,
+            nm=nm,
+            blocksize=config.blocksize,
+            damp=config.damp,
         )
         lin.weight.data.copy_(new.to(lin.weight.dtype))
 
-    calib = CalibrationSettings(config.calibration, config.nsamples, config.seqlen, config.seed, config.batch_size)
+    calib = CalibrationSettings(
+        config.calibration, config.nsamples, config.seqlen, config.seed, config.batch_size
+    )
     return Plan("sparsegpt", config, process, statistic="hessian", calibration=calib, nm=nm)

@@ -106,7 +106,9 @@ def _match(model: nn.Module, family: Family) -> tuple[Block, ...] | None:
 
 
 def _looked_for(families: Iterable[Family]) -> str:
-    return "; ".join(f"{f.name}: blocks at '{f.blocks_path}' with Linear {', '.join(f.linears)}" for f in families)
+    return "; ".join(
+        f"{f.name}: blocks at '{f.blocks_path}' with Linear {', '.join(f.linears)}" for f in families
+    )
 
 
 def find_blocks(model: nn.Module) -> Topology:

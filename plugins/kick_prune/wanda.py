@@ -35,5 +35,7 @@ def plan(config: WandaConfig) -> Plan:
         mask = prune_mask(wanda_score(lin.weight.detach(), norms), config.sparsity, nm, per_row=True)
         lin.weight.data[mask] = 0
 
-    calib = CalibrationSettings(config.calibration, config.nsamples, config.seqlen, config.seed, config.batch_size)
+    calib = CalibrationSettings(
+        config.calibration, config.nsamples, config.seqlen, config.seed, config.batch_size
+    )
     return Plan("wanda", config, process, statistic="norms", calibration=calib, nm=nm)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
-
 from kick_prune.checks import check_bits, check_calibration, check_group_size, check_positive
 from kick_prune.engine import CalibrationSettings, Plan
+from torch import nn
+
 from kick_quant.gptq_math import gptq_quantize
 
 
@@ -36,11 +36,26 @@ class GPTQConfig:
 def plan(config: GPTQConfig) -> Plan:
     def process(_name: str, lin: nn.Linear, hessian: torch.Tensor) -> None:
         new = gptq_quantize(
-            lin.weight.detach(), hessian, bits=config.bits, group_size=config.group_size, sym=config.sym,
-            act_order=config.act_order, blocksize=config.blocksize, damp=config.damp,
+            lin.weight.detach(),
+            hessian,
+            bits=config.bits,
+            group_size=config.group_size,
+            sym=config.sym,
+            act_order=config.act_order,
+            blocksize=config.blocksize,
+            damp=config.damp,
         )
         lin.weight.data.copy_(new.to(lin.weight.dtype))
 
-    calib = CalibrationSettings(config.calibration, config.nsamples, config.seqlen, config.seed, config.batch_size)
-    return Plan("gptq", config, process, statistic="hessian", calibration=calib,
-                group_size=config.group_size, bits=config.bits)
+    calib = CalibrationSettings(
+        config.calibration, config.nsamples, config.seqlen, config.seed, config.batch_size
+    )
+    return Plan(
+        "gptq",
+        config,
+        process,
+        statistic="hessian",
+        calibration=calib,
+        group_size=config.group_size,
+        bits=config.bits,
+    )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import torch
-
 from kick_prune.obs import inverse_hessian_cholesky, prepare_hessian
+
 from kick_quant.quantizer import fake_quant, grid_params
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
-
 from kick_prune.checks import check_bits, check_group_size
 from kick_prune.engine import Plan
+from torch import nn
+
 from kick_quant.quantizer import rtn_quantize
 
 
