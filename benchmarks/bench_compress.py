@@ -22,16 +22,16 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "plugins"))
 
-CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
+CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {  # in priority order
     "dense": ("", {}),
     "magnitude-50": ("magnitude", {"sparsity": 0.5}),
-    "magnitude-2:4": ("magnitude", {"pattern": "2:4"}),
     "wanda-50": ("wanda", {"sparsity": 0.5}),
-    "wanda-2:4": ("wanda", {"pattern": "2:4"}),
     "sparsegpt-50": ("sparsegpt", {"sparsity": 0.5}),
-    "sparsegpt-2:4": ("sparsegpt", {"pattern": "2:4"}),
     "rtn-4b-g64": ("rtn", {"bits": 4, "group_size": 64}),
     "gptq-4b-g64": ("gptq", {"bits": 4, "group_size": 64}),
+    "magnitude-2:4": ("magnitude", {"pattern": "2:4"}),
+    "wanda-2:4": ("wanda", {"pattern": "2:4"}),
+    "sparsegpt-2:4": ("sparsegpt", {"pattern": "2:4"}),
 }
 CALIBRATED = {"wanda", "sparsegpt", "gptq"}
 

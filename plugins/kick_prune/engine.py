@@ -22,6 +22,7 @@ from torch import nn
 from kick.errors import SpecError
 from kick_prune.calibration import load_calibration, model_max_positions
 from kick_prune.masks import NM
+from kick_prune.obs import small_ops_threads
 from kick_prune.sequential import LayerFn, Statistic, calibrate_sequentially
 from kick_prune.topology import Topology, find_blocks
 
@@ -149,6 +150,10 @@ def measure_levels(topology: Topology, group_size: int, bits: int) -> dict[str, 
 # --- the flow -------------------------------------------------------------------------------------
 
 
+def lin_device(module: nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
 def run_plan(module: nn.Module, tokenizer: Any, plan: Plan) -> dict[str, Any]:
     """Validate, compress in place, measure. Raises before modifying anything on bad input."""
     topology = find_blocks(module)
@@ -174,8 +179,9 @@ def run_plan(module: nn.Module, tokenizer: Any, plan: Plan) -> dict[str, Any]:
         with torch.no_grad():
             for block in topology.blocks:
                 t = time.perf_counter()
-                for name, lin in block.linears.items():
-                    plan.process(name, lin, None)  # type: ignore[arg-type]
+                with small_ops_threads(lin_device(block.module)):
+                    for name, lin in block.linears.items():
+                        plan.process(name, lin, None)  # type: ignore[arg-type]
                 per_block.append(time.perf_counter() - t)
     else:
         assert plan.statistic is not None and plan.calibration is not None

@@ -7,9 +7,30 @@ columns < j are fixed (Frantar & Alistarh 2022, 2023).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 from kick.errors import KickError
+
+
+@contextmanager
+def small_ops_threads(device: torch.device) -> Iterator[None]:
+    """One intra-op thread for the column loops on CPU, restored afterwards.
+
+    The loops issue thousands of tiny ops; with several OpenMP threads each pays a fork/join, which
+    measured 20-30x slower than one thread on a busy 2-core machine. Big matmuls stay outside.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def work_dtype(weight: torch.Tensor) -> torch.dtype:

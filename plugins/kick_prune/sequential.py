@@ -16,6 +16,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from kick_prune.obs import small_ops_threads
 from kick_prune.topology import Block, BlockInputs, Topology, capture_block_inputs, run_block
 
 Statistic = Literal["norms", "hessian"]
@@ -92,8 +93,9 @@ def calibrate_sequentially(
         finally:
             for handle in handles:
                 handle.remove()  # type: ignore[attr-defined]
-        for name, lin in block.linears.items():
-            process(name, lin, accs[name].value())
+        with small_ops_threads(next(block.module.parameters()).device):
+            for name, lin in block.linears.items():
+                process(name, lin, accs[name].value())
         del accs
         for j, (hidden, kwargs) in enumerate(zip(inputs.hidden, inputs.kwargs, strict=True)):
             inputs.hidden[j] = run_block(block.module, hidden, kwargs)

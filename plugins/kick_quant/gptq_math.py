@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from kick_prune.obs import inverse_hessian_cholesky, prepare_hessian
+from kick_prune.obs import inverse_hessian_cholesky, prepare_hessian, small_ops_threads
 
 from kick_quant.quantizer import fake_quant, grid_params
 
@@ -13,6 +13,24 @@ def effective_blocksize(blocksize: int, group_size: int) -> int:
     if group_size <= 0:
         return blocksize
     return group_size * max(1, blocksize // group_size)
+
+
+def _quantize_column(
+    w1: torch.Tensor,
+    u1: torch.Tensor,
+    err1: torch.Tensor,
+    i: int,
+    scale: torch.Tensor,
+    zero: torch.Tensor,
+    bits: int,
+) -> None:
+    """Round column i to its grid and spread the scaled error over the block's later columns."""
+    col = w1[:, i]
+    q = fake_quant(col.unsqueeze(1), scale, zero, bits).squeeze(1)
+    e = (col - q) / u1[i, i]
+    w1[:, i:].addr_(e, u1[i, i:], alpha=-1.0)
+    w1[:, i] = q
+    err1[:, i] = e
 
 
 def gptq_quantize(
@@ -33,6 +51,30 @@ def gptq_quantize(
     columns are processed by decreasing Hessian diagonal and group grids are fit up front on the
     original column groups ("static groups"), so every stored group lies on one grid.
     """
+    with small_ops_threads(weight.device):
+        return _gptq_quantize(
+            weight,
+            hessian,
+            bits=bits,
+            group_size=group_size,
+            sym=sym,
+            act_order=act_order,
+            blocksize=blocksize,
+            damp=damp,
+        )
+
+
+def _gptq_quantize(
+    weight: torch.Tensor,
+    hessian: torch.Tensor,
+    *,
+    bits: int,
+    group_size: int = 128,
+    sym: bool = False,
+    act_order: bool = False,
+    blocksize: int = 128,
+    damp: float = 0.01,
+) -> torch.Tensor:
     w, h = prepare_hessian(weight, hessian, damp)
     rows, cols = w.shape
     perm = None
@@ -60,18 +102,13 @@ def gptq_quantize(
         u1 = u[i1:i2, i1:i2]
         err1 = torch.zeros_like(w1)
         for i in range(i2 - i1):
-            col = w1[:, i]
             if static is not None:
                 g = int(column_group[i1 + i])
                 scale, zero = static[0][:, g : g + 1], static[1][:, g : g + 1]
             elif (i1 + i) % group_size == 0:
                 scale, zero = grid_params(w1[:, i : i + group_size], bits, sym)
             assert scale is not None and zero is not None
-            q = fake_quant(col.unsqueeze(1), scale, zero, bits).squeeze(1)
-            e = (col - q) / u1[i, i]
-            w1[:, i:].sub_(e.unsqueeze(1) * u1[i, i:].unsqueeze(0))
-            w1[:, i] = q
-            err1[:, i] = e
+            _quantize_column(w1, u1, err1, i, scale, zero, bits)
         w[:, i1:i2] = w1
         if i2 < cols:
             w[:, i2:].sub_(err1 @ u[i1:i2, i2:])
