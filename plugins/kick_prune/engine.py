@@ -214,6 +214,8 @@ def run_plan(module: nn.Module, tokenizer: Any, plan: Plan) -> dict[str, Any]:
         },
         "threads": torch.get_num_threads(),
     }
+    if hasattr(plan.config, "sparsity"):
+        stats["target_sparsity"] = 1 - plan.nm[0] / plan.nm[1] if plan.nm else plan.config.sparsity
     stats.update(measure_sparsity(topology, plan.nm))
     if plan.group_size is not None and plan.bits is not None:
         stats["quantization"] = measure_levels(topology, plan.group_size, plan.bits)

@@ -16,6 +16,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from kick.errors import KickError
 from kick_prune.obs import small_ops_threads
 from kick_prune.topology import Block, BlockInputs, Topology, capture_block_inputs, run_block
 
@@ -95,6 +96,8 @@ def calibrate_sequentially(
                 handle.remove()  # type: ignore[attr-defined]
         with small_ops_threads(next(block.module.parameters()).device):
             for name, lin in block.linears.items():
+                if name not in accs:
+                    raise KickError(f"layer {name} received no input during calibration; cannot compress it")
                 process(name, lin, accs[name].value())
         del accs
         for j, (hidden, kwargs) in enumerate(zip(inputs.hidden, inputs.kwargs, strict=True)):
