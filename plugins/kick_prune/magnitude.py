@@ -27,6 +27,6 @@ def plan(config: MagnitudeConfig) -> Plan:
 
     def process(_name: str, lin: nn.Linear, _stat: torch.Tensor | None) -> None:
         mask = prune_mask(lin.weight.detach().abs(), config.sparsity, nm)
-        lin.weight.data[mask] = 0
+        lin.weight.data.masked_fill_(mask, 0.0)
 
     return Plan("magnitude", config, process, nm=nm)

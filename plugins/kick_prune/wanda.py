@@ -33,7 +33,7 @@ def plan(config: WandaConfig) -> Plan:
 
     def process(_name: str, lin: nn.Linear, norms: torch.Tensor) -> None:
         mask = prune_mask(wanda_score(lin.weight.detach(), norms), config.sparsity, nm, per_row=True)
-        lin.weight.data[mask] = 0
+        lin.weight.data.masked_fill_(mask, 0.0)
 
     calib = CalibrationSettings(
         config.calibration, config.nsamples, config.seqlen, config.seed, config.batch_size
