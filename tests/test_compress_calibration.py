@@ -112,3 +112,14 @@ def test_perplexity_equals_exp_of_mean_token_nll_over_windows() -> None:
 def test_perplexity_of_text_shorter_than_a_window_is_a_spec_error() -> None:
     with pytest.raises(SpecError, match="fewer than one window"):
         perplexity(make_llama(), make_tokenizer(), random_text(10), window=64)
+
+
+def test_perplexity_with_max_windows_scores_the_same_tokens_as_full_tokenization() -> None:
+    from kick_prune.perplexity import _encode, _token_ids
+
+    tok = make_tokenizer()
+    text = random_text(6000)
+    assert _token_ids(tok, text, 2 * 64) == _encode(tok, text)[: 2 * 64]
+    model = make_llama()
+    short = perplexity(model, tok, text, window=64, max_windows=2)
+    assert short.windows == 2 and short.tokens == 126

@@ -22,6 +22,27 @@ class PerplexityResult:
     window: int
 
 
+def _encode(tokenizer: Any, text: str) -> list[int]:
+    return list(
+        tokenizer(text, add_special_tokens=False, return_attention_mask=False, verbose=False)["input_ids"]
+    )
+
+
+def _token_ids(tokenizer: Any, text: str, needed: int | None) -> list[int]:
+    """Token ids of `text`; when only `needed` tokens are used, tokenize a generous prefix first.
+
+    Cutting the text only changes the tokens at the cut, so the prefix is used only if it yields
+    well over `needed` tokens (the possibly-changed tokens at the cut are never used).
+    """
+    if needed is not None:
+        prefix = text[: needed * 16]
+        if len(prefix) < len(text):
+            ids = _encode(tokenizer, prefix)
+            if len(ids) > needed + 256:
+                return ids[:needed]
+    return _encode(tokenizer, text)
+
+
 def perplexity(
     model: Any,
     tokenizer: Any,
@@ -37,8 +58,9 @@ def perplexity(
 
     if window < 2:
         raise SpecError(f"perplexity: window must be at least 2 tokens, got {window}")
-    text = text.replace("\r\n", "\n")
-    ids = tokenizer(text, add_special_tokens=False, return_attention_mask=False, verbose=False)["input_ids"]
+    ids = _token_ids(
+        tokenizer, text.replace("\r\n", "\n"), None if max_windows is None else max_windows * window
+    )
     n = len(ids) // window
     if max_windows is not None:
         n = min(n, max_windows)
