@@ -125,15 +125,25 @@ def read_calibration_text(source: str | None) -> CalibrationText:
     )
 
 
-def tokenize_documents(tokenizer: Any, documents: Sequence[str]) -> list[int]:
-    """Token ids of all documents, joined by the EOS token when the tokenizer has one."""
-    enc = tokenizer(list(documents), add_special_tokens=False, return_attention_mask=False, verbose=False)
+def tokenize_documents(tokenizer: Any, documents: Sequence[str], chunk: int = 64) -> list[int]:
+    """Token ids of all documents, joined by the EOS token when the tokenizer has one.
+
+    Tokenized in chunks of documents so the tokenizer's per-token bookkeeping (offsets, strings)
+    never exists for the whole corpus at once (it dominated peak memory).
+    """
     sep = getattr(tokenizer, "eos_token_id", None)
     ids: list[int] = []
-    for i, doc_ids in enumerate(enc["input_ids"]):
-        if i and sep is not None:
-            ids.append(int(sep))
-        ids.extend(doc_ids)
+    for start in range(0, len(documents), chunk):
+        enc = tokenizer(
+            list(documents[start : start + chunk]),
+            add_special_tokens=False,
+            return_attention_mask=False,
+            verbose=False,
+        )
+        for doc_ids in enc["input_ids"]:
+            if ids and sep is not None:
+                ids.append(int(sep))
+            ids.extend(doc_ids)
     return ids
 
 
