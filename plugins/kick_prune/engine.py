@@ -1,0 +1,234 @@
+"""The shared compression flow: validate everything, then compress, then measure.
+
+Every method (magnitude, wanda, sparsegpt, gptq, rtn) is a config plus a per-layer function; this
+module finds the layers (topology), checks every layer before anything is modified, draws the
+calibration windows, runs either a plain pass or the sequential calibration, and measures the
+result (zeros, N:M groups, quantization levels, time, memory).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import resource
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from kick.errors import SpecError
+from kick_prune.calibration import load_calibration, model_max_positions
+from kick_prune.masks import NM
+from kick_prune.obs import small_ops_threads
+from kick_prune.sequential import LayerFn, Statistic, calibrate_sequentially
+from kick_prune.topology import Topology, find_blocks
+
+
+@dataclass(frozen=True)
+class CalibrationSettings:
+    source: str | None
+    nsamples: int
+    seqlen: int
+    seed: int
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one method needs from the engine."""
+
+    method: str
+    config: Any
+    process: LayerFn | Callable[[str, nn.Linear, None], None]
+    statistic: Statistic | None = None
+    calibration: CalibrationSettings | None = None
+    nm: NM | None = None
+    group_size: int | None = None  # set for quantizers: measure levels per group
+    bits: int | None = None
+
+
+# --- validation -----------------------------------------------------------------------------------
+
+
+def check_widths(topology: Topology, *, nm: NM | None, group_size: int | None) -> None:
+    """Every Linear's input width must be divisible by M (N:M) and by the group size."""
+    for name, lin in topology.linears():
+        width = lin.in_features
+        if nm is not None and width % nm[1]:
+            raise SpecError(
+                f"pattern {nm[0]}:{nm[1]}: M={nm[1]} does not divide the input width {width} of {name}"
+            )
+        if group_size is not None and group_size != -1 and width % group_size:
+            divisors = [
+                g
+                for g in (32, 64, 128, 256)
+                if all(lin2.in_features % g == 0 for _, lin2 in topology.linears())
+            ]
+            hint = f"; group sizes that fit this model: {', '.join(map(str, divisors)) or 'none of 32/64/128/256'} or -1"
+            raise SpecError(
+                f"group_size={group_size} does not divide the input width {width} of {name}{hint}"
+            )
+
+
+# --- measurement ----------------------------------------------------------------------------------
+
+
+def _rss_bytes() -> int | None:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize()
+    except OSError:
+        return None
+
+
+def peak_rss_bytes() -> int:
+    """Process-lifetime peak resident set size (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def measure_sparsity(topology: Topology, nm: NM | None) -> dict[str, Any]:
+    layers = []
+    zeros_total = numel_total = 0
+    nm_groups = nm_bad = 0
+    for name, lin in topology.linears():
+        w = lin.weight.detach()
+        zeros = int((w == 0).sum().item())
+        layer: dict[str, Any] = {
+            "name": name,
+            "shape": list(w.shape),
+            "zeros": zeros,
+            "numel": w.numel(),
+            "sparsity": zeros / w.numel(),
+        }
+        if nm is not None:
+            n, m = nm
+            alive = (w.reshape(w.shape[0], -1, m) != 0).sum(dim=-1)
+            layer["nm_groups"] = alive.numel()
+            layer["nm_groups_violating"] = int((alive > n).sum().item())
+            nm_groups += alive.numel()
+            nm_bad += layer["nm_groups_violating"]
+        layers.append(layer)
+        zeros_total += zeros
+        numel_total += w.numel()
+    out: dict[str, Any] = {
+        "layers": layers,
+        "zeros": zeros_total,
+        "numel": numel_total,
+        "sparsity": zeros_total / numel_total if numel_total else 0.0,
+        "sparsity_min_layer": min(la["sparsity"] for la in layers),
+        "sparsity_max_layer": max(la["sparsity"] for la in layers),
+    }
+    if nm is not None:
+        out["nm"] = {
+            "n": nm[0],
+            "m": nm[1],
+            "groups": nm_groups,
+            "groups_violating": nm_bad,
+            "ok": nm_bad == 0,
+        }
+    return out
+
+
+def measure_levels(topology: Topology, group_size: int, bits: int) -> dict[str, Any]:
+    from kick_quant.quantizer import max_levels_per_group
+
+    per_layer = {name: max_levels_per_group(lin.weight, group_size) for name, lin in topology.linears()}
+    worst = max(per_layer.values())
+    return {
+        "bits": bits,
+        "group_size": group_size,
+        "max_levels_per_group": worst,
+        "within_grid": worst <= 2**bits,
+        "levels_per_layer": per_layer,
+    }
+
+
+# --- the flow -------------------------------------------------------------------------------------
+
+
+def lin_device(module: nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
+def run_plan(module: nn.Module, tokenizer: Any, plan: Plan) -> dict[str, Any]:
+    """Validate, compress in place, measure. Raises before modifying anything on bad input."""
+    topology = find_blocks(module)
+    check_widths(topology, nm=plan.nm, group_size=plan.group_size)
+    calib = None
+    if plan.calibration is not None:
+        c = plan.calibration
+        calib = load_calibration(
+            tokenizer,
+            c.source,
+            nsamples=c.nsamples,
+            seqlen=c.seqlen,
+            seed=c.seed,
+            max_positions=model_max_positions(module),
+        )
+    on_cuda = next(module.parameters()).is_cuda
+    if on_cuda:
+        torch.cuda.reset_peak_memory_stats()
+    rss_before = _rss_bytes()
+    start = time.perf_counter()
+    if calib is None:
+        per_block = []
+        with torch.no_grad():
+            for block in topology.blocks:
+                t = time.perf_counter()
+                with small_ops_threads(lin_device(block.module)):
+                    for name, lin in block.linears.items():
+                        plan.process(name, lin, None)  # type: ignore[arg-type]
+                per_block.append(time.perf_counter() - t)
+    else:
+        assert plan.statistic is not None and plan.calibration is not None
+        per_block = calibrate_sequentially(
+            module,
+            topology,
+            calib.input_ids,
+            plan.statistic,
+            plan.process,  # type: ignore[arg-type]
+            batch_size=plan.calibration.batch_size,
+        )
+    seconds = time.perf_counter() - start
+    stats: dict[str, Any] = {
+        "method": plan.method,
+        "config": dataclasses.asdict(plan.config),
+        "calibration": calib.record if calib is not None else None,
+        "architecture": {
+            "family": topology.family,
+            "model_type": topology.model_type,
+            "blocks": len(topology.blocks),
+            "linears_per_block": len(topology.blocks[0].linears),
+        },
+        "seconds": seconds,
+        "seconds_per_block": per_block,
+        "memory": {
+            "peak_rss_bytes": peak_rss_bytes(),
+            "rss_before_bytes": rss_before,
+            "rss_after_bytes": _rss_bytes(),
+            "cuda_peak_bytes": int(torch.cuda.max_memory_allocated()) if on_cuda else None,
+        },
+        "threads": torch.get_num_threads(),
+    }
+    if hasattr(plan.config, "sparsity"):
+        stats["target_sparsity"] = 1 - plan.nm[0] / plan.nm[1] if plan.nm else plan.config.sparsity
+    stats.update(measure_sparsity(topology, plan.nm))
+    if plan.group_size is not None and plan.bits is not None:
+        stats["quantization"] = measure_levels(topology, plan.group_size, plan.bits)
+    return stats
+
+
+@dataclass(frozen=True)
+class LayerwiseCompressor:
+    """A Compressor: `compress(model)` runs `plan_fn(config)` on `model.module` in place."""
+
+    name: str
+    config: Any
+    plan_fn: Callable[[Any], Plan]
+
+    def compress(self, model: Any) -> Mapping[str, Any]:
+        return run_plan(model.module, model.tokenizer, self.plan_fn(self.config))

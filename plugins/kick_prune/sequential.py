@@ -1,0 +1,106 @@
+"""Sequential layer-wise calibration, shared by every calibrated compressor.
+
+Block by block: forward hooks on the block's Linear layers accumulate input statistics over all
+calibration batches; each layer is then compressed from its statistic; finally the block is re-run
+with compressed weights and its outputs become the next block's inputs (overwriting them, so only
+one block's activations are held). Layers fed the same tensor (q/k/v, gate/up) share one
+accumulator, computed once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+from torch import nn
+
+from kick.errors import KickError
+from kick_prune.obs import small_ops_threads
+from kick_prune.topology import Block, BlockInputs, Topology, capture_block_inputs, run_block
+
+Statistic = Literal["norms", "hessian"]
+LayerFn = Callable[[str, nn.Linear, torch.Tensor], None]
+
+
+class Accumulator:
+    """Running sum over calibration tokens of x_j^2 (norms) or of x^T x (hessian), in float32."""
+
+    def __init__(self, kind: Statistic, width: int, device: torch.device) -> None:
+        self.kind = kind
+        self.tokens = 0
+        shape = (width,) if kind == "norms" else (width, width)
+        self.total = torch.zeros(shape, dtype=torch.float32, device=device)
+
+    def add(self, x: torch.Tensor) -> None:
+        x2 = x.detach().reshape(-1, x.shape[-1]).float()
+        self.tokens += x2.shape[0]
+        if self.kind == "norms":
+            self.total.add_(x2.pow(2).sum(dim=0))
+        else:
+            self.total.addmm_(x2.T, x2)
+
+    def value(self) -> torch.Tensor:
+        """norms: ||X_j||_2 over all tokens; hessian: X^T X / tokens."""
+        if self.kind == "norms":
+            return self.total.sqrt()
+        return self.total / max(self.tokens, 1)
+
+
+def _attach(block: Block, kind: Statistic) -> tuple[dict[str, Accumulator], list[object], Callable[[], None]]:
+    accs: dict[str, Accumulator] = {}
+    seen: list[tuple[torch.Tensor, Accumulator]] = []  # tensors seen in this batch (held: no address reuse)
+
+    def make_hook(name: str) -> Callable[[nn.Module, tuple[torch.Tensor, ...], torch.Tensor], None]:
+        def hook(_m: nn.Module, inputs: tuple[torch.Tensor, ...], _out: torch.Tensor) -> None:
+            x = inputs[0]
+            for tensor, acc in seen:
+                if tensor is x:
+                    accs.setdefault(name, acc)
+                    return
+            acc = accs.get(name) or Accumulator(kind, x.shape[-1], x.device)
+            accs[name] = acc
+            acc.add(x)
+            seen.append((x, acc))
+
+        return hook
+
+    handles: list[object] = [lin.register_forward_hook(make_hook(n)) for n, lin in block.linears.items()]
+    return accs, handles, seen.clear
+
+
+@torch.no_grad()
+def calibrate_sequentially(
+    model: nn.Module,
+    topology: Topology,
+    input_ids: torch.Tensor,
+    kind: Statistic,
+    process: LayerFn,
+    *,
+    batch_size: int = 8,
+) -> list[float]:
+    """Compress every block in order on calibrated inputs; returns seconds spent per block."""
+    inputs: BlockInputs = capture_block_inputs(model, topology.blocks[0].module, input_ids, batch_size)
+    seconds = []
+    for block in topology.blocks:
+        start = time.perf_counter()
+        accs, handles, new_batch = _attach(block, kind)
+        try:
+            for hidden, kwargs in zip(inputs.hidden, inputs.kwargs, strict=True):
+                new_batch()
+                run_block(block.module, hidden, kwargs)
+            new_batch()
+        finally:
+            for handle in handles:
+                handle.remove()  # type: ignore[attr-defined]
+        with small_ops_threads(next(block.module.parameters()).device):
+            for name, lin in block.linears.items():
+                if name not in accs:
+                    raise KickError(f"layer {name} received no input during calibration; cannot compress it")
+                process(name, lin, accs[name].value())
+        del accs
+        for j, (hidden, kwargs) in enumerate(zip(inputs.hidden, inputs.kwargs, strict=True)):
+            inputs.hidden[j] = run_block(block.module, hidden, kwargs)
+        seconds.append(time.perf_counter() - start)
+    return seconds

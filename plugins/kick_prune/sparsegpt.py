@@ -1,0 +1,52 @@
+"""SparseGPT (Frantar & Alistarh, 2023): OBS pruning with a calibration Hessian, sequential."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from kick_prune.checks import check_calibration, check_pattern, check_positive, check_sparsity
+from kick_prune.engine import CalibrationSettings, Plan
+from kick_prune.masks import parse_pattern
+from kick_prune.sparsegpt_math import sparsegpt_prune
+
+
+@dataclass(frozen=True)
+class SparseGPTConfig:
+    sparsity: float = 0.5
+    pattern: str = "unstructured"
+    damp: float = 0.01
+    blocksize: int = 128
+    nsamples: int = 128
+    seqlen: int = 2048
+    seed: int = 0
+    calibration: str | None = None
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        check_sparsity("sparsegpt", self.sparsity)
+        check_pattern("sparsegpt", self.pattern)
+        check_positive("sparsegpt", damp=self.damp, blocksize=self.blocksize)
+        check_calibration("sparsegpt", self.nsamples, self.seqlen, self.seed, self.batch_size)
+
+
+def plan(config: SparseGPTConfig) -> Plan:
+    nm = parse_pattern(config.pattern)
+
+    def process(_name: str, lin: nn.Linear, hessian: torch.Tensor) -> None:
+        new = sparsegpt_prune(
+            lin.weight.detach(),
+            hessian,
+            sparsity=config.sparsity,
+            nm=nm,
+            blocksize=config.blocksize,
+            damp=config.damp,
+        )
+        lin.weight.data.copy_(new.to(lin.weight.dtype))
+
+    calib = CalibrationSettings(
+        config.calibration, config.nsamples, config.seqlen, config.seed, config.batch_size
+    )
+    return Plan("sparsegpt", config, process, statistic="hessian", calibration=calib, nm=nm)

@@ -1,0 +1,41 @@
+"""Wanda (Sun et al., 2024): score |W_ij| * ||X_j||_2, prune the lowest scores within each output row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from kick_prune.checks import check_calibration, check_pattern, check_sparsity
+from kick_prune.engine import CalibrationSettings, Plan
+from kick_prune.masks import parse_pattern, prune_mask, wanda_score
+
+
+@dataclass(frozen=True)
+class WandaConfig:
+    sparsity: float = 0.5
+    pattern: str = "unstructured"
+    nsamples: int = 128
+    seqlen: int = 2048
+    seed: int = 0
+    calibration: str | None = None
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        check_sparsity("wanda", self.sparsity)
+        check_pattern("wanda", self.pattern)
+        check_calibration("wanda", self.nsamples, self.seqlen, self.seed, self.batch_size)
+
+
+def plan(config: WandaConfig) -> Plan:
+    nm = parse_pattern(config.pattern)
+
+    def process(_name: str, lin: nn.Linear, norms: torch.Tensor) -> None:
+        mask = prune_mask(wanda_score(lin.weight.detach(), norms), config.sparsity, nm, per_row=True)
+        lin.weight.data.masked_fill_(mask, 0.0)
+
+    calib = CalibrationSettings(
+        config.calibration, config.nsamples, config.seqlen, config.seed, config.batch_size
+    )
+    return Plan("wanda", config, process, statistic="norms", calibration=calib, nm=nm)

