@@ -150,7 +150,11 @@ def fit_context(model: ModelBackend, context: str, question: str, max_new_tokens
         return "", bool(context)
     if model.count_tokens(context) <= budget:
         return context, False
-    return model.truncate(context, budget), True
+    cut = model.truncate(context, budget)
+    while budget > 0 and model.count_tokens(open_prompt(cut, question)) > model.context_length - max_new_tokens:
+        budget -= 4  # re-tokenizing the cut text can merge differently at its end
+        cut = model.truncate(context, budget)
+    return cut, True
 
 
 class ICRQA(CachedSamples):

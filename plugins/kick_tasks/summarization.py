@@ -200,7 +200,11 @@ class Summarization(CachedSamples):
         if model.count_tokens(sample.prompt) <= budget:
             return sample.prompt, False
         room = budget - model.count_tokens(build_prompt(""))
-        return build_prompt(model.truncate(sample.meta["story"], max(0, room))), True
+        prompt = build_prompt(model.truncate(sample.meta["story"], max(0, room)))
+        while room > 0 and model.count_tokens(prompt) > budget:  # re-tokenizing can merge differently
+            room -= 4
+            prompt = build_prompt(model.truncate(sample.meta["story"], max(0, room)))
+        return prompt, True
 
     def predict(self, model: ModelBackend, samples: Sequence[Sample], *, batch_size: int) -> list[Prediction]:
         fitted = [self.fit(model, s) for s in samples]
