@@ -34,6 +34,7 @@ from kick_tasks.common import (
 from kick_tasks.metrics import distinct_n, mean, words
 
 SEPARATOR = "\n\n"
+NEED_REFERENCE = frozenset({"math", "reasoning", "coding"})  # as FastChat's llm_judge
 
 
 @dataclass(frozen=True)
@@ -195,8 +196,10 @@ class MTBench(CachedSamples):
             turns = [str(t) for t in r["turns"]]
             if len(turns) != 2:
                 raise DataError(f"{qpath}: question {qid} has {len(turns)} turns, expected 2")
+            cat = str(r.get("category", ""))
             own = [str(t) for t in r.get("reference", [])]
-            out.append((qid, str(r.get("category", "")), turns, refs.get(qid, own)))
+            ref = refs.get(qid, own) if cat in NEED_REFERENCE else []
+            out.append((qid, cat, turns, ref))
         return out
 
     def _references(self, qpath: Path) -> dict[str, list[str]]:
