@@ -15,11 +15,12 @@ import sys
 import time
 from typing import Any
 
+from kick_tasks.common import shared_data_dir
+from kick_tasks.mmlu import CHOICE_CONTINUATIONS, letter_from_logprobs
+
 from kick.plugins import get_plugins
 from kick.runner import _record
 from kick.types import ModelSpec
-from kick_tasks.common import shared_data_dir
-from kick_tasks.mmlu import CHOICE_CONTINUATIONS, letter_from_logprobs
 
 SUBJECTS = ("abstract_algebra", "high_school_geography", "marketing", "world_religions", "elementary_mathematics")
 

@@ -51,9 +51,8 @@ def tiny_tokenizer() -> Any:
 
 def tiny_model(context: int = 1024, seed: int = 0) -> Any:
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     from kick_models.hf import HFModel
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     tok = tiny_tokenizer()
     torch.manual_seed(seed)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from kick_tasks.factoid import score_answer
 from kick_tasks.icrqa import score_answer as qa_score
 from kick_tasks.metrics import (

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from _tasks_tiny import tiny_model
+from kick_tasks.mmlu import CHOICE_CONTINUATIONS, LETTERS
+from kick_tasks.perplexity import windows
+
 from kick.plugins import get_plugins
 from kick.runner import run
 from kick.types import ComponentSpec, ModelSpec, RunSpec
-from kick_tasks.mmlu import CHOICE_CONTINUATIONS, LETTERS
-from kick_tasks.perplexity import windows
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_mmlu_letter_scoring_matches_hand_computed_logits(model) -> None:  # typ
     tok = model.tokenizer
     letter_ids = [tok(c, add_special_tokens=False)["input_ids"][0] for c in CHOICE_CONTINUATIONS]
     assert len(set(letter_ids)) == 4
-    for s, p in zip(samples, preds):
+    for s, p in zip(samples, preds, strict=True):
         text = task.header("elementary_mathematics", 2) + s.prompt
         ids = torch.tensor([tok(text, add_special_tokens=True)["input_ids"]])
         with torch.no_grad():
@@ -79,7 +79,7 @@ def test_icrqa_open_truncates_context_by_tokens_and_reports_the_rate() -> None:
     samples = task.samples()
     preds = task.predict(small, samples, batch_size=4)
     assert all(p.extra["truncated"] for p in preds)
-    for s, p in zip(samples, preds):
+    for p in preds:
         assert p.extra["context_tokens"] <= 96 - 32
     big = make("icrqa-open", limit=4).predict(tiny_model(context=1024), samples, batch_size=4)
     assert not any(p.extra["truncated"] for p in big)
@@ -116,7 +116,7 @@ def test_mt_bench_asks_the_second_turn_after_its_own_first_answer(model) -> None
     task = make("mt-bench", limit=2, max_new_tokens=4)
     samples = task.samples()
     preds = task.predict(model, samples, batch_size=2)
-    for s, p in zip(samples, preds):
+    for s, p in zip(samples, preds, strict=True):
         assert p.extra["turns"] == s.meta["turns"] and len(p.extra["answers"]) == 2
     a1 = preds[0].extra["answers"][0]
     again = model.generate([[samples[0].meta["turns"][0], a1, samples[0].meta["turns"][1]]], max_new_tokens=4, chat=True)

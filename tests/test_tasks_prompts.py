@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
+from kick_tasks.summarization import Story, dedupe_across_buckets, parse_story
 
 from kick.errors import DataError, SpecError
 from kick.plugins import get_plugins
-from kick_tasks.summarization import dedupe_across_buckets, parse_story, Story
 
 TASKS = ["factoid-qa", "mmlu", "icrqa-closed", "icrqa-open", "summarization", "instruction-following", "mt-bench", "perplexity"]
 

@@ -4,8 +4,8 @@ Skipped when the shared data folder is absent."""
 from __future__ import annotations
 
 import pytest
-
 from _tasks_tiny import shared_data
+
 from kick.plugins import get_plugins
 
 DATA = shared_data()

@@ -124,7 +124,7 @@ class InstructionFollowing(CachedSamples):
             return [(str(r["id"]), r["category"], r["question"], r.get("reference_answer")) for r in rows]
         path = _question_file(self.source, "question.jsonl")
         self.source = with_digest(self.source)
-        out = []
+        out: list[tuple[str, str, str, str | None]] = []
         for r in read_jsonl(path):
             text = r["text"] if "text" in r else r["turns"][0]
             out.append((str(r["question_id"]), str(r.get("category", "")), str(text), None))
@@ -136,7 +136,10 @@ class InstructionFollowing(CachedSamples):
     def _build(self) -> list[Sample]:
         rows = self._rows()
         refs: dict[str, str] = {}
-        if self.config.reference != "dense":
+        if self.config.reference == "data":  # a built dataset's own reference_answer column
+            refs = {qid: ref for qid, _, _, ref in rows if ref}
+            self.reference_source = {"kind": "reference_answer field of the data"}
+        elif self.config.reference != "dense":
             ref_path = Path(self.config.reference).expanduser()
             if not ref_path.is_file():
                 raise DataError(f"instruction-following: reference file {ref_path} does not exist")
@@ -144,7 +147,7 @@ class InstructionFollowing(CachedSamples):
             self.reference_source = with_digest(Source("raw", str(ref_path))).as_dict()
         chosen = select(rows, self.config.limit, self.config.seed)
         out = []
-        for qid, cat, q, built_ref in chosen:
+        for qid, cat, q, _ in chosen:
             ref = refs.get(qid) if self.config.reference != "dense" else None
             out.append(Sample(f"q{qid}", q, ref, meta={"question": q, "category": cat, "question_id": qid}))
         return out

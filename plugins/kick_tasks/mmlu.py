@@ -29,7 +29,15 @@ from kick.errors import DataError, SpecError
 from kick.interfaces import ModelBackend
 from kick.params import build_config
 from kick.types import Prediction, Record, Sample
-from kick_tasks.common import CachedSamples, Source, check_limit, load_schema_rows, resolve_source, select, with_digest
+from kick_tasks.common import (
+    CachedSamples,
+    Source,
+    check_limit,
+    load_schema_rows,
+    resolve_source,
+    select,
+    with_digest,
+)
 from kick_tasks.metrics import mean
 from kick_tasks.mmlu_categories import CATEGORIES, SUBJECTS, category_of, metric_key
 

@@ -24,7 +24,15 @@ from kick.errors import DataError, SpecError
 from kick.interfaces import ModelBackend
 from kick.params import build_config
 from kick.types import Prediction, Record, Sample
-from kick_tasks.common import CachedSamples, Source, check_limit, load_schema_rows, resolve_source, select, sha256_tree
+from kick_tasks.common import (
+    CachedSamples,
+    Source,
+    check_limit,
+    load_schema_rows,
+    resolve_source,
+    select,
+    sha256_tree,
+)
 from kick_tasks.metrics import mean, words
 
 INSTRUCTION = (
