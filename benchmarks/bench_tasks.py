@@ -86,7 +86,7 @@ def main() -> None:
     shared = shared_data_dir()
     real = "shared" if shared is not None else None
     if "prefix" not in skip:
-        bench_mmlu_prefix(model, real or "smoke", 4 if q else 8)
+        bench_mmlu_prefix(model, real or "smoke", 8 if q else 16)
     if "batch" not in skip:
         bench_factoid_batch(model, 8 if q else 16)
     sys.stdout.flush()

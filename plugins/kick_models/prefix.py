@@ -42,8 +42,10 @@ class PrefixScorer:
         suffixes = [ids[p:] for ids in full]
         cids = list(choice_ids)
         results: list[list[float]] = [[] for _ in prompts]
-        for start in range(0, len(suffixes), batch_size):
-            idx = list(range(start, min(len(suffixes), start + batch_size)))
+        # longest suffixes first so each batch pads to similar lengths (results keep input order)
+        order = sorted(range(len(suffixes)), key=lambda i: -len(suffixes[i]))
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
             width = max(len(suffixes[i]) for i in idx)
             ids = torch.full((len(idx), width), tok.pad_token_id, dtype=torch.long)
             mask = torch.zeros((len(idx), p + width), dtype=torch.long)
