@@ -94,3 +94,18 @@ def test_rouge_l_against_highlights() -> None:
     assert rouge_l("the cat sat on the mat", ["the cat sat on the mat"]) == pytest.approx(1.0)
     assert rouge_l("", ["the cat"]) == 0.0
     assert 0.0 < rouge_l("a cat sat", ["the cat sat on the mat"]) < 1.0
+
+
+def test_closed_open_gain_is_computed_per_question() -> None:
+    from kick.types import Record
+    from kick_tasks.icrqa import closed_open_gain
+
+    def rec(task: str, qid: str, f1: float) -> Record:
+        return Record("dense", task, qid, "", "", None, {"f1": f1})
+
+    closed = [rec("icrqa-closed", "a", 0.0), rec("icrqa-closed", "b", 1.0), rec("icrqa-closed", "c", 0.5)]
+    open_ = [rec("icrqa-open", "a", 1.0), rec("icrqa-open", "b", 0.5), rec("icrqa-open", "d", 1.0)]
+    gain = closed_open_gain(closed, open_)
+    assert gain["per_question"] == {"a": 1.0, "b": -0.5}
+    assert gain["n"] == 2 and gain["helped"] == 1 and gain["hurt"] == 1
+    assert gain["mean_gain"] == pytest.approx(0.25)

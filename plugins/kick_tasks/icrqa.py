@@ -185,6 +185,7 @@ class ICRQA(CachedSamples):
         return out
 
     def settings(self) -> Mapping[str, Any]:
+        self.samples()  # resolves the source digest
         return {
             "source": self.source.as_dict(),
             "book": self.book,

@@ -153,6 +153,7 @@ class InstructionFollowing(CachedSamples):
         return out
 
     def settings(self) -> Mapping[str, Any]:
+        self.samples()  # resolves the source digest
         return {
             "source": self.source.as_dict(),
             "reference": self.reference_source,
@@ -236,6 +237,7 @@ class MTBench(CachedSamples):
         ]
 
     def settings(self) -> Mapping[str, Any]:
+        self.samples()  # resolves the source digest
         return {
             "source": self.source.as_dict(),
             "references": self.reference_source,
