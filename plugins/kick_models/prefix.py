@@ -37,7 +37,8 @@ class PrefixScorer:
             return []
         p = _common_prefix_len(full)
         shared = torch.tensor([full[0][:p]], device=device)
-        out = module(input_ids=shared, use_cache=True)
+        # only the keys/values of the shared run are needed: skip its vocabulary projection
+        out = module(input_ids=shared, use_cache=True, **_keep_last_logit(module))
         base = getattr(out, "cache", None) or out.past_key_values
         suffixes = [ids[p:] for ids in full]
         cids = list(choice_ids)
@@ -82,3 +83,14 @@ def _cache_arg(module: Any) -> str:
 
     params = inspect.signature(module.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
+
+
+def _keep_last_logit(module: Any) -> dict[str, int]:
+    """`logits_to_keep=1` (transformers >= 4.50; `num_logits_to_keep` before) when supported."""
+    import inspect
+
+    params = inspect.signature(module.forward).parameters
+    for name in ("logits_to_keep", "num_logits_to_keep"):
+        if name in params:
+            return {name: 1}
+    return {}
