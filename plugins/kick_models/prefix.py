@@ -37,13 +37,16 @@ class PrefixScorer:
             return []
         p = _common_prefix_len(full)
         shared = torch.tensor([full[0][:p]], device=device)
-        out = module(input_ids=shared, use_cache=True)
+        # only the keys/values of the shared run are needed: skip its vocabulary projection
+        out = module(input_ids=shared, use_cache=True, **_keep_last_logit(module))
         base = getattr(out, "cache", None) or out.past_key_values
         suffixes = [ids[p:] for ids in full]
         cids = list(choice_ids)
         results: list[list[float]] = [[] for _ in prompts]
-        for start in range(0, len(suffixes), batch_size):
-            idx = list(range(start, min(len(suffixes), start + batch_size)))
+        # longest suffixes first so each batch pads to similar lengths (results keep input order)
+        order = sorted(range(len(suffixes)), key=lambda i: -len(suffixes[i]))
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
             width = max(len(suffixes[i]) for i in idx)
             ids = torch.full((len(idx), width), tok.pad_token_id, dtype=torch.long)
             mask = torch.zeros((len(idx), p + width), dtype=torch.long)
@@ -80,3 +83,14 @@ def _cache_arg(module: Any) -> str:
 
     params = inspect.signature(module.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
+
+
+def _keep_last_logit(module: Any) -> dict[str, int]:
+    """`logits_to_keep=1` (transformers >= 4.50; `num_logits_to_keep` before) when supported."""
+    import inspect
+
+    params = inspect.signature(module.forward).parameters
+    for name in ("logits_to_keep", "num_logits_to_keep"):
+        if name in params:
+            return {name: 1}
+    return {}

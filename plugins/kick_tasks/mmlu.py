@@ -1,0 +1,269 @@
+"""mmlu: the 57 MMLU subjects, k-shot from each subject's dev split (Hendrycks prompt).
+
+Prompt: `The following are multiple choice questions (with answers) about {subject}.\\n\\n`, then k
+dev shots `{q}\\nA. ..\\nB. ..\\nC. ..\\nD. ..\\nAnswer: {X}\\n\\n`, then the test question ending in
+`Answer:`. Shots are dropped (per question) while the prompt does not fit the model's context.
+
+Modes:
+  - `logits` (default): argmax of the next-token log-probabilities of " A"/" B"/" C"/" D", one
+    forward per question; the k-shot header of a subject is passed as the backend's shared
+    `prefix`, so it is computed once per subject and chunk (KV cache). Same prompt and
+    continuations as lm-evaluation-harness's MMLU.
+  - `generate`: the paper code's way: one greedy token, prediction = last character of the text.
+Metrics: `acc` (micro), `acc_macro` (mean over subjects), `acc_stem`, `acc_humanities`,
+`acc_social_sciences`, `acc_other` (micro within each category, Hendrycks' mapping), and
+`acc/<subject>`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from kick.errors import DataError, SpecError
+from kick.interfaces import ModelBackend
+from kick.params import build_config
+from kick.types import Prediction, Record, Sample
+from kick_tasks.common import (
+    CachedSamples,
+    Source,
+    check_limit,
+    load_schema_rows,
+    resolve_source,
+    select,
+    with_digest,
+)
+from kick_tasks.metrics import mean
+from kick_tasks.mmlu_categories import CATEGORIES, SUBJECTS, category_of, metric_key
+
+LETTERS = ("A", "B", "C", "D")
+CHOICE_CONTINUATIONS = (" A", " B", " C", " D")
+_RAW_SPLITS = {"test": "test", "validation": "val", "val": "val", "dev": "dev"}
+
+
+@dataclass(frozen=True)
+class Question:
+    subject: str
+    question: str
+    choices: tuple[str, str, str, str]
+    answer: str
+
+
+@dataclass(frozen=True)
+class MMLUConfig:
+    data: str = "smoke"
+    split: str = "test"
+    subjects: tuple[str, ...] = ()
+    shots: int = 5
+    mode: Literal["logits", "generate"] = "logits"
+    limit: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_limit(self.limit)
+        if not 0 <= self.shots <= 5:
+            raise SpecError(f"mmlu: shots must be between 0 and 5 (dev has 5 per subject), got {self.shots}")
+        if self.split not in _RAW_SPLITS or self.split == "dev":
+            raise SpecError(f"mmlu: split must be test, validation or val, got {self.split!r}")
+
+
+def format_subject(subject: str) -> str:
+    return subject.replace("_", " ")
+
+
+def format_question(q: Question, *, with_answer: bool) -> str:
+    text = q.question + "".join(f"\n{letter}. {c}" for letter, c in zip(LETTERS, q.choices, strict=True))
+    text += "\nAnswer:"
+    return text + f" {q.answer}\n\n" if with_answer else text
+
+
+def build_header(subject: str, shots: Sequence[Question]) -> str:
+    head = f"The following are multiple choice questions (with answers) about {format_subject(subject)}.\n\n"
+    return head + "".join(format_question(s, with_answer=True) for s in shots)
+
+
+def letter_from_logprobs(logprobs: Sequence[float]) -> str:
+    best = max(range(len(logprobs)), key=lambda i: logprobs[i])
+    return LETTERS[best]
+
+
+def letter_from_generation(text: str) -> str:
+    """The paper's rule: the prediction is the last character of the decoded text."""
+    return text[-1:] if text else ""
+
+
+def _question(subject: str, row: Sequence[str], where: str) -> Question:
+    if len(row) != 6:
+        raise DataError(f"{where}: expected 6 columns (question, A, B, C, D, answer), got {len(row)}")
+    answer = row[5].strip()
+    if answer not in LETTERS:
+        raise DataError(f"{where}: answer {answer!r} is not one of A-D")
+    return Question(subject, row[0], (row[1], row[2], row[3], row[4]), answer)
+
+
+def read_csv_split(folder: Path, split: str, subjects: Sequence[str]) -> dict[str, list[Question]]:
+    """`<folder>/<split>/<subject>_<split>.csv` files of the Hendrycks release (no header)."""
+    raw = _RAW_SPLITS[split]
+    base = folder / raw if (folder / raw).is_dir() else folder / "data" / raw
+    if not base.is_dir():
+        raise DataError(f"{folder}: no {raw}/ folder of MMLU CSV files")
+    files = sorted(base.glob(f"*_{raw}.csv"))
+    out: dict[str, list[Question]] = {}
+    for f in files:
+        subject = f.name[: -len(f"_{raw}.csv")]
+        if subjects and subject not in subjects:
+            continue
+        with f.open(encoding="utf-8", newline="") as fh:
+            out[subject] = [_question(subject, row, f"{f}:{i}") for i, row in enumerate(csv.reader(fh), 1)]
+    return out
+
+
+def read_json_split(path: Path, split: str, subjects: Sequence[str]) -> dict[str, list[Question]]:
+    """The smoke-set layout: {"dev": [{subject, question, choices, answer}], "test": [...]}."""
+    obj = json.loads(path.read_text(encoding="utf-8"))
+    out: dict[str, list[Question]] = defaultdict(list)
+    for i, r in enumerate(obj.get(_RAW_SPLITS[split], obj.get(split, []))):
+        if subjects and r["subject"] not in subjects:
+            continue
+        out[r["subject"]].append(_question(r["subject"], [r["question"], *r["choices"], r["answer"]], f"{path}#{i}"))
+    return dict(out)
+
+
+def read_schema_split(source: Source, split: str, subjects: Sequence[str]) -> dict[str, list[Question]]:
+    name = {"val": "validation"}.get(split, split)
+    out: dict[str, list[Question]] = defaultdict(list)
+    for r in load_schema_rows(source, name):
+        if subjects and r["subject"] not in subjects:
+            continue
+        out[r["subject"]].append(_question(r["subject"], [r["question"], *r["choices"], r["answer"]], str(r["id"])))
+    return dict(out)
+
+
+class MMLU(CachedSamples):
+    name = "mmlu"
+    judge_kind: str | None = None
+    primary_metric = "acc"
+
+    def __init__(self, config: MMLUConfig) -> None:
+        self.config = config
+        unknown = [s for s in config.subjects if s not in SUBJECTS]
+        if unknown and config.data != "smoke":
+            raise SpecError(f"mmlu: unknown subject(s) {', '.join(unknown)}")
+        self.source = resolve_source(config.data, smoke="mmlu.json", shared="mmlu", config="mmlu")
+        self._dev: dict[str, list[Question]] = {}
+
+    def _read(self, split: str) -> dict[str, list[Question]]:
+        subjects = self.config.subjects
+        if self.source.kind in ("built", "hub"):
+            return read_schema_split(self.source, split, subjects)
+        if self.source.path.is_file():
+            return read_json_split(self.source.path, split, subjects)
+        return read_csv_split(self.source.path, split, subjects)
+
+    def samples(self) -> list[Sample]:
+        return self._cached(self._build)
+
+    def _build(self) -> list[Sample]:
+        tests = self._read(self.config.split)
+        self._dev = self._read("dev")
+        if not tests:
+            raise DataError(f"mmlu: no questions for subjects {self.config.subjects or 'all'} in {self.source.location}")
+        if self.source.kind == "raw":
+            files = [p for p in self.source.path.rglob("*.csv")] if self.source.path.is_dir() else None
+            self.source = with_digest(self.source, files)
+        items = [(s, i, q) for s in sorted(tests) for i, q in enumerate(tests[s])]
+        chosen = select(items, self.config.limit, self.config.seed)
+        return [
+            Sample(
+                id=f"{s}-{self.config.split}-{i}",
+                prompt=format_question(q, with_answer=False),
+                reference=q.answer,
+                choices=LETTERS,
+                meta={"subject": s, "category": category_of(s)},
+            )
+            for s, i, q in chosen
+        ]
+
+    def settings(self) -> Mapping[str, Any]:
+        samples = self.samples()
+        return {
+            "source": self.source.as_dict(),
+            "split": self.config.split,
+            "subjects": sorted({s.meta["subject"] for s in samples}),
+            "shots": self.config.shots,
+            "shots_from": "dev (first k rows); dropped per question while the prompt exceeds the context",
+            "mode": self.config.mode,
+            "scoring": (
+                "argmax next-token log-prob of ' A',' B',' C',' D' (k-shot header as shared KV-cached prefix)"
+                if self.config.mode == "logits"
+                else "paper: 1 greedy token, prediction = last character"
+            ),
+            "prompt": "header + shots + sample.prompt; header = 'The following are multiple choice questions "
+            "(with answers) about {subject}.\\n\\n'",
+            "categories": "Hendrycks categories.py (anatomy in other)",
+            "limit": self.config.limit,
+            "seed": self.config.seed,
+            "n": len(samples),
+        }
+
+    def header(self, subject: str, k: int) -> str:
+        return build_header(subject, self._dev.get(subject, [])[:k])
+
+    def shots_that_fit(self, model: ModelBackend, subject: str, prompt: str) -> int:
+        """Largest k <= shots whose prompt (+1 answer token) fits the model's context."""
+        k = min(self.config.shots, len(self._dev.get(subject, [])))
+        while k > 0 and model.count_tokens(self.header(subject, k) + prompt) + 1 > model.context_length:
+            k -= 1
+        return k
+
+    def predict(self, model: ModelBackend, samples: Sequence[Sample], *, batch_size: int) -> list[Prediction]:
+        self.samples()
+        groups: dict[tuple[str, int], list[int]] = defaultdict(list)
+        for i, s in enumerate(samples):
+            subject = s.meta["subject"]
+            groups[(subject, self.shots_that_fit(model, subject, s.prompt))].append(i)
+        preds: list[Prediction | None] = [None] * len(samples)
+        for (subject, k), idx in groups.items():
+            header = self.header(subject, k)
+            prompts = [samples[i].prompt for i in idx]
+            if self.config.mode == "logits":
+                lps = model.choice_logprobs(prompts, CHOICE_CONTINUATIONS, prefix=header, batch_size=batch_size)
+                for i, lp in zip(idx, lps, strict=True):
+                    preds[i] = Prediction(samples[i].id, letter_from_logprobs(lp), {"logprobs": lp, "shots": k})
+            else:
+                outs = model.generate([header + p for p in prompts], max_new_tokens=1, batch_size=batch_size)
+                for i, o in zip(idx, outs, strict=True):
+                    preds[i] = Prediction(samples[i].id, letter_from_generation(o), {"generated": o, "shots": k})
+        return [p for p in preds if p is not None]
+
+    def score(self, sample: Sample, prediction: Prediction) -> Mapping[str, float]:
+        return {"acc": float(prediction.output.strip() == sample.reference)}
+
+    def aggregate(self, records: Sequence[Record]) -> Mapping[str, Any]:
+        return aggregate_accuracy([(str(r.sample_id).rsplit("-", 2)[0], r.scores.get("acc", 0.0)) for r in records])
+
+
+def aggregate_accuracy(pairs: Sequence[tuple[str, float]]) -> dict[str, float]:
+    """Micro accuracy, macro over subjects, micro per category and per subject."""
+    by_subject: dict[str, list[float]] = defaultdict(list)
+    by_category: dict[str, list[float]] = defaultdict(list)
+    for subject, acc in pairs:
+        by_subject[subject].append(acc)
+        by_category[category_of(subject)].append(acc)
+    out: dict[str, float] = {"acc": mean(a for _, a in pairs)}
+    out["acc_macro"] = mean(mean(v) for v in by_subject.values())
+    for cat in CATEGORIES:
+        if by_category.get(cat):
+            out[metric_key(cat)] = mean(by_category[cat])
+    for subject in sorted(by_subject):
+        out[f"acc/{subject}"] = mean(by_subject[subject])
+    return out
+
+
+def make_mmlu(**params: Any) -> MMLU:
+    return MMLU(build_config(MMLUConfig, params, owner="task mmlu"))

@@ -1,0 +1,91 @@
+"""Data sources: built dataset folders (normalized schema), raw files in their original formats,
+malformed rows as clear errors, and `data=shared` resolution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kick.errors import DataError
+from kick.plugins import get_plugins
+
+
+def make(name: str, **params):  # type: ignore[no-untyped-def]
+    return get_plugins().registry.create("task", name, **params)
+
+
+def _write_built(root: Path, config: str, split: str, rows: list[dict]) -> None:  # type: ignore[type-arg]
+    import datasets
+
+    (root / config).mkdir(parents=True)
+    datasets.Dataset.from_list(rows).to_parquet(str(root / config / f"{split}-00000-of-00001.parquet"))
+
+
+def test_factoid_reads_a_built_folder(tmp_path: Path) -> None:
+    rows = [
+        {"id": "fb-1", "source": "x", "license": "y", "question": "What is the capital of Peru?", "answers": ["Lima"]},
+        {"id": "fb-2", "source": "x", "license": "y", "question": "Who?", "answers": ["A", "B"]},
+    ]
+    _write_built(tmp_path, "factoid_qa", "eval", rows)
+    task = make("factoid-qa", data=str(tmp_path))
+    samples = task.samples()
+    assert [s.id for s in samples] == ["fb-1", "fb-2"]
+    assert samples[1].reference == ["A", "B"]
+    src = task.settings()["source"]
+    assert src["kind"] == "built" and src["config"] == "factoid_qa" and len(src["sha256"]) == 64
+
+
+def test_mmlu_reads_a_built_folder_with_dev_shots(tmp_path: Path) -> None:
+    def row(i: int, split: str) -> dict:  # type: ignore[type-arg]
+        return {"id": f"{split}-{i}", "source": "s", "license": "l", "subject": "anatomy", "category": "other",
+                "question": f"Q{i}?", "choices": ["a", "b", "c", "d"], "answer": "ABCD"[i % 4]}
+
+    _write_built(tmp_path, "mmlu", "test", [row(i, "test") for i in range(3)])
+    _write_built_split = tmp_path / "mmlu" / "dev-00000-of-00001.parquet"
+    import datasets
+
+    datasets.Dataset.from_list([row(i, "dev") for i in range(5)]).to_parquet(str(_write_built_split))
+    task = make("mmlu", data=str(tmp_path), shots=2)
+    assert len(task.samples()) == 3
+    assert task.header("anatomy", 2).endswith("Q1?\nA. a\nB. b\nC. c\nD. d\nAnswer: B\n\n")
+
+
+def test_raw_mmlu_csv_folder_and_malformed_answer(tmp_path: Path) -> None:
+    for split in ("dev", "test"):
+        (tmp_path / split).mkdir()
+        (tmp_path / split / f"virology_{split}.csv").write_text('"Q, with comma?",a,b,c,d,C\n')
+    task = make("mmlu", data=str(tmp_path))
+    (s,) = task.samples()
+    assert s.prompt.startswith("Q, with comma?\nA. a") and s.reference == "C" and s.meta["category"] == "other"
+    (tmp_path / "test" / "virology_test.csv").write_text("Q?,a,b,c,d,E\n")
+    with pytest.raises(DataError, match="not one of A-D"):
+        make("mmlu", data=str(tmp_path)).samples()
+
+
+def test_freebaseqa_tab_rows_are_grouped_with_all_answers(tmp_path: Path) -> None:
+    tab = tmp_path / "FreebaseQA-eval.tab"
+    tab.write_text(
+        "m\tN\tmid\tp\tnull\tamid\tparis\tWhat is the capital of France?\n"
+        "m\tN\tmid\tp2\tnull\tamid\tparis, france\tWhat is the capital of France?\n"
+    )
+    (s,) = make("factoid-qa", data=str(tab)).samples()
+    assert s.reference == ["paris", "paris, france"]
+
+
+def test_malformed_jsonl_line_is_a_data_error(tmp_path: Path) -> None:
+    bad = tmp_path / "qa.jsonl"
+    bad.write_text('{"question": "q", "answers": ["a"], "ctxs": [{"title": "t", "text": "x"}]}\nnot json\n')
+    with pytest.raises(DataError, match="qa.jsonl:2"):
+        make("icrqa-closed", data=str(bad)).samples()
+
+
+def test_data_shared_resolves_the_env_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "mt_bench").mkdir()
+    (tmp_path / "mt_bench" / "question.jsonl").write_text(
+        '{"question_id": 81, "category": "writing", "turns": ["a", "b"]}\n'
+    )
+    monkeypatch.setenv("KICK_SHARED_DATA", str(tmp_path))
+    task = make("mt-bench", data="shared")
+    assert [s.id for s in task.samples()] == ["q81"]
+    assert task.settings()["source"]["location"] == str(tmp_path / "mt_bench")
