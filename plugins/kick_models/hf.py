@@ -246,7 +246,7 @@ class HFModel:
         prefix: str = "",
         batch_size: int = 8,
     ) -> list[list[float]]:
-        from kick_models.prefix import PrefixScorer
+        from kick_models.prefix import PrefixScorer, _keep_last_logit
 
         cids = self._choice_token_ids(choices)
         if prefix:
@@ -255,7 +255,8 @@ class HFModel:
         results: list[list[float]] = [[] for _ in seqs]
         for chunk in _chunks(len(seqs), batch_size):
             ids, mask = self._left_pad([seqs[i] for i in chunk])
-            logits = self._module(input_ids=ids, attention_mask=mask).logits[:, -1, :].float()
+            logits = self._module(input_ids=ids, attention_mask=mask, **_keep_last_logit(self._module))
+            logits = logits.logits[:, -1, :].float()
             logp = torch.log_softmax(logits, dim=-1)[:, cids]
             for row, i in enumerate(chunk):
                 results[i] = [float(x) for x in logp[row]]

@@ -58,11 +58,17 @@ class PrefixScorer:
             cache = copy.deepcopy(base)
             if len(idx) > 1:
                 cache.batch_repeat_interleave(len(idx))
-            logits = module(
-                input_ids=ids.to(device), attention_mask=mask.to(device), **{_cache_arg(module): cache}
-            ).logits.float()
+            # project to the vocabulary only at each row's last real token
+            last = [len(suffixes[i]) - 1 for i in idx]
+            keep = sorted(set(last))
+            kwargs: dict[str, Any] = {_cache_arg(module): cache}
+            keep_arg = _keep_arg(module)
+            if keep_arg:
+                kwargs[keep_arg] = torch.tensor(keep, device=device)
+            logits = module(input_ids=ids.to(device), attention_mask=mask.to(device), **kwargs).logits.float()
             for row, i in enumerate(idx):
-                lp = torch.log_softmax(logits[row, len(suffixes[i]) - 1], dim=-1)[cids]
+                col = keep.index(last[row]) if keep_arg else last[row]
+                lp = torch.log_softmax(logits[row, col], dim=-1)[cids]
                 results[i] = [float(x) for x in lp]
         return results
 
@@ -85,12 +91,18 @@ def _cache_arg(module: Any) -> str:
     return "cache" if "cache" in params else "past_key_values"
 
 
-def _keep_last_logit(module: Any) -> dict[str, int]:
-    """`logits_to_keep=1` (transformers >= 4.50; `num_logits_to_keep` before) when supported."""
+def _keep_arg(module: Any) -> str | None:
+    """The name of the "compute logits only at these positions" argument, when supported
+    (`logits_to_keep` in transformers >= 4.50, `num_logits_to_keep` before)."""
     import inspect
 
     params = inspect.signature(module.forward).parameters
     for name in ("logits_to_keep", "num_logits_to_keep"):
         if name in params:
-            return {name: 1}
-    return {}
+            return name
+    return None
+
+
+def _keep_last_logit(module: Any) -> dict[str, int]:
+    name = _keep_arg(module)
+    return {name: 1} if name else {}

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from kick.errors import DataError, SpecError
 from kick.interfaces import ModelBackend
+from dataset_builder.mmlu_categories import CATEGORIES, SUBJECTS, category_of
 from kick.params import build_config
 from kick.types import Prediction, Record, Sample
 from kick_tasks.common import (
@@ -39,7 +40,12 @@ from kick_tasks.common import (
     with_digest,
 )
 from kick_tasks.metrics import mean
-from kick_tasks.mmlu_categories import CATEGORIES, SUBJECTS, category_of, metric_key
+
+
+def metric_key(category: str) -> str:
+    """'social sciences' -> 'acc_social_sciences', 'STEM' -> 'acc_stem'."""
+    return "acc_" + category.lower().replace(" ", "_")
+
 
 LETTERS = ("A", "B", "C", "D")
 CHOICE_CONTINUATIONS = (" A", " B", " C", " D")
