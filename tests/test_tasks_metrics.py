@@ -97,8 +97,9 @@ def test_rouge_l_against_highlights() -> None:
 
 
 def test_closed_open_gain_is_computed_per_question() -> None:
-    from kick.types import Record
     from kick_tasks.icrqa import closed_open_gain
+
+    from kick.types import Record
 
     def rec(task: str, qid: str, f1: float) -> Record:
         return Record("dense", task, qid, "", "", None, {"f1": f1})
