@@ -7,7 +7,7 @@ STAMP := $(VENV)/.kick-installed
 DEMO_OUT ?= runs/demo
 DEMO_SPEC ?= examples/demo.toml
 # samples per task; keeps the demo under 15 minutes on 2 CPU cores
-DEMO_LIMIT ?= 8
+DEMO_LIMIT ?= 24
 
 .PHONY: setup demo demo-report test lint clean
 

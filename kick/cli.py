@@ -6,11 +6,11 @@ from __future__ import annotations
 import functools
 import json
 import sys
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import tomllib
 import typer
 from rich.console import Console
 
@@ -370,14 +370,18 @@ def cmd_report(
 
     files = report_dir(run_dir, out, rel_tol=rel_tol, abs_tol=abs_tol)
     for t in files.tables:
+        # the terminal shows the headline metrics; per-subject/bucket ones are in the files
+        shown = [i for i, m in enumerate(t.metrics) if "/" not in m][:5]
         table = Table(title=f"{t.task} ({t.model})", caption=caption(t.rel_tol, t.abs_tol))
         table.add_column("configuration")
-        for m in t.metrics:
-            table.add_column(m, justify="right")
+        for i in shown:
+            table.add_column(t.metrics[i], justify="right")
         for row in table_rows(t):
-            table.add_row(*row)
+            table.add_row(row[0], *(row[1 + i] for i in shown))
         console.print(table)
     console.print(f"report: [bold]{files.files[0]}[/] ({len(files.files)} files)")
+
+
 def cmd_judge(
     run_dir: Annotated[Path, typer.Argument(help="A finished run directory (has spec.json and records.jsonl).")],
     judge: Annotated[str, typer.Option("--judge", help="Judge name (e.g. pairwise, single, local-hf).")],

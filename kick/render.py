@@ -83,7 +83,7 @@ def _fmt(x: Any) -> str:
 
 def headline_metrics(task_entry: Mapping[str, Any]) -> list[str]:
     """The metrics to show per task: the task's primary one first, then other top-level ones."""
-    metrics = next(iter(task_entry["metrics"].values()), {})
+    metrics: Mapping[str, Any] = next(iter(task_entry["metrics"].values()), {})
     names = [k for k, v in metrics.items() if isinstance(v, (int, float)) and "/" not in k and k not in ("n", "errors")]
     primary = task_entry.get("primary_metric")
     if primary in names:
@@ -120,10 +120,8 @@ def summary_table(summary: Mapping[str, Any]) -> Table:
                 else:
                     row += ["-", "-"]
             table.add_row(*row)
-        n = entry["metrics"][variants[0]]
-        table.add_row(name, "n / errors", *[f"{entry['metrics'][v]['n']} / {entry['metrics'][v]['errors']}" for v in variants],
-                      *(["", ""] if len(variants) > 1 else []), end_section=True)
-        del n
+        counts = [f"{entry['metrics'][v]['n']} / {entry['metrics'][v]['errors']}" for v in variants]
+        table.add_row(name, "n / errors", *counts, *(["", ""] if len(variants) > 1 else []), end_section=True)
     return table
 
 

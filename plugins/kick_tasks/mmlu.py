@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from dataset_builder.mmlu_categories import CATEGORIES, SUBJECTS, category_of
 from kick.errors import DataError, SpecError
 from kick.interfaces import ModelBackend
-from dataset_builder.mmlu_categories import CATEGORIES, SUBJECTS, category_of
 from kick.params import build_config
 from kick.types import Prediction, Record, Sample
 from kick_tasks.common import (
