@@ -93,4 +93,10 @@ def test_demo_spec_is_dense_plus_three_pruners_at_half_and_2_4_plus_gptq_4bit() 
         "gptq-4bit",
     ]  # fmt: skip
     assert [t.name for t in spec.tasks] == ["factoid-qa", "mmlu", "icrqa-closed", "icrqa-open", "perplexity"]
-    assert spec.limit is not None and spec.limit <= 16
+    assert spec.limit is not None and spec.limit <= 24  # measured: the demo then takes ~5 min on 2 cores
+    # the calibrated methods use the project's own text, so the demo needs no corpus download
+    calibrated = {c.method: dict(c.params) for c in spec.cells if c.method in ("wanda", "sparsegpt", "gptq")}
+    assert set(calibrated) == {"wanda", "sparsegpt", "gptq"}
+    for params in calibrated.values():
+        assert (root / str(params["calibration"])).is_file()
+        assert params["nsamples"] * params["seqlen"] <= 16 * 256
