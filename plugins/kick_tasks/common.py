@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kick.errors import DataError, SpecError
+from kick.files import sha256_file
 
 SMOKE_DIR = Path(__file__).resolve().parent / "smoke"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -62,14 +63,6 @@ class Source:
             out["sha256"] = self.digest
         out.update(self.details)
         return out
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def sha256_tree(path: Path, files: Iterable[Path] | None = None) -> str:
