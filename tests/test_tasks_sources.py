@@ -59,7 +59,7 @@ def test_raw_mmlu_csv_folder_and_malformed_answer(tmp_path: Path) -> None:
     (s,) = task.samples()
     assert s.prompt.startswith("Q, with comma?\nA. a") and s.reference == "C" and s.meta["category"] == "other"
     (tmp_path / "test" / "virology_test.csv").write_text("Q?,a,b,c,d,E\n")
-    with pytest.raises(DataError, match="not one of A-D"):
+    with pytest.raises(DataError, match=r"virology_test.csv:1: answer must be one of A-D"):
         make("mmlu", data=str(tmp_path)).samples()
 
 
