@@ -124,6 +124,7 @@ class MTBenchQuestion:
     question_id: int
     category: str
     turns: tuple[str, ...]
+    reference: tuple[str, ...] = ()  # inline reference turns (some FastChat questions carry them)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -511,12 +512,17 @@ def read_vicuna_questions(path: Path) -> list[VicunaQuestion]:
     ]
 
 
+def _model_id(o: dict[str, Any], where: str) -> str:
+    return require_field(o, "model_id", str, where) if "model_id" in o else ""
+
+
 def read_vicuna_answers(path: Path) -> list[ModelAnswer]:
-    """FastChat 2023 answer table: `{"question_id", "model_id", "text"}` (single turn)."""
+    """FastChat 2023 answer table: `{"question_id", "model_id", "text"}` (single turn; `model_id`
+    optional, "" when absent)."""
     return [
         ModelAnswer(
             require_field(o, "question_id", int, _where(path, n)),
-            require_field(o, "model_id", str, _where(path, n)),
+            _model_id(o, _where(path, n)),
             (require_field(o, "text", str, _where(path, n)),),
         )
         for n, o in iter_jsonl(path)
@@ -524,19 +530,29 @@ def read_vicuna_answers(path: Path) -> list[ModelAnswer]:
 
 
 def read_mt_bench_questions(path: Path) -> list[MTBenchQuestion]:
-    """MT-Bench `question.jsonl`: `{"question_id", "category", "turns": [t1, t2]}`."""
+    """MT-Bench `question.jsonl`: `{"question_id", "category", "turns": [t1, t2]}`, optionally
+    `"reference": [r1, r2]`."""
     return [
         MTBenchQuestion(
             require_field(o, "question_id", int, _where(path, n)),
             require_field(o, "category", str, _where(path, n)),
             require_str_list(o, "turns", _where(path, n)),
+            require_str_list(o, "reference", _where(path, n)) if "reference" in o else (),
         )
         for n, o in iter_jsonl(path)
     ]
 
 
+def read_answers(path: Path) -> list[ModelAnswer]:
+    """Either answer layout, told apart by the first row: `text` (FastChat 2023 table) or
+    `choices` (FastChat llm_judge)."""
+    first = next((o for _, o in iter_jsonl(path)), {})
+    return read_vicuna_answers(path) if "text" in first else read_mt_bench_answers(path)
+
+
 def read_mt_bench_answers(path: Path) -> list[ModelAnswer]:
-    """FastChat llm_judge answers (e.g. `reference_answer/gpt-4.jsonl`): turns of `choices[0]`."""
+    """FastChat llm_judge answers (e.g. `reference_answer/gpt-4.jsonl`): turns of `choices[0]`
+    (`model_id` optional, "" when absent)."""
     out = []
     for n, o in iter_jsonl(path):
         where = _where(path, n)
@@ -546,7 +562,7 @@ def read_mt_bench_answers(path: Path) -> list[ModelAnswer]:
         out.append(
             ModelAnswer(
                 require_field(o, "question_id", int, where),
-                require_field(o, "model_id", str, where),
+                _model_id(o, where),
                 require_str_list(choices[0], "turns", where),
             )
         )
