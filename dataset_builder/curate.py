@@ -108,25 +108,28 @@ def squad_rows(questions: Sequence[SquadQuestion]) -> list[Row]:
 
 
 def story_text(story: Story) -> str:
-    """The article body, paragraphs joined with one space (never glued sentence to sentence)."""
-    return " ".join(" ".join(p.split()) for p in story.paragraphs)
+    """The article body: each paragraph's whitespace collapsed, paragraphs separated by a blank
+    line (never glued sentence to sentence, paragraph breaks kept)."""
+    return "\n\n".join(" ".join(p.split()) for p in story.paragraphs)
 
 
 def _fingerprint(story: Story) -> str:
-    return hashlib.sha256(story_text(story).encode("utf-8")).hexdigest()
+    """Case- and whitespace-insensitive hash of the article text."""
+    return hashlib.sha256(" ".join(story_text(story).casefold().split()).encode("utf-8")).hexdigest()
 
 
 def assign_buckets(buckets: Mapping[str, Sequence[Story]], order: Sequence[str]) -> dict[str, list[Story]]:
     """Keep each story in one bucket only: the first of `order` (smallest first) that holds it.
 
     A story is the same story if it has the same id (file name = CNN/DM URL hash) or the same
-    article text. Within a bucket stories are sorted by id, so the result is deterministic."""
+    article text up to case and whitespace. Within a bucket stories keep the caller's order (the
+    builder reads the files sorted by name, so the result is deterministic)."""
     taken_ids: set[str] = set()
     taken_text: set[str] = set()
     out: dict[str, list[Story]] = {}
     for bucket in order:
         kept = []
-        for story in sorted(buckets.get(bucket, ()), key=lambda s: s.story_id):
+        for story in buckets.get(bucket, ()):
             fp = _fingerprint(story)
             if story.story_id in taken_ids or fp in taken_text:
                 continue

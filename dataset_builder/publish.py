@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from kick.errors import DataError, KickError, SpecError
+from kick.files import sha256_file
 
 _REPO_ID = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 
@@ -34,13 +34,6 @@ class UploadPlan:
     files: tuple[PlannedFile, ...]
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def check_repo_id(repo_id: str) -> str:
     if not _REPO_ID.match(repo_id) or ".." in repo_id or repo_id.endswith((".git", ".")):
@@ -64,7 +57,7 @@ def plan_upload(
             f"{folder}: not a built dataset folder (no README.md dataset card); run `kick data build`"
         )
     files = tuple(
-        PlannedFile(p.relative_to(folder).as_posix(), p, p.stat().st_size, _sha256(p))
+        PlannedFile(p.relative_to(folder).as_posix(), p, p.stat().st_size, sha256_file(p))
         for p in sorted(folder.rglob("*"))
         if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )

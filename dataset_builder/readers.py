@@ -124,12 +124,13 @@ class MTBenchQuestion:
     question_id: int
     category: str
     turns: tuple[str, ...]
+    reference: tuple[str, ...] = ()  # inline reference turns (some FastChat questions carry them)
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _where(path: Path, line: int) -> str:
+def _where(path: Path | str, line: int) -> str:
     return f"{path}:{line}"
 
 
@@ -151,7 +152,8 @@ def _load_json(path: Path) -> Any:
         raise DataError(f"{_where(path, e.lineno)}: invalid JSON ({e.msg})") from None
 
 
-def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of a JSON-lines file."""
     for n, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
@@ -164,7 +166,8 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield n, obj
 
 
-def _field(obj: dict[str, Any], key: str, kind: type, where: object) -> Any:
+def require_field(obj: dict[str, Any], key: str, kind: type, where: object) -> Any:
+    """`obj[key]`, checked to be a `kind` (str, int, list, dict; anything else is not checked)."""
     if key not in obj:
         raise DataError(f"{where}: missing field {key!r}")
     value = obj[key]
@@ -179,8 +182,8 @@ def _field(obj: dict[str, Any], key: str, kind: type, where: object) -> Any:
     return value
 
 
-def _str_list(obj: dict[str, Any], key: str, where: object) -> tuple[str, ...]:
-    values = _field(obj, key, list, where)
+def require_str_list(obj: dict[str, Any], key: str, where: object) -> tuple[str, ...]:
+    values = require_field(obj, key, list, where)
     if not all(isinstance(v, str) for v in values):
         raise DataError(f"{where}: field {key!r} should be a list of strings")
     return tuple(values)
@@ -225,17 +228,17 @@ def read_freebaseqa_json(path: Path) -> list[FreebaseQuestion]:
         where: object = f"{path}: question #{i}"
         if not isinstance(q, dict):
             raise DataError(f"{where}: expected an object")
-        qid = _field(q, "Question-ID", str, where)
+        qid = require_field(q, "Question-ID", str, where)
         where = _JsonSpot(path, raw, json.dumps(qid), f"question {qid}")
         parses = []
-        for p in _field(q, "Parses", list, where):
+        for p in require_field(q, "Parses", list, where):
             if not isinstance(p, dict):
                 raise DataError(f"{where}: a parse is not an object")
             names: list[str] = []
-            for a in _field(p, "Answers", list, where):
+            for a in require_field(p, "Answers", list, where):
                 if not isinstance(a, dict):
                     raise DataError(f"{where}: an answer is not an object")
-                names.extend(_str_list(a, "AnswersName", where))
+                names.extend(require_str_list(a, "AnswersName", where))
             parses.append(
                 FreebaseParse(
                     topic_entity_mention=str(p.get("PotentialTopicEntityMention", "")),
@@ -246,7 +249,7 @@ def read_freebaseqa_json(path: Path) -> list[FreebaseQuestion]:
             )
         if not parses:
             raise DataError(f"{where}: no parses")
-        out.append(FreebaseQuestion(qid, _field(q, "RawQuestion", str, where), tuple(parses)))
+        out.append(FreebaseQuestion(qid, require_field(q, "RawQuestion", str, where), tuple(parses)))
     return out
 
 
@@ -371,9 +374,9 @@ def read_triviaqa_json(path: Path, evidence_dir: Path | None = None) -> list[Tri
         where: object = f"{path}: question #{i}"
         if not isinstance(q, dict):
             raise DataError(f"{where}: expected an object")
-        qid = _field(q, "QuestionId", str, where)
+        qid = require_field(q, "QuestionId", str, where)
         where = _JsonSpot(path, raw, json.dumps(qid), f"question {qid}")
-        ans = _field(q, "Answer", dict, where)
+        ans = require_field(q, "Answer", dict, where)
         evidence: list[Evidence] = []
         for key, sub, source in (("EntityPages", "wikipedia", "wikipedia"), ("SearchResults", "web", "web")):
             for page in q.get(key, []) or []:
@@ -389,9 +392,9 @@ def read_triviaqa_json(path: Path, evidence_dir: Path | None = None) -> list[Tri
         out.append(
             TriviaQAQuestion(
                 qid,
-                _field(q, "Question", str, where),
-                _field(ans, "Value", str, where),
-                _str_list(ans, "Aliases", where),
+                require_field(q, "Question", str, where),
+                require_field(ans, "Value", str, where),
+                require_str_list(ans, "Aliases", where),
                 tuple(evidence),
             )
         )
@@ -404,19 +407,19 @@ def read_triviaqa_json(path: Path, evidence_dir: Path | None = None) -> list[Tri
 def read_nq_open_oracle(path: Path) -> list[NQOracleRow]:
     """`nq-open-oracle.jsonl` (lost-in-the-middle): question, answers, `ctxs[0]` = gold passage."""
     out = []
-    for n, obj in _iter_jsonl(path):
+    for n, obj in iter_jsonl(path):
         where = _where(path, n)
-        ctxs = _field(obj, "ctxs", list, where)
+        ctxs = require_field(obj, "ctxs", list, where)
         if not ctxs or not isinstance(ctxs[0], dict):
             raise DataError(f"{where}: 'ctxs' must hold the gold passage")
         gold = ctxs[0]
         out.append(
             NQOracleRow(
                 n,
-                _field(obj, "question", str, where),
-                _str_list(obj, "answers", where),
-                _field(gold, "title", str, where),
-                _field(gold, "text", str, where),
+                require_field(obj, "question", str, where),
+                require_str_list(obj, "answers", where),
+                require_field(gold, "title", str, where),
+                require_field(gold, "text", str, where),
             )
         )
     return out
@@ -435,22 +438,22 @@ def read_squad_json(path: Path) -> list[SquadQuestion]:
         where = f"{path}: article #{a_i}"
         if not isinstance(article, dict):
             raise DataError(f"{where}: expected an object")
-        title = _field(article, "title", str, where)
-        for paragraph in _field(article, "paragraphs", list, where):
+        title = require_field(article, "title", str, where)
+        for paragraph in require_field(article, "paragraphs", list, where):
             if not isinstance(paragraph, dict):
                 raise DataError(f"{where}: a paragraph is not an object")
-            context = _field(paragraph, "context", str, where)
-            for qa in _field(paragraph, "qas", list, where):
+            context = require_field(paragraph, "context", str, where)
+            for qa in require_field(paragraph, "qas", list, where):
                 if not isinstance(qa, dict):
                     raise DataError(f"{where}: a question is not an object")
-                qid = _field(qa, "id", str, where)
+                qid = require_field(qa, "id", str, where)
                 answers = []
-                for ans in _field(qa, "answers", list, f"{where}: question {qid}"):
+                for ans in require_field(qa, "answers", list, f"{where}: question {qid}"):
                     if not isinstance(ans, dict):
                         raise DataError(f"{where}: question {qid}: an answer is not an object")
-                    answers.append(_field(ans, "text", str, f"{where}: question {qid}"))
+                    answers.append(require_field(ans, "text", str, f"{where}: question {qid}"))
                 out.append(
-                    SquadQuestion(qid, title, context, _field(qa, "question", str, where), tuple(answers))
+                    SquadQuestion(qid, title, context, require_field(qa, "question", str, where), tuple(answers))
                 )
     return out
 
@@ -458,7 +461,7 @@ def read_squad_json(path: Path) -> list[SquadQuestion]:
 # --------------------------------------------------------------------------- CNN/DailyMail
 
 
-def parse_story(text: str, story_id: str, path: Path) -> Story:
+def parse_story(text: str, story_id: str, path: Path | str) -> Story:
     """A `.story` file: article paragraphs, then `@highlight` lines each followed by one summary
     bullet. Empty lines are separators."""
     paragraphs: list[str] = []
@@ -501,51 +504,66 @@ def read_vicuna_questions(path: Path) -> list[VicunaQuestion]:
     """Vicuna-bench `question.jsonl` (FastChat 2023): `{"question_id", "text", "category"}`."""
     return [
         VicunaQuestion(
-            _field(o, "question_id", int, _where(path, n)),
-            _field(o, "category", str, _where(path, n)),
-            _field(o, "text", str, _where(path, n)),
+            require_field(o, "question_id", int, _where(path, n)),
+            require_field(o, "category", str, _where(path, n)),
+            require_field(o, "text", str, _where(path, n)),
         )
-        for n, o in _iter_jsonl(path)
+        for n, o in iter_jsonl(path)
     ]
 
 
+def _model_id(o: dict[str, Any], where: str) -> str:
+    return require_field(o, "model_id", str, where) if "model_id" in o else ""
+
+
 def read_vicuna_answers(path: Path) -> list[ModelAnswer]:
-    """FastChat 2023 answer table: `{"question_id", "model_id", "text"}` (single turn)."""
+    """FastChat 2023 answer table: `{"question_id", "model_id", "text"}` (single turn; `model_id`
+    optional, "" when absent)."""
     return [
         ModelAnswer(
-            _field(o, "question_id", int, _where(path, n)),
-            _field(o, "model_id", str, _where(path, n)),
-            (_field(o, "text", str, _where(path, n)),),
+            require_field(o, "question_id", int, _where(path, n)),
+            _model_id(o, _where(path, n)),
+            (require_field(o, "text", str, _where(path, n)),),
         )
-        for n, o in _iter_jsonl(path)
+        for n, o in iter_jsonl(path)
     ]
 
 
 def read_mt_bench_questions(path: Path) -> list[MTBenchQuestion]:
-    """MT-Bench `question.jsonl`: `{"question_id", "category", "turns": [t1, t2]}`."""
+    """MT-Bench `question.jsonl`: `{"question_id", "category", "turns": [t1, t2]}`, optionally
+    `"reference": [r1, r2]`."""
     return [
         MTBenchQuestion(
-            _field(o, "question_id", int, _where(path, n)),
-            _field(o, "category", str, _where(path, n)),
-            _str_list(o, "turns", _where(path, n)),
+            require_field(o, "question_id", int, _where(path, n)),
+            require_field(o, "category", str, _where(path, n)),
+            require_str_list(o, "turns", _where(path, n)),
+            require_str_list(o, "reference", _where(path, n)) if "reference" in o else (),
         )
-        for n, o in _iter_jsonl(path)
+        for n, o in iter_jsonl(path)
     ]
 
 
+def read_answers(path: Path) -> list[ModelAnswer]:
+    """Either answer layout, told apart by the first row: `text` (FastChat 2023 table) or
+    `choices` (FastChat llm_judge)."""
+    first = next((o for _, o in iter_jsonl(path)), {})
+    return read_vicuna_answers(path) if "text" in first else read_mt_bench_answers(path)
+
+
 def read_mt_bench_answers(path: Path) -> list[ModelAnswer]:
-    """FastChat llm_judge answers (e.g. `reference_answer/gpt-4.jsonl`): turns of `choices[0]`."""
+    """FastChat llm_judge answers (e.g. `reference_answer/gpt-4.jsonl`): turns of `choices[0]`
+    (`model_id` optional, "" when absent)."""
     out = []
-    for n, o in _iter_jsonl(path):
+    for n, o in iter_jsonl(path):
         where = _where(path, n)
-        choices = _field(o, "choices", list, where)
+        choices = require_field(o, "choices", list, where)
         if not choices or not isinstance(choices[0], dict):
             raise DataError(f"{where}: 'choices' must hold at least one answer")
         out.append(
             ModelAnswer(
-                _field(o, "question_id", int, where),
-                _field(o, "model_id", str, where),
-                _str_list(choices[0], "turns", where),
+                require_field(o, "question_id", int, where),
+                _model_id(o, where),
+                require_str_list(choices[0], "turns", where),
             )
         )
     return out

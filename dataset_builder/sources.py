@@ -117,8 +117,9 @@ SOURCES: dict[str, Source] = {
         (
             "The `@highlight` reference summaries are removed from the story (LLM-KICK pasted them into every prompt) "
             "and kept as `highlights`.",
-            "Paragraphs are joined with a single space (LLM-KICK joined stripped lines with no space between sentences).",
-            "A story that appears in several buckets is kept only in the smallest one (small < mid < large): "
+            "Paragraphs are separated by a blank line (LLM-KICK joined stripped lines with no space between sentences).",
+            "A story that appears in several buckets (same file name, or same text up to case and whitespace) "
+            "is kept only in the smallest one (small < mid < large): "
             "the 18 stories shared by small and mid (102-446 words, all shorter than every mid-only story) "
             "stay in small, so mid has 12 stories.",
         ),

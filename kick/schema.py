@@ -51,7 +51,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
             "context_title": "string",
         },
     },
-    # Summarization: story text without @highlight lines, sentences joined with proper spacing;
+    # Summarization: story text without @highlight lines, paragraphs separated by a blank line;
     # highlights kept as human references; a story appears in one bucket only.
     "summarization_small": {
         "splits": ["test"],

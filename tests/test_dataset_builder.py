@@ -120,9 +120,9 @@ def test_no_highlight_text_inside_any_summarization_story(rows: Any) -> None:
             assert r["story"].endswith(raw_story.paragraphs[-1].split()[-1])
 
 
-def test_story_sentences_are_separated_by_a_space(rows: Any) -> None:
+def test_story_paragraphs_are_separated_by_a_blank_line(rows: Any) -> None:
     story = next(r for r in rows["summarization_small"]["test"] if "potato salad" in r["story"])
-    assert "crowd-funding website so successful. Well, maybe that and a little dill." in story["story"]
+    assert "crowd-funding website so successful.\n\nWell, maybe that and a little dill." in story["story"]
     assert "successful.Well" not in story["story"]
 
 

@@ -103,7 +103,7 @@ def test_story_splits_body_and_highlights(tmp_path: Path) -> None:
     path = write(tmp_path / "h1.story", "First para.\r\n\r\nSecond  para.\r\n\r\n@highlight\r\n\r\nH one\r\n")
     story = readers.read_story(path)
     assert story == readers.Story("h1", ("First para.", "Second  para."), ("H one",))
-    assert curate.story_text(story) == "First para. Second para."
+    assert curate.story_text(story) == "First para.\n\nSecond para."
 
 
 def test_wikitext_crlf_becomes_one_row_per_line_with_lf(tmp_path: Path) -> None:

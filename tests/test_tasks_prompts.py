@@ -6,8 +6,9 @@ import subprocess
 import sys
 
 import pytest
-from kick_tasks.summarization import Story, dedupe_across_buckets, parse_story
+from kick_tasks.summarization import curated
 
+from dataset_builder import readers
 from kick.errors import DataError, SpecError
 from kick.plugins import get_plugins
 
@@ -113,18 +114,24 @@ def test_bad_parameters_are_spec_errors() -> None:
 
 
 def test_highlights_are_removed_and_kept_as_references() -> None:
-    body, hl = parse_story("First para.\n\nSecond para.\n\n@highlight\n\nPoint one\n\n@highlight\n\nPoint two\n")
-    assert body == "First para.\n\nSecond para."
-    assert hl == ["Point one", "Point two"]
+    raw = readers.parse_story(
+        "First para.\n\nSecond  para.\n\n@highlight\n\nPoint one\n\n@highlight\n\nPoint two\n", "s", "s.story"
+    )
+    [story], removed = curated({"small": [raw]})
+    assert story.story == "First para.\n\nSecond para." and removed == 0
+    assert story.highlights == ("Point one", "Point two")
 
 
 def test_duplicate_stories_are_kept_only_in_their_first_bucket() -> None:
-    stories = [
-        Story("x", "mid", "Same text.", ()),
-        Story("y", "small", "Other text.", ()),
-        Story("x", "small", "Same   text.", ()),
-        Story("z", "large", "same text.", ()),  # same normalized text, different id
-    ]
-    kept, removed = dedupe_across_buckets(stories)
+    def raw(story_id: str, text: str) -> readers.Story:
+        return readers.Story(story_id, (text,), ("h",))
+
+    kept, removed = curated(
+        {
+            "mid": [raw("x", "Same text.")],
+            "small": [raw("y", "Other text."), raw("x", "Same   text.")],
+            "large": [raw("z", "same text.")],  # same normalized text, different id
+        }
+    )
     assert [(s.id, s.bucket) for s in kept] == [("y", "small"), ("x", "small")]
     assert removed == 2

@@ -59,7 +59,7 @@ def test_raw_mmlu_csv_folder_and_malformed_answer(tmp_path: Path) -> None:
     (s,) = task.samples()
     assert s.prompt.startswith("Q, with comma?\nA. a") and s.reference == "C" and s.meta["category"] == "other"
     (tmp_path / "test" / "virology_test.csv").write_text("Q?,a,b,c,d,E\n")
-    with pytest.raises(DataError, match="not one of A-D"):
+    with pytest.raises(DataError, match=r"virology_test.csv:1: answer must be one of A-D"):
         make("mmlu", data=str(tmp_path)).samples()
 
 
@@ -89,3 +89,14 @@ def test_data_shared_resolves_the_env_folder(tmp_path: Path, monkeypatch: pytest
     task = make("mt-bench", data="shared")
     assert [s.id for s in task.samples()] == ["q81"]
     assert task.settings()["source"]["location"] == str(tmp_path / "mt_bench")
+
+
+def test_perplexity_text_is_the_same_from_raw_and_built(tmp_path: Path) -> None:
+    from dataset_builder import curate, readers
+
+    raw = tmp_path / "wiki.test.raw"
+    raw.write_bytes(b" = Title = \r\n\r\n Some text .\r\n")
+    rows = curate.wikitext_rows(readers.read_wikitext_raw(raw))
+    _write_built(tmp_path / "built", "wikitext2", "test", rows)
+    text = make("perplexity", data=str(raw)).text()
+    assert text == " = Title = \n\n Some text .\n" == make("perplexity", data=str(tmp_path / "built")).text()

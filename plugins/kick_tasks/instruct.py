@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dataset_builder import readers
 from kick.errors import DataError, SpecError
 from kick.interfaces import ModelBackend
 from kick.params import build_config
@@ -26,7 +27,6 @@ from kick_tasks.common import (
     Source,
     check_limit,
     load_schema_rows,
-    read_jsonl,
     resolve_source,
     select,
     with_digest,
@@ -96,13 +96,16 @@ def _question_file(source: Source, default_name: str) -> Path:
 
 def read_reference_answers(path: Path) -> dict[str, str]:
     """question_id -> answer text, from `{"question_id", "text"}` or `{"question_id", "choices"}` lines."""
-    out = {}
-    for r in read_jsonl(path):
-        if "text" in r:
-            out[str(r["question_id"])] = str(r["text"])
-        elif r.get("choices"):
-            out[str(r["question_id"])] = str(r["choices"][0]["turns"][0])
-    return out
+    return {str(a.question_id): a.turns[0] for a in readers.read_answers(path) if a.turns}
+
+
+def read_questions(path: Path) -> list[tuple[str, str, str, str | None]]:
+    """(id, category, question, None): Vicuna `{"question_id", "text", "category"}` lines, or
+    FastChat llm_judge `{"question_id", "category", "turns"}` lines (first turn)."""
+    first = next((o for _, o in readers.iter_jsonl(path)), {})
+    if "text" in first:
+        return [(str(q.question_id), q.category, q.text, None) for q in readers.read_vicuna_questions(path)]
+    return [(str(q.question_id), q.category, q.turns[0], None) for q in readers.read_mt_bench_questions(path)]
 
 
 class InstructionFollowing(CachedSamples):
@@ -124,11 +127,7 @@ class InstructionFollowing(CachedSamples):
             return [(str(r["id"]), r["category"], r["question"], r.get("reference_answer")) for r in rows]
         path = _question_file(self.source, "question.jsonl")
         self.source = with_digest(self.source)
-        out: list[tuple[str, str, str, str | None]] = []
-        for r in read_jsonl(path):
-            text = r["text"] if "text" in r else r["turns"][0]
-            out.append((str(r["question_id"]), str(r.get("category", "")), str(text), None))
-        return out
+        return read_questions(path)
 
     def samples(self) -> list[Sample]:
         return self._cached(self._build)
@@ -195,15 +194,12 @@ class MTBench(CachedSamples):
         self.source = with_digest(self.source)
         refs = self._references(qpath)
         out = []
-        for r in read_jsonl(qpath):
-            qid = str(r["question_id"])
-            turns = [str(t) for t in r["turns"]]
-            if len(turns) != 2:
-                raise DataError(f"{qpath}: question {qid} has {len(turns)} turns, expected 2")
-            cat = str(r.get("category", ""))
-            own = [str(t) for t in r.get("reference", [])]
-            ref = refs.get(qid, own) if cat in NEED_REFERENCE else []
-            out.append((qid, cat, turns, ref))
+        for q in readers.read_mt_bench_questions(qpath):
+            qid = str(q.question_id)
+            if len(q.turns) != 2:
+                raise DataError(f"{qpath}: question {qid} has {len(q.turns)} turns, expected 2")
+            ref = refs.get(qid, list(q.reference)) if q.category in NEED_REFERENCE else []
+            out.append((qid, q.category, list(q.turns), ref))
         return out
 
     def _references(self, qpath: Path) -> dict[str, list[str]]:
@@ -216,10 +212,7 @@ class MTBench(CachedSamples):
                 return {}
             raise DataError(f"mt-bench: reference file {path} does not exist")
         self.reference_source = with_digest(Source("raw", str(path))).as_dict()
-        out = {}
-        for r in read_jsonl(path):
-            out[str(r["question_id"])] = [str(t) for t in r["choices"][0]["turns"]]
-        return out
+        return {str(a.question_id): list(a.turns) for a in readers.read_mt_bench_answers(path)}
 
     def samples(self) -> list[Sample]:
         return self._cached(self._build)

@@ -17,7 +17,6 @@ Metrics: `acc` (micro), `acc_macro` (mean over subjects), `acc_stem`, `acc_human
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from dataset_builder import readers
 from dataset_builder.mmlu_categories import CATEGORIES, SUBJECTS, category_of
 from kick.errors import DataError, SpecError
 from kick.interfaces import ModelBackend
@@ -124,8 +124,7 @@ def read_csv_split(folder: Path, split: str, subjects: Sequence[str]) -> dict[st
         subject = f.name[: -len(f"_{raw}.csv")]
         if subjects and subject not in subjects:
             continue
-        with f.open(encoding="utf-8", newline="") as fh:
-            out[subject] = [_question(subject, row, f"{f}:{i}") for i, row in enumerate(csv.reader(fh), 1)]
+        out[subject] = [Question(subject, r.question, r.choices, r.answer) for r in readers.read_mmlu_csv(f)]
     return out
 
 

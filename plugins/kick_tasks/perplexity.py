@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dataset_builder import curate, readers
 from kick.errors import DataError, SpecError
 from kick.interfaces import ModelBackend
 from kick.params import build_config
@@ -64,12 +65,14 @@ class Perplexity(CachedSamples):
     def text(self) -> str:
         src = self.source
         if src.kind in ("built", "hub"):
-            return "\n".join(str(r["text"]) for r in load_schema_rows(src, "test"))
-        if not src.path.is_file():
-            raise DataError(f"perplexity: {src.location} is not a text file")
-        if src.digest is None:
-            self.source = Source(src.kind, src.location, sha256_tree(src.path), src.details)
-        return src.path.read_text(encoding="utf-8").replace("\r\n", "\n")
+            rows = load_schema_rows(src, "test")
+        else:
+            if not src.path.is_file():
+                raise DataError(f"perplexity: {src.location} is not a text file")
+            if src.digest is None:
+                self.source = Source(src.kind, src.location, sha256_tree(src.path), src.details)
+            rows = curate.wikitext_rows(readers.read_wikitext_raw(src.path))
+        return "".join(str(r["text"]) for r in rows)  # each row is one line with its "\n"
 
     def samples(self) -> list[Sample]:
         return self._cached(lambda: [Sample("stream", "", None, meta={"chars": len(self.text())})])

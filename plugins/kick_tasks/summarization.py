@@ -13,13 +13,12 @@ model's summary. Offline metric: ROUGE-L F1 (rouge-score, stemmed) against the j
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from dataset_builder import curate, readers
 from kick.errors import DataError, SpecError
 from kick.interfaces import ModelBackend
 from kick.params import build_config
@@ -65,73 +64,40 @@ class SummarizationConfig:
             raise SpecError("summarization: max_new_tokens must be at least 1")
 
 
-def parse_story(text: str) -> tuple[str, list[str]]:
-    """(story body without @highlight lines, paragraphs joined by blank lines; highlights)."""
-    body: list[str] = []
-    highlights: list[str] = []
-    take_next = False
-    for line in text.replace("\r\n", "\n").split("\n"):
-        line = line.strip()
-        if not line:
-            continue
-        if line == "@highlight":
-            take_next = True
-            continue
-        if take_next:
-            highlights.append(line)
-            take_next = False
-        else:
-            body.append(line)
-    return "\n\n".join(body), highlights
-
-
 def build_prompt(story: str) -> str:
     return f"{INSTRUCTION}\n\n{story}"
 
 
-def _fingerprint(story: str) -> str:
-    return hashlib.sha256(" ".join(story.lower().split()).encode()).hexdigest()
+def curated(buckets: Mapping[str, Sequence[readers.Story]]) -> tuple[list[Story], int]:
+    """Raw stories per bucket -> task stories (dataset_builder's curation: paragraphs separated by
+    a blank line, each story kept in its first bucket only) and the number of duplicates removed."""
+    kept = curate.assign_buckets(buckets, BUCKETS)
+    out = [
+        Story(str(r["id"]), b, r["story"], tuple(r["highlights"]))
+        for b in BUCKETS
+        for r in curate.summarization_rows(b, kept.get(b, []))
+    ]
+    return out, sum(len(v) for v in buckets.values()) - len(out)
 
 
-def dedupe_across_buckets(stories: Sequence[Story]) -> tuple[list[Story], int]:
-    """Keep each story (same id or same normalized text) in its first bucket only, in bucket order."""
-    order = {b: i for i, b in enumerate(BUCKETS)}
-    ranked = sorted(enumerate(stories), key=lambda p: (order.get(p[1].bucket, 99), p[0]))
-    seen_ids: set[str] = set()
-    seen_text: set[str] = set()
-    kept: list[tuple[int, Story]] = []
-    for i, s in ranked:
-        fp = _fingerprint(s.story)
-        if s.id in seen_ids or fp in seen_text:
-            continue
-        seen_ids.add(s.id)
-        seen_text.add(fp)
-        kept.append((i, s))
-    kept.sort(key=lambda p: p[0])
-    return [s for _, s in kept], len(stories) - len(kept)
-
-
-def read_story_folder(path: Path) -> list[Story]:
+def read_story_folder(path: Path) -> dict[str, list[readers.Story]]:
     """`<path>/{small,mid,large}/*.story` (or `<path>/selected_stories/...`)."""
     base = path / "selected_stories" if (path / "selected_stories").is_dir() else path
-    out = []
-    for bucket in BUCKETS:
-        for f in sorted((base / bucket).glob("*.story")):
-            body, hl = parse_story(f.read_text(encoding="utf-8"))
-            out.append(Story(f.stem, bucket, body, tuple(hl)))
-    if not out:
+    out = {b: [readers.read_story(f) for f in sorted((base / b).glob("*.story"))] for b in BUCKETS}
+    if not any(out.values()):
         raise DataError(f"{path}: no {{small,mid,large}}/*.story files")
     return out
 
 
-def read_story_jsonl(path: Path) -> list[Story]:
-    """Smoke layout: one JSON per line {id, bucket, text} where text has @highlight lines."""
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            r = json.loads(line)
-            body, hl = parse_story(r["text"])
-            out.append(Story(str(r["id"]), r["bucket"], body, tuple(hl)))
+def read_story_jsonl(path: Path) -> dict[str, list[readers.Story]]:
+    """Smoke layout: one JSON per line {id, bucket, text} where text is a `.story` file's text."""
+    out: dict[str, list[readers.Story]] = {}
+    for n, r in readers.iter_jsonl(path):
+        where = f"{path}:{n}"
+        story_id = str(readers.require_field(r, "id", object, where))
+        text = readers.require_field(r, "text", str, where)
+        story = readers.parse_story(text, story_id, f"{where} (story {story_id}), text line")
+        out.setdefault(readers.require_field(r, "bucket", str, where), []).append(story)
     return out
 
 
@@ -163,17 +129,19 @@ class Summarization(CachedSamples):
                 out += [Story(str(r["id"]), b, r["story"], tuple(r["highlights"])) for r in load_schema_rows(cfg, "test")]
             return out
         if src.path.is_dir():
-            stories = read_story_folder(src.path)
+            raw = read_story_folder(src.path)
             self.source = Source(src.kind, src.location, sha256_tree(src.path, list(src.path.rglob("*.story"))), src.details)
-            return stories
-        self.source = Source(src.kind, src.location, sha256_tree(src.path), src.details)
-        return read_story_jsonl(src.path)
+        else:
+            self.source = Source(src.kind, src.location, sha256_tree(src.path), src.details)
+            raw = read_story_jsonl(src.path)
+        stories, self.duplicates_removed = curated(raw)
+        return stories
 
     def samples(self) -> list[Sample]:
         return self._cached(self._build)
 
     def _build(self) -> list[Sample]:
-        stories, self.duplicates_removed = dedupe_across_buckets(self._load())
+        stories = self._load()
         if self.config.bucket != "all":
             stories = [s for s in stories if s.bucket == self.config.bucket]
         chosen = select(stories, self.config.limit, self.config.seed)
