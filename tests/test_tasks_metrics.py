@@ -110,3 +110,14 @@ def test_closed_open_gain_is_computed_per_question() -> None:
     assert gain["per_question"] == {"a": 1.0, "b": -0.5}
     assert gain["n"] == 2 and gain["helped"] == 1 and gain["hurt"] == 1
     assert gain["mean_gain"] == pytest.approx(0.25)
+
+
+def test_rates_where_more_is_worse_are_declared_lower_is_better() -> None:
+    from kick.plugins import load_plugins
+
+    reg = load_plugins().registry
+    assert {"empty_rate", "truncation_rate"} <= set(reg.create("task", "icrqa-open").lower_is_better)
+    assert "overflow_rate" in reg.create("task", "summarization").lower_is_better
+    for name in ("instruction-following", "mt-bench"):
+        assert "empty_rate" in reg.create("task", name).lower_is_better
+    assert "perplexity" in reg.create("task", "perplexity").lower_is_better

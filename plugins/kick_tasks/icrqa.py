@@ -132,6 +132,7 @@ def fit_context(model: ModelBackend, context: str, question: str, max_new_tokens
 class ICRQA(CachedSamples):
     judge_kind: str | None = None
     primary_metric = "f1"
+    lower_is_better = frozenset({"empty_rate", "truncation_rate"})
 
     def __init__(self, book: str, config: ICRQAConfig) -> None:
         if book not in ("closed", "open"):

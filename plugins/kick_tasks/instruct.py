@@ -112,6 +112,7 @@ class InstructionFollowing(CachedSamples):
     name = "instruction-following"
     judge_kind: str | None = "instruction"
     primary_metric = "distinct_2"
+    lower_is_better = frozenset({"empty_rate"})
 
     def __init__(self, config: InstructConfig) -> None:
         self.config = config
@@ -180,6 +181,7 @@ class MTBench(CachedSamples):
     name = "mt-bench"
     judge_kind: str | None = "mt-bench"
     primary_metric = "distinct_2"
+    lower_is_better = frozenset({"empty_rate"})
 
     def __init__(self, config: MTBenchConfig) -> None:
         self.config = config

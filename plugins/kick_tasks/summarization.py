@@ -112,6 +112,7 @@ class Summarization(CachedSamples):
     name = "summarization"
     judge_kind: str | None = "summarization"
     primary_metric = "rougeL"
+    lower_is_better = frozenset({"overflow_rate"})
 
     def __init__(self, config: SummarizationConfig) -> None:
         self.config = config
