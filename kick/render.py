@@ -21,19 +21,24 @@ from kick.plugins import PluginSet
 from kick.runner import Progress as RunnerProgress
 
 
+def progress_bar(console: Console) -> Progress:
+    """The one progress-bar layout used by runs and sweeps: description, bar, n/N, elapsed, ETA."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+
 class RichProgress(RunnerProgress):
     def __init__(self, console: Console) -> None:
         self._console = console
-        self._bar = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
-        )
+        self._bar = progress_bar(console)
         self._ids: dict[str, Any] = {}
 
     def __enter__(self) -> RichProgress:

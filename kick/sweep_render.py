@@ -9,17 +9,9 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
+from kick.render import progress_bar
 from kick.sweep import PlannedCell, SweepProgress
 
 
@@ -47,15 +39,7 @@ def cell_rows(summary: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
 class SweepRichProgress(SweepProgress):
     def __init__(self, console: Console, *, max_rows: int = 30) -> None:
         self._console = console
-        self._bar = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-        )
+        self._bar = progress_bar(console)
         self._ids: dict[str, Any] = {}
         self._rows: list[tuple[str, str, str, str, str]] = []
         self._max_rows = max_rows
