@@ -127,3 +127,17 @@ def test_missing_folder_and_non_causal_lm_give_clear_errors(tmp_path: Path) -> N
         HFModel.load(ModelSpec(str(bert)))
     with pytest.raises(SpecError, match="dtype"):
         HFModel.load(ModelSpec(str(bert), dtype="int3"))
+
+
+def test_continuous_batching_gives_what_transformers_generate_gives(tiny, monkeypatch) -> None:
+    newline = tiny.tokenizer("\n", add_special_tokens=False)["input_ids"][0]
+    with torch.no_grad():  # answers of different lengths, so rows leave and join mid-batch
+        tiny.module.lm_head.weight[newline] *= 2.0
+    ours = tiny.generate(PROMPTS, max_new_tokens=16, stop_at_newline=True, batch_size=3)
+    assert len({len(x) for x in ours}) > 2
+    monkeypatch.setenv("KICK_GENERATE", "hf")
+    theirs = tiny.generate(PROMPTS, max_new_tokens=16, stop_at_newline=True, batch_size=3)
+    assert ours == theirs
+    assert tiny.generate(PROMPTS, max_new_tokens=10, batch_size=4) == [
+        tiny.generate([p], max_new_tokens=10, batch_size=1)[0] for p in PROMPTS
+    ]

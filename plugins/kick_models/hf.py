@@ -192,6 +192,10 @@ class HFModel:
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
         outputs: list[str] = [""] * len(encoded)
         newline_ids = self._newline_token_ids() if stop_at_newline else set()
+        if not do_sample:
+            done = self._continuous_greedy(encoded, max_new_tokens, newline_ids, batch_size)
+            if done is not None:
+                return [self._finish(ids, stop_at_newline) for ids in done]
         for chunk in _chunks(len(order), batch_size):
             idx = [order[i] for i in chunk]
             ids, mask = self._left_pad([encoded[i] for i in idx])
@@ -211,11 +215,28 @@ class HFModel:
             out = self._module.generate(input_ids=ids, attention_mask=mask, **gen_kwargs)
             new = out[:, ids.shape[1] :]
             for row, i in enumerate(idx):
-                text = str(self._tok.decode(new[row], skip_special_tokens=True))
-                if stop_at_newline:
-                    text = text.split("\n", 1)[0]
-                outputs[i] = text
+                outputs[i] = self._finish(new[row].tolist(), stop_at_newline)
         return outputs
+
+    def _finish(self, ids: Sequence[int], stop_at_newline: bool) -> str:
+        text = str(self._tok.decode(ids, skip_special_tokens=True))
+        return text.split("\n", 1)[0] if stop_at_newline else text
+
+    def _continuous_greedy(
+        self, encoded: Sequence[Sequence[int]], max_new_tokens: int, newline_ids: set[int], batch_size: int
+    ) -> list[list[int]] | None:
+        """Greedy decoding with continuous batching (see kick_models.greedy), or None where the
+        model needs `generate` (sampling-free processors, sliding-window or non-dynamic caches)."""
+        from kick_models.greedy import ContinuousGreedy, supports_continuous
+        from kick_models.prefix import _cache_arg, _keep_arg
+
+        if os.environ.get("KICK_GENERATE") == "hf" or not supports_continuous(self._module):
+            return None
+        if _keep_arg(self._module) != "logits_to_keep":
+            return None
+        decoder = ContinuousGreedy(self._module, self._tok.pad_token_id, _cache_arg(self._module))
+        stop = set(self._eos_ids) | newline_ids
+        return decoder.run(encoded, max_new_tokens=max_new_tokens, stop_ids=stop, batch_size=batch_size)
 
     def _newline_token_ids(self) -> set[int]:
         """Every token whose text contains a newline (computed once per model)."""
