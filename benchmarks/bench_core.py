@@ -29,6 +29,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeat-help", type=int, default=5)
+    ap.add_argument("--data", default="smoke", help="factoid-qa data: smoke (default) or shared")
+    ap.add_argument("--limit", type=int, default=None)
     args = ap.parse_args()
 
     kick_bin = str(Path(sys.executable).with_name("kick"))
@@ -55,14 +57,15 @@ def main() -> None:
     print(f"SmolLM2-135M cold (GGUF -> safetensors): {cold:.1f} s; warm cache lookup {warm_conv:.3f} s; "
           f"warm load {warm_load:.2f} s")
 
-    task = get_plugins().registry.create("task", "factoid-qa")
+    params = {"data": args.data} if args.limit is None else {"data": args.data, "limit": args.limit}
+    task = get_plugins().registry.create("task", "factoid-qa", **params)
     samples = list(task.samples())
     prompts = [s.prompt for s in samples]
     results = {}
     for bs in (1, 8):
         outs, dt = timed(lambda bs=bs: model.generate(prompts, max_new_tokens=24, stop_at_newline=True, batch_size=bs))
         results[bs] = outs
-        print(f"factoid-qa smoke ({len(prompts)} prompts), batch {bs}: {len(prompts) / dt:.2f} examples/s ({dt:.1f} s)")
+        print(f"factoid-qa {args.data} ({len(prompts)} prompts), batch {bs}: {len(prompts) / dt:.2f} examples/s ({dt:.1f} s)")
     same = sum(a == b for a, b in zip(results[1], results[8], strict=True))
     print(f"identical greedy answers batch 1 vs 8: {same}/{len(prompts)}")
     print(f"threads: {torch.get_num_threads()}, cpu count: {os.cpu_count()}")

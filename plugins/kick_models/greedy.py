@@ -63,25 +63,6 @@ def _plain_layers(cache: Any) -> bool:
     return bool(layers) and all(type(layer).__name__ == "DynamicLayer" for layer in layers)
 
 
-def _merge(into: Any, new: Any) -> None:
-    """Append the rows of cache `new` to cache `into`, left-padding the shorter along time."""
-    for a, b in zip(into.layers, new.layers, strict=True):
-        t = max(a.keys.shape[-2], b.keys.shape[-2])
-        pads = []
-        for x in (a, b):
-            extra = t - x.keys.shape[-2]
-            pads.append((F.pad(x.keys, (0, 0, extra, 0)), F.pad(x.values, (0, 0, extra, 0))))
-        a.keys = torch.cat([pads[0][0], pads[1][0]], dim=0)
-        a.values = torch.cat([pads[0][1], pads[1][1]], dim=0)
-
-
-def _select(cache: Any, keep: torch.Tensor, start: int) -> None:
-    """Keep rows `keep` and drop the first `start` time steps (padding in every kept row)."""
-    for layer in cache.layers:
-        layer.keys = layer.keys[keep, :, start:, :]
-        layer.values = layer.values[keep, :, start:, :]
-
-
 class ContinuousGreedy:
     def __init__(self, module: Any, pad_id: int, cache_arg: str) -> None:
         self.module = module
@@ -113,56 +94,108 @@ class ContinuousGreedy:
         stop_ids: set[int],
         batch_size: int,
     ) -> list[list[int]] | None:
-        """Generated token ids per prompt (stop token included), or None if unsupported."""
+        """Generated token ids per prompt (stop token included), or None if unsupported.
+
+        Prompts are prefilled `batch_size` at a time into a ready pool (one forward pass for
+        many prompts), and a row from the pool joins the running batch as soon as a slot frees.
+        """
         device = next(self.module.parameters()).device
         queue = deque(sorted(range(len(prompts)), key=lambda i: -len(prompts[i])))
         out: list[list[int]] = [[] for _ in prompts]
-        rows: list[int] = []  # prompt index of each batch row
-        cache: Any = None
-        mask = torch.zeros((0, 0), dtype=torch.long, device=device)
-        nxt = torch.zeros((0,), dtype=torch.long, device=device)
-        while queue or rows:
-            free = batch_size - len(rows)
-            if queue and (free >= max(1, (3 * batch_size) // 4) or not rows):
-                new = [queue.popleft() for _ in range(min(free, len(queue)))]
+        running = _Rows.empty(device)
+        pool = _Rows.empty(device)
+        cache: Any = None  # the running batch's cache object (its tensors are running.kv)
+        while queue or len(pool) or len(running):
+            free = batch_size - len(running)
+            if free > 0 and not len(pool) and queue:
+                new = [queue.popleft() for _ in range(min(batch_size, len(queue)))]
                 c, m, first = self._prefill([prompts[i] for i in new], device)
                 if not _plain_layers(c):
                     return None
-                if cache is None:
-                    cache, mask, nxt = c, m, first
-                else:
-                    _merge(cache, c)
-                    t = max(mask.shape[1], m.shape[1])
-                    mask = torch.cat([F.pad(mask, (t - mask.shape[1], 0)), F.pad(m, (t - m.shape[1], 0))])
-                    nxt = torch.cat([nxt, first])
-                rows += new
+                cache = cache if cache is not None else c
+                pool = _Rows([(layer.keys, layer.values) for layer in c.layers], m, first, new)
+            if free > 0 and len(pool):
+                joining, pool = pool.split(min(free, len(pool)))
+                running = running.extend(joining)
             # record this step's tokens; drop finished rows
-            toks = nxt.tolist()
             alive = []
-            for r, (i, tok) in enumerate(zip(rows, toks, strict=True)):
+            for r, (i, tok) in enumerate(zip(running.ids, running.next.tolist(), strict=True)):
                 out[i].append(tok)
                 if tok not in stop_ids and len(out[i]) < max_new_tokens:
                     alive.append(r)
-            if len(alive) < len(rows):
-                if not alive:
-                    rows, cache = [], None
-                    mask = torch.zeros((0, 0), dtype=torch.long, device=device)
-                    continue
-                keep = torch.tensor(alive, device=device)
-                kept_mask = mask[keep]
-                start = int((kept_mask.sum(0) > 0).nonzero()[0])
-                _select(cache, keep, start)
-                mask, nxt = kept_mask[:, start:], nxt[keep]
-                rows = [rows[r] for r in alive]
+            if len(alive) < len(running):
+                running = running.select(alive)
+            if not len(running):
+                continue
             # one decode step for every live row
-            pos = mask.sum(-1, keepdim=True)
-            mask = torch.cat([mask, torch.ones((len(rows), 1), dtype=torch.long, device=device)], dim=1)
+            for layer, (k, v) in zip(cache.layers, running.kv, strict=True):
+                layer.keys, layer.values = k, v
+            pos = running.mask.sum(-1, keepdim=True)
+            mask = torch.cat([running.mask, running.mask.new_ones((len(running), 1))], dim=1)
             logits = self.module(
-                input_ids=nxt[:, None],
+                input_ids=running.next[:, None],
                 attention_mask=mask,
                 position_ids=pos,
                 use_cache=True,
                 **{self.cache_arg: cache},
             ).logits[:, -1, :]
-            nxt = logits.argmax(-1)
+            running = _Rows(
+                [(layer.keys, layer.values) for layer in cache.layers], mask, logits.argmax(-1), running.ids
+            )
         return out
+
+
+class _Rows:
+    """A set of decoding rows: per-layer keys/values [B, H, T, D], left-padded mask [B, T], the
+    next token of each row, and which prompt each row is."""
+
+    def __init__(
+        self,
+        kv: list[tuple[torch.Tensor, torch.Tensor]],
+        mask: torch.Tensor,
+        nxt: torch.Tensor,
+        ids: list[int],
+    ) -> None:
+        self.kv, self.mask, self.next, self.ids = kv, mask, nxt, ids
+
+    @classmethod
+    def empty(cls, device: torch.device) -> _Rows:
+        return cls(
+            [],
+            torch.zeros((0, 0), dtype=torch.long, device=device),
+            torch.zeros((0,), dtype=torch.long, device=device),
+            [],
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def select(self, rows: Sequence[int]) -> _Rows:
+        """Keep `rows`, dropping time steps that are padding in every kept row."""
+        if not rows:
+            return _Rows.empty(self.mask.device)
+        keep = torch.tensor(list(rows), device=self.mask.device)
+        mask = self.mask[keep]
+        start = int((mask.sum(0) > 0).nonzero()[0])
+        kv = [(k[keep, :, start:], v[keep, :, start:]) for k, v in self.kv]
+        return _Rows(kv, mask[:, start:], self.next[keep], [self.ids[r] for r in rows])
+
+    def split(self, n: int) -> tuple[_Rows, _Rows]:
+        return self.select(range(n)), self.select(range(n, len(self)))
+
+    def extend(self, other: _Rows) -> _Rows:
+        """Append `other`'s rows, left-padding the shorter side along time."""
+        if not len(self):
+            return other
+        t = max(self.mask.shape[1], other.mask.shape[1])
+
+        def pad(x: torch.Tensor, width: int) -> torch.Tensor:
+            return F.pad(x, (0, 0, t - width, 0))
+
+        ta, tb = self.mask.shape[1], other.mask.shape[1]
+        kv = [
+            (torch.cat([pad(ka, ta), pad(kb, tb)]), torch.cat([pad(va, ta), pad(vb, tb)]))
+            for (ka, va), (kb, vb) in zip(self.kv, other.kv, strict=True)
+        ]
+        mask = torch.cat([F.pad(self.mask, (t - ta, 0)), F.pad(other.mask, (t - tb, 0))])
+        return _Rows(kv, mask, torch.cat([self.next, other.next]), self.ids + other.ids)
