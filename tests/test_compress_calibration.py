@@ -46,10 +46,15 @@ def test_jsonl_and_text_files_are_read_and_recorded_with_sha256(tmp_path: Path) 
     assert cal.record["sha256"] == hashlib.sha256(txt.read_bytes()).hexdigest() and cal.record["seed"] == 3
 
 
-def test_malformed_jsonl_is_a_spec_error_naming_the_line(tmp_path: Path) -> None:
+def test_malformed_jsonl_is_a_data_error_naming_the_line(tmp_path: Path) -> None:
+    from kick.errors import DataError
+
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "a"}\n{"txt": "b"}\n')
-    with pytest.raises(SpecError, match=r"bad.jsonl:2"):
+    with pytest.raises(DataError, match=r"bad.jsonl:2: missing field 'text'"):
+        read_calibration_text(str(bad))
+    bad.write_text('{"text": "a"}\nnot json\n')
+    with pytest.raises(DataError, match=r"bad.jsonl:2: invalid JSON"):
         read_calibration_text(str(bad))
 
 

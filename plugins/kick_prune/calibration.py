@@ -16,7 +16,6 @@ The returned record names the exact calibration (source, sha256, N, L, seed).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,19 +63,10 @@ def default_source() -> str:
 
 
 def _read_jsonl(path: Path) -> list[str]:
-    docs = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise SpecError(f"calibration file {path}:{lineno}: not JSON ({e.msg})") from None
-            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                raise SpecError(f"calibration file {path}:{lineno}: expected an object with a 'text' string")
-            docs.append(row["text"])
-    return docs
+    """The `text` field of every line; a malformed line is an error naming file and line."""
+    from dataset_builder.readers import iter_jsonl, require_field
+
+    return [require_field(row, "text", str, f"{path}:{n}") for n, row in iter_jsonl(path)]
 
 
 def _load_c4() -> list[str]:
