@@ -3,10 +3,10 @@ trained offline in milliseconds, wrapped in the real `HFModel` backend; the shar
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
+
+from tiny import bpe_tokenizer_object, llama, shared_data_dir
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
@@ -22,41 +22,25 @@ CORPUS = [
 ]
 
 
-def shared_data() -> Path | None:
-    cand = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    if cand.is_dir():
-        return cand
-    env = os.environ.get("KICK_SHARED_DATA")
-    return Path(env) if env and Path(env).is_dir() else None
+shared_data = shared_data_dir
 
 
 @lru_cache(maxsize=1)
 def tiny_tokenizer() -> Any:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400,
-        special_tokens=["<s>", "</s>", "<pad>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tok.train_from_iterator(CORPUS * 20, trainer)
+    tok = bpe_tokenizer_object(CORPUS * 20, vocab_size=400, specials=["<s>", "</s>", "<pad>"])
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
     fast.chat_template = CHAT_TEMPLATE
     return fast
 
 
 def tiny_model(context: int = 1024, seed: int = 0) -> Any:
-    import torch
     from kick_models.hf import HFModel
-    from transformers import LlamaConfig, LlamaForCausalLM
 
     tok = tiny_tokenizer()
-    torch.manual_seed(seed)
-    cfg = LlamaConfig(
+    module = llama(
+        seed,
         vocab_size=len(tok),
         hidden_size=32,
         intermediate_size=64,
@@ -68,5 +52,4 @@ def tiny_model(context: int = 1024, seed: int = 0) -> Any:
         eos_token_id=tok.eos_token_id,
         pad_token_id=tok.pad_token_id,
     )
-    module = LlamaForCausalLM(cfg).eval()
     return HFModel(module, tok, name="tiny-llama", provenance={})

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
+from tiny import llama, shared_data_dir
 
 WORDS = [f"w{i}" for i in range(120)]
 
 
-def shared_data() -> Path | None:
-    here = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    if here.is_dir():
-        return here
-    env = os.environ.get("KICK_SHARED_DATA")
-    return Path(env) if env and Path(env).is_dir() else None
+shared_data = shared_data_dir
 
 
 def make_tokenizer() -> Any:
@@ -42,9 +36,7 @@ def random_text(n_words: int, seed: int = 0) -> str:
 
 
 def make_llama(seed: int = 0, **overrides: Any) -> Any:
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    cfg = dict(
+    cfg: dict[str, Any] = dict(
         vocab_size=len(WORDS) + 2,
         hidden_size=64,
         intermediate_size=128,
@@ -55,9 +47,7 @@ def make_llama(seed: int = 0, **overrides: Any) -> Any:
         tie_word_embeddings=False,
     )
     cfg.update(overrides)
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(LlamaConfig(**cfg))
-    return model.eval()
+    return llama(seed, **cfg)
 
 
 @dataclass

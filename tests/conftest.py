@@ -12,19 +12,9 @@ if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
 import fakeplug  # noqa: E402
+from tiny import shared_data_dir  # noqa: E402
 
 from kick.plugins import PluginSet, load_plugins  # noqa: E402
-
-
-def shared_data_dir() -> Path | None:
-    """../shared/data beside the checkout (as in CI), or KICK_SHARED_DATA."""
-    env = os.environ.get("KICK_SHARED_DATA")
-    candidates = [Path(env)] if env else []
-    candidates.append(TESTS.parent.parent / "shared" / "data")
-    for c in candidates:
-        if c.is_dir():
-            return c
-    return None
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 CHAT_TEMPLATE = (
@@ -18,20 +21,44 @@ CORPUS = [
 ]
 
 
-@lru_cache(maxsize=1)
-def tiny_tokenizer_object() -> Any:
+def shared_data_dir() -> Path | None:
+    """../shared/data beside the checkout (as in CI), or KICK_SHARED_DATA (which wins)."""
+    env = os.environ.get("KICK_SHARED_DATA")
+    candidates = [Path(env)] if env else []
+    candidates.append(Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    return next((c for c in candidates if c.is_dir()), None)
+
+
+def bpe_tokenizer_object(corpus: Sequence[str], *, vocab_size: int, specials: Sequence[str]) -> Any:
+    """A byte-level BPE tokenizer trained on `corpus` (milliseconds, offline)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE(unk_token=None))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=320,
-        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        vocab_size=vocab_size,
+        special_tokens=list(specials),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
-    tok.train_from_iterator(CORPUS * 4, trainer=trainer)
+    tok.train_from_iterator(list(corpus), trainer=trainer)
     return tok
+
+
+def llama(seed: int = 0, **config: Any) -> Any:
+    """A random LlamaForCausalLM from config values, in eval mode, seeded."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(LlamaConfig(**config)).eval()
+
+
+@lru_cache(maxsize=1)
+def tiny_tokenizer_object() -> Any:
+    return bpe_tokenizer_object(
+        CORPUS * 4, vocab_size=320, specials=["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    )
 
 
 def tiny_tokenizer() -> Any:
@@ -45,11 +72,8 @@ def tiny_tokenizer() -> Any:
 
 
 def tiny_module(seed: int = 0, vocab_size: int = 320) -> Any:
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(seed)
-    cfg = LlamaConfig(
+    return llama(
+        seed,
         vocab_size=vocab_size,
         hidden_size=64,
         intermediate_size=128,
@@ -62,9 +86,6 @@ def tiny_module(seed: int = 0, vocab_size: int = 320) -> Any:
         pad_token_id=0,
         tie_word_embeddings=False,
     )
-    model = LlamaForCausalLM(cfg)
-    model.eval()
-    return model
 
 
 def tiny_model(seed: int = 0) -> Any:
