@@ -62,6 +62,8 @@ class FakeOpenAIServer:
         self.responder = responder
         self.requests: list[dict[str, Any]] = []
         self.auth: list[str] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # the most requests the server was answering at the same moment
         self._lock = threading.Lock()
         server = self
 
@@ -76,6 +78,15 @@ class FakeOpenAIServer:
                     server.requests.append(body)
                     server.auth.append(self.headers.get("Authorization", ""))
                     n = len(server.requests)
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self._answer(body, n)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _answer(self, body: dict[str, Any], n: int) -> None:
                 reply = server.responder(body, n)
                 if reply.delay:
                     time.sleep(reply.delay)

@@ -231,10 +231,10 @@ def test_malformed_json_is_recorded_not_raised() -> None:
 def test_a_hanging_server_times_out_and_is_retried() -> None:
     replies = [Reply(content="9 4", delay=3.0)]
     with FakeOpenAIServer(scripted(replies)) as server:
-        t0 = time.monotonic()
         [v] = make_pairwise(**_params(server, swap=False, timeout_s=0.5)).judge([_item()])
-        elapsed = time.monotonic() - t0
-    assert v.error is None and server.count == 2 and elapsed < 2.5
+    # the first (hanging) request would have answered after 3 s; a second request means it
+    # was abandoned at the timeout and retried
+    assert v.error is None and server.count == 2
 
 
 def test_a_closed_port_is_a_recorded_connection_error() -> None:
@@ -300,15 +300,15 @@ def test_the_request_budget_stops_sending_and_records_the_rest() -> None:
     assert len(verdicts) == 3
 
 
-def test_concurrency_sends_requests_in_parallel() -> None:
+def test_concurrency_limit_is_how_many_requests_are_in_flight_at_once() -> None:
     items = [_item(f"s{i}") for i in range(4)]
-    slow = lambda r, n: Reply(content=quality_reply(r, n).content, delay=0.3)  # noqa: E731
-    with FakeOpenAIServer(slow) as server:
-        t0 = time.monotonic()
-        verdicts = make_pairwise(**_params(server, concurrency=8)).judge(items)
-        elapsed = time.monotonic() - t0
-    assert all(v.error is None for v in verdicts) and server.count == 8
-    assert elapsed < 8 * 0.3 / 2
+    slow = lambda r, n: Reply(content=quality_reply(r, n).content, delay=0.2)  # noqa: E731
+    for concurrency in (1, 3):
+        with FakeOpenAIServer(slow) as server:
+            verdicts = make_pairwise(**_params(server, concurrency=concurrency)).judge(items)
+        assert all(v.error is None for v in verdicts) and server.count == 8
+        # never more than the limit; with a limit above 1, requests really overlap
+        assert min(concurrency, 2) <= server.max_in_flight <= concurrency
 
 
 # ---- whole runs: inline judging, `kick judge`, no key anywhere ------------------------------------
