@@ -141,3 +141,46 @@ def test_continuous_batching_gives_what_transformers_generate_gives(tiny, monkey
     assert tiny.generate(PROMPTS, max_new_tokens=10, batch_size=4) == [
         tiny.generate([p], max_new_tokens=10, batch_size=1)[0] for p in PROMPTS
     ]
+
+
+def test_prompts_sharing_an_instruction_run_it_once_and_decode_as_without(tiny, monkeypatch) -> None:
+    newline = tiny.tokenizer("\n", add_special_tokens=False)["input_ids"][0]
+    with torch.no_grad():  # answers of different lengths, so rows leave and join mid-batch
+        tiny.module.lm_head.weight[newline] *= 2.0
+    head = "Please give answer to this question, in a few words and nothing else: "
+    prompts = [head + q for q in ("capital of France?", "who wrote Hamlet", "2+2", "largest ocean on earth?", "x")]
+    fed: list[tuple[int, int]] = []
+    hook = tiny.module.register_forward_pre_hook(
+        lambda _m, _a, kw: fed.append(tuple(kw["input_ids"].shape)), with_kwargs=True
+    )
+    try:
+        ours = tiny.generate(prompts, max_new_tokens=12, stop_at_newline=True, batch_size=2)
+    finally:
+        hook.remove()
+    shared = len(tiny.tokenizer(head)["input_ids"]) - 2  # the last tokens may merge with the question
+    whole = sum(len(tiny.tokenizer(p)["input_ids"]) for p in prompts)
+    prefill = sum(b * t for b, t in fed if t > 1)  # decode steps feed one token per row
+    assert prefill < whole - shared  # the instruction was not run once per prompt
+    monkeypatch.setenv("KICK_GENERATE", "hf")
+    assert ours == tiny.generate(prompts, max_new_tokens=12, stop_at_newline=True, batch_size=2)
+    assert ours == [tiny.generate([p], max_new_tokens=12, stop_at_newline=True)[0] for p in prompts]
+
+
+def test_continuous_batching_fills_every_free_slot_before_each_step(tiny) -> None:
+    newline = tiny.tokenizer("\n", add_special_tokens=False)["input_ids"][0]
+    with torch.no_grad():  # answers of different lengths, so rows leave at different steps
+        tiny.module.lm_head.weight[newline] *= 3.0
+    prompts = [f"{p} ({k})" for k in range(3) for p in PROMPTS]
+    fed: list[tuple[int, int]] = []
+    hook = tiny.module.register_forward_pre_hook(
+        lambda _m, _a, kw: fed.append(tuple(kw["input_ids"].shape)), with_kwargs=True
+    )
+    try:
+        outs = tiny.generate(prompts, max_new_tokens=16, stop_at_newline=True, batch_size=3)
+    finally:
+        hook.remove()
+    assert len({len(x) for x in outs}) > 2
+    last_prefill = max(i for i, (_, t) in enumerate(fed) if t > 1)
+    steps = [b for b, t in fed[:last_prefill] if t == 1]
+    assert steps and all(b == 3 for b in steps), steps  # no step ran with a free slot while prompts waited
+

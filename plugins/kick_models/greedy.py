@@ -3,18 +3,26 @@ prompt takes its place, so a batch never idles waiting for its longest answer.
 
 Each row keeps its own left padding, attention mask and explicit position ids, so every row sees
 exactly what it would see decoded alone (the KV caches of newly admitted rows are left-padded and
-merged into the running batch). Used only for plain greedy decoding on models whose cache is a
+merged into the running batch).
+
+The leading tokens common to every prompt (a task's instruction, a chat template's system prompt)
+are run once; each prompt's prefill then runs only its own tokens on a copy of those keys/values.
+A row is laid out as `[shared prefix | padding | own tokens | generated]`; the mask hides the
+padding and position ids count real tokens only, so the row is what it would be unpadded. Used only for plain greedy decoding on models whose cache is a
 plain per-layer key/value cache; everything else goes through `transformers`' `generate`.
 """
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from kick_models.prefix import _common_prefix_len
 
 # generation-config fields that change greedy decoding; if any is set we defer to `generate`
 _PROCESSORS = {
@@ -69,19 +77,39 @@ class ContinuousGreedy:
         self.pad_id = pad_id
         self.cache_arg = cache_arg
 
+    def _shared_prefix(self, prompts: Sequence[Sequence[int]], device: torch.device) -> tuple[int, Any]:
+        """Run the tokens every prompt starts with once: (their count, their cache) or (0, None)."""
+        if len(prompts) < 2:
+            return 0, None
+        n = _common_prefix_len(prompts)
+        if n < 1:
+            return 0, None
+        ids = torch.tensor([list(prompts[0][:n])], dtype=torch.long, device=device)
+        out = self.module(input_ids=ids, use_cache=True, logits_to_keep=1)
+        return n, _cache_of(out)
+
     def _prefill(
-        self, prompts: Sequence[Sequence[int]], device: torch.device
+        self, prompts: Sequence[Sequence[int]], device: torch.device, shared: int = 0, base: Any = None
     ) -> tuple[Any, torch.Tensor, torch.Tensor]:
-        width = max(len(p) for p in prompts)
-        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for i, p in enumerate(prompts):
-            ids[i, width - len(p) :] = torch.tensor(list(p), dtype=torch.long)
-            mask[i, width - len(p) :] = 1
+        """Prefill the prompts' own tokens (after the `shared` ones, whose cache is `base`)."""
+        own = [list(p[shared:]) for p in prompts]
+        width = max(len(p) for p in own)
+        ids = torch.full((len(own), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(own), shared + width), dtype=torch.long)
+        mask[:, :shared] = 1
+        for i, p in enumerate(own):
+            ids[i, width - len(p) :] = torch.tensor(p, dtype=torch.long)
+            mask[i, shared + width - len(p) :] = 1
         ids, mask = ids.to(device), mask.to(device)
-        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, shared:]
+        kwargs: dict[str, Any] = {}
+        if base is not None:
+            cache = copy.deepcopy(base)
+            if len(own) > 1:
+                cache.batch_repeat_interleave(len(own))
+            kwargs[self.cache_arg] = cache
         out = self.module(
-            input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1
+            input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1, **kwargs
         )
         return _cache_of(out), mask, out.logits[:, -1, :].argmax(-1)
 
@@ -96,37 +124,53 @@ class ContinuousGreedy:
     ) -> list[list[int]] | None:
         """Generated token ids per prompt (stop token included), or None if unsupported.
 
-        Prompts are prefilled `batch_size` at a time into a ready pool (one forward pass for
-        many prompts), and a row from the pool joins the running batch as soon as a slot frees.
+        The prompts' common leading tokens are run once. Prompts are prefilled `batch_size` at a
+        time into a ready pool (one forward pass for many prompts), and a row from the pool joins
+        the running batch as soon as a slot frees. Every free slot is filled before each step.
         """
+        return self._run(prompts, max_new_tokens=max_new_tokens, stop_ids=stop_ids, batch_size=batch_size)
+
+    def _run(
+        self,
+        prompts: Sequence[Sequence[int]],
+        *,
+        max_new_tokens: int,
+        stop_ids: set[int],
+        batch_size: int,
+    ) -> list[list[int]] | None:
         device = next(self.module.parameters()).device
+        shared, base = self._shared_prefix(prompts, device)
+        if base is not None and not _plain_layers(base):
+            return None
         queue = deque(sorted(range(len(prompts)), key=lambda i: -len(prompts[i])))
         out: list[list[int]] = [[] for _ in prompts]
         running = _Rows.empty(device)
         pool = _Rows.empty(device)
         cache: Any = None  # the running batch's cache object (its tensors are running.kv)
-        while queue or len(pool) or len(running):
-            free = batch_size - len(running)
-            if free > 0 and not len(pool) and queue:
-                new = [queue.popleft() for _ in range(min(batch_size, len(queue)))]
-                c, m, first = self._prefill([prompts[i] for i in new], device)
-                if not _plain_layers(c):
-                    return None
-                cache = cache if cache is not None else c
-                pool = _Rows([(layer.keys, layer.values) for layer in c.layers], m, first, new)
-            if free > 0 and len(pool):
-                joining, pool = pool.split(min(free, len(pool)))
-                running = running.extend(joining)
-            # record this step's tokens; drop finished rows
+        def record(rows: _Rows) -> _Rows:
+            """Append each row's newest token to its output; keep only the rows still going."""
             alive = []
-            for r, (i, tok) in enumerate(zip(running.ids, running.next.tolist(), strict=True)):
+            for r, (i, tok) in enumerate(zip(rows.ids, rows.next.tolist(), strict=True)):
                 out[i].append(tok)
                 if tok not in stop_ids and len(out[i]) < max_new_tokens:
                     alive.append(r)
-            if len(alive) < len(running):
-                running = running.select(alive)
+            return rows if len(alive) == len(rows) else rows.select(alive)
+
+        while True:
+            # fill every free slot before the step: from the pool, prefilling more when it is empty
+            while len(running) < batch_size and (len(pool) or queue):
+                if not len(pool):
+                    new = [queue.popleft() for _ in range(min(batch_size, len(queue)))]
+                    c, m, first = self._prefill([prompts[i] for i in new], device, shared, base)
+                    if not _plain_layers(c):
+                        return None
+                    cache = cache if cache is not None else c
+                    pool = record(_Rows([(layer.keys, layer.values) for layer in c.layers], m, first, new))
+                    continue
+                joining, pool = pool.split(min(batch_size - len(running), len(pool)))
+                running = running.extend(joining)
             if not len(running):
-                continue
+                break
             # one decode step for every live row
             for layer, (k, v) in zip(cache.layers, running.kv, strict=True):
                 layer.keys, layer.values = k, v
@@ -139,9 +183,8 @@ class ContinuousGreedy:
                 use_cache=True,
                 **{self.cache_arg: cache},
             ).logits[:, -1, :]
-            running = _Rows(
-                [(layer.keys, layer.values) for layer in cache.layers], mask, logits.argmax(-1), running.ids
-            )
+            kv = [(layer.keys, layer.values) for layer in cache.layers]
+            running = record(_Rows(kv, mask, logits.argmax(-1), running.ids))
         return out
 
 
