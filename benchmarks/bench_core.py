@@ -31,6 +31,7 @@ def main() -> None:
     ap.add_argument("--repeat-help", type=int, default=5)
     ap.add_argument("--data", default="smoke", help="factoid-qa data: smoke (default) or shared")
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--repeat", type=int, default=3, help="timed generation runs per batch size (median)")
     args = ap.parse_args()
 
     kick_bin = str(Path(sys.executable).with_name("kick"))
@@ -62,10 +63,18 @@ def main() -> None:
     samples = list(task.samples())
     prompts = [s.prompt for s in samples]
     results = {}
+    rates = {}
     for bs in (1, 8):
-        outs, dt = timed(lambda bs=bs: model.generate(prompts, max_new_tokens=24, stop_at_newline=True, batch_size=bs))
+        times = []
+        for _ in range(args.repeat):
+            outs, dt = timed(lambda bs=bs: model.generate(prompts, max_new_tokens=24, stop_at_newline=True, batch_size=bs))
+            times.append(dt)
         results[bs] = outs
-        print(f"factoid-qa {args.data} ({len(prompts)} prompts), batch {bs}: {len(prompts) / dt:.2f} examples/s ({dt:.1f} s)")
+        dt = sorted(times)[len(times) // 2]
+        rates[bs] = len(prompts) / dt
+        print(f"factoid-qa {args.data} ({len(prompts)} prompts), batch {bs}: {rates[bs]:.2f} examples/s "
+              f"(median {dt:.2f} s of {', '.join(f'{t:.2f}' for t in times)})")
+    print(f"batch 8 over batch 1: {rates[8] / rates[1]:.2f}x")
     same = sum(a == b for a, b in zip(results[1], results[8], strict=True))
     print(f"identical greedy answers batch 1 vs 8: {same}/{len(prompts)}")
     print(f"threads: {torch.get_num_threads()}, cpu count: {os.cpu_count()}")

@@ -184,3 +184,35 @@ def test_continuous_batching_fills_every_free_slot_before_each_step(tiny) -> Non
     steps = [b for b, t in fed[:last_prefill] if t == 1]
     assert steps and all(b == 3 for b in steps), steps  # no step ran with a free slot while prompts waited
 
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_blockwise_projection_is_bit_identical_to_linear(bias) -> None:
+    from kick_models.blockhead import blockwise_linear
+
+    gen = torch.Generator().manual_seed(0)
+    weight = torch.randn(9001, 64, generator=gen)  # 2 blocks of 8192 rows and a ragged one
+    b = torch.randn(9001, generator=gen) if bias else None
+    for rows in (4, 8, 15):  # the row counts it is used for (one row takes another kernel)
+        x = torch.randn(rows, 1, 64, generator=gen)
+        assert torch.equal(blockwise_linear(x, weight, b), torch.nn.functional.linear(x, weight, b))
+
+
+def test_blockwise_head_is_used_for_a_few_rows_only_and_removed_after(tiny, monkeypatch) -> None:
+    import kick_models.blockhead as bh
+
+    monkeypatch.setattr(bh, "MIN_WIDTH", 1)  # the tiny model's head is narrow; make it qualify
+    monkeypatch.setattr(torch.backends.mkl, "is_available", lambda: True)
+    rows_seen: list[int] = []
+    real = bh.blockwise_linear
+
+    def counting(x, weight, bias):
+        rows_seen.append(x.numel() // x.shape[-1])
+        return real(x, weight, bias)
+
+    monkeypatch.setattr(bh, "blockwise_linear", counting)
+    ours = tiny.generate(PROMPTS, max_new_tokens=8, batch_size=8)
+    assert rows_seen and all(bh.MIN_ROWS <= n < bh.MAX_ROWS for n in rows_seen)
+    head = tiny.module.get_output_embeddings()
+    assert "forward" not in head.__dict__  # the plain projection is back
+    monkeypatch.setenv("KICK_GENERATE", "hf")
+    assert ours == tiny.generate(PROMPTS, max_new_tokens=8, batch_size=8)
