@@ -8,8 +8,10 @@ merged into the running batch).
 The leading tokens common to every prompt (a task's instruction, a chat template's system prompt)
 are run once; each prompt's prefill then runs only its own tokens on a copy of those keys/values.
 A row is laid out as `[shared prefix | padding | own tokens | generated]`; the mask hides the
-padding and position ids count real tokens only, so the row is what it would be unpadded. Used only for plain greedy decoding on models whose cache is a
-plain per-layer key/value cache; everything else goes through `transformers`' `generate`.
+padding and position ids count real tokens only, so the row is what it would be unpadded.
+
+Used only for plain greedy decoding on models whose cache is a plain per-layer key/value cache;
+everything else goes through `transformers`' `generate`.
 """
 
 from __future__ import annotations
@@ -151,6 +153,7 @@ class ContinuousGreedy:
         running = _Rows.empty(device)
         pool = _Rows.empty(device)
         cache: Any = None  # the running batch's cache object (its tensors are running.kv)
+
         def record(rows: _Rows) -> _Rows:
             """Append each row's newest token to its output; keep only the rows still going."""
             alive = []
