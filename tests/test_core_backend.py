@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -143,20 +145,27 @@ def test_continuous_batching_gives_what_transformers_generate_gives(tiny, monkey
     ]
 
 
+@contextlib.contextmanager
+def fed_shapes(module) -> Iterator[list[tuple[int, int]]]:
+    """The shape of `input_ids` of every forward call made inside the block."""
+    fed: list[tuple[int, int]] = []
+    hook = module.register_forward_pre_hook(
+        lambda _m, _a, kw: fed.append(tuple(kw["input_ids"].shape)), with_kwargs=True
+    )
+    try:
+        yield fed
+    finally:
+        hook.remove()
+
+
 def test_prompts_sharing_an_instruction_run_it_once_and_decode_as_without(tiny, monkeypatch) -> None:
     newline = tiny.tokenizer("\n", add_special_tokens=False)["input_ids"][0]
     with torch.no_grad():  # answers of different lengths, so rows leave and join mid-batch
         tiny.module.lm_head.weight[newline] *= 2.0
     head = "Please give answer to this question, in a few words and nothing else: "
     prompts = [head + q for q in ("capital of France?", "who wrote Hamlet", "2+2", "largest ocean on earth?", "x")]
-    fed: list[tuple[int, int]] = []
-    hook = tiny.module.register_forward_pre_hook(
-        lambda _m, _a, kw: fed.append(tuple(kw["input_ids"].shape)), with_kwargs=True
-    )
-    try:
+    with fed_shapes(tiny.module) as fed:
         ours = tiny.generate(prompts, max_new_tokens=12, stop_at_newline=True, batch_size=2)
-    finally:
-        hook.remove()
     shared = len(tiny.tokenizer(head)["input_ids"]) - 2  # the last tokens may merge with the question
     whole = sum(len(tiny.tokenizer(p)["input_ids"]) for p in prompts)
     prefill = sum(b * t for b, t in fed if t > 1)  # decode steps feed one token per row
@@ -171,14 +180,8 @@ def test_continuous_batching_fills_every_free_slot_before_each_step(tiny) -> Non
     with torch.no_grad():  # answers of different lengths, so rows leave at different steps
         tiny.module.lm_head.weight[newline] *= 3.0
     prompts = [f"{p} ({k})" for k in range(3) for p in PROMPTS]
-    fed: list[tuple[int, int]] = []
-    hook = tiny.module.register_forward_pre_hook(
-        lambda _m, _a, kw: fed.append(tuple(kw["input_ids"].shape)), with_kwargs=True
-    )
-    try:
+    with fed_shapes(tiny.module) as fed:
         outs = tiny.generate(prompts, max_new_tokens=16, stop_at_newline=True, batch_size=3)
-    finally:
-        hook.remove()
     assert len({len(x) for x in outs}) > 2
     last_prefill = max(i for i, (_, t) in enumerate(fed) if t > 1)
     steps = [b for b, t in fed[:last_prefill] if t == 1]

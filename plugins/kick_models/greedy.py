@@ -24,7 +24,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from kick_models.blockhead import blockwise_head
 from kick_models.prefix import _common_prefix_len
 
 # generation-config fields that change greedy decoding; if any is set we defer to `generate`
@@ -130,20 +129,7 @@ class ContinuousGreedy:
         The prompts' common leading tokens are run once. Prompts are prefilled `batch_size` at a
         time into a ready pool (one forward pass for many prompts), and a row from the pool joins
         the running batch as soon as a slot frees. Every free slot is filled before each step.
-        The vocabulary projection of a few rows is computed in blocks where that is faster
-        (kick_models.blockhead); the logits are the same.
         """
-        with blockwise_head(self.module):
-            return self._run(prompts, max_new_tokens=max_new_tokens, stop_ids=stop_ids, batch_size=batch_size)
-
-    def _run(
-        self,
-        prompts: Sequence[Sequence[int]],
-        *,
-        max_new_tokens: int,
-        stop_ids: set[int],
-        batch_size: int,
-    ) -> list[list[int]] | None:
         device = next(self.module.parameters()).device
         shared, base = self._shared_prefix(prompts, device)
         if base is not None and not _plain_layers(base):

@@ -227,6 +227,7 @@ class HFModel:
     ) -> list[list[int]] | None:
         """Greedy decoding with continuous batching (see kick_models.greedy), or None where the
         model needs `generate` (sampling-free processors, sliding-window or non-dynamic caches)."""
+        from kick_models.blockhead import blockwise_head
         from kick_models.greedy import ContinuousGreedy, supports_continuous
         from kick_models.prefix import _cache_arg, _keep_arg
 
@@ -236,7 +237,9 @@ class HFModel:
             return None
         decoder = ContinuousGreedy(self._module, self._tok.pad_token_id, _cache_arg(self._module))
         stop = set(self._eos_ids) | newline_ids
-        return decoder.run(encoded, max_new_tokens=max_new_tokens, stop_ids=stop, batch_size=batch_size)
+        # the few-row vocabulary projections of batched decoding, in blocks where that is faster
+        with blockwise_head(self._module):
+            return decoder.run(encoded, max_new_tokens=max_new_tokens, stop_ids=stop, batch_size=batch_size)
 
     def _newline_token_ids(self) -> set[int]:
         """Every token whose text contains a newline (computed once per model)."""
