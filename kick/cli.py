@@ -16,6 +16,7 @@ from rich.console import Console
 
 from kick.errors import KickError, SpecError
 from kick.params import parse_assignments, parse_task_assignments
+from kick.plugins import PluginSet
 from kick.types import ComponentSpec, ModelSpec, RunSpec, Scalar
 
 console = Console()
@@ -43,7 +44,9 @@ def guarded(fn: F) -> F:
 
 
 # ---- options shared by commands ----------------------------------------------------------------
-ParamOpt = Annotated[list[str] | None, typer.Option("--param", "-p", help="Method parameter key=value (repeatable).")]
+ParamOpt = Annotated[
+    list[str] | None, typer.Option("--param", "-p", help="Method parameter key=value (repeatable).")
+]
 TaskOpt = Annotated[list[str] | None, typer.Option("--task", "-t", help="Task name (repeatable).")]
 TaskParamOpt = Annotated[
     list[str] | None, typer.Option("--task-param", help="Task parameter TASK.key=value (repeatable).")
@@ -52,7 +55,9 @@ JudgeOpt = Annotated[str | None, typer.Option("--judge", help="Judge for judged 
 JudgeParamOpt = Annotated[
     list[str] | None, typer.Option("--judge-param", help="Judge parameter key=value (repeatable).")
 ]
-SpecOpt = Annotated[Path | None, typer.Option("--spec", help="TOML file with the same structure as the options.")]
+SpecOpt = Annotated[
+    Path | None, typer.Option("--spec", help="TOML file with the same structure as the options.")
+]
 LimitOpt = Annotated[int | None, typer.Option("--limit", help="Evaluate at most N samples per task.")]
 BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="Batch size for generation and scoring.")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed for sampling, subsets and calibration.")]
@@ -79,8 +84,20 @@ def load_spec_file(path: Path | None) -> dict[str, Any]:
 
 
 _RUN_KEYS = {
-    "model", "method", "params", "tasks", "task_params", "judge", "judge_params", "limit",
-    "batch_size", "seed", "dtype", "device", "revision", "trust_remote_code",
+    "model",
+    "method",
+    "params",
+    "tasks",
+    "task_params",
+    "judge",
+    "judge_params",
+    "limit",
+    "batch_size",
+    "seed",
+    "dtype",
+    "device",
+    "revision",
+    "trust_remote_code",
 }
 
 
@@ -106,7 +123,9 @@ def build_run_spec(
     """Merge a spec file with command-line options (options win) into one validated RunSpec."""
     unknown = set(file) - _RUN_KEYS
     if unknown:
-        raise SpecError(f"spec file: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_RUN_KEYS))}")
+        raise SpecError(
+            f"spec file: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_RUN_KEYS))}"
+        )
     model_cfg = file.get("model", DEFAULT_MODEL)
     model_fields: dict[str, Any] = {"name": model_cfg} if isinstance(model_cfg, str) else dict(model_cfg)
     if model:
@@ -166,22 +185,35 @@ def _mode(resume: bool, overwrite: bool) -> str:
 
 
 # ---- commands ----------------------------------------------------------------------------------
-def cmd_plugins(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+def cmd_plugins(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
     """List plugins, what each registers, and plugins that failed to load."""
-    from kick.plugins import get_plugins
-
-    ps = get_plugins()
+    ps = _plugins(ctx)
     data = {
         "plugins": [
-            {"name": p.name, "distribution": p.distribution, "version": p.version, "provides": p.provides,
-             "commands": p.commands}
+            {
+                "name": p.name,
+                "distribution": p.distribution,
+                "version": p.version,
+                "provides": p.provides,
+                "commands": p.commands,
+            }
             for p in ps.plugins
         ],
         "components": [
-            {"kind": e.kind, "name": e.name, "plugin": e.plugin, "description": e.description} for e in ps.registry
+            {"kind": e.kind, "name": e.name, "plugin": e.plugin, "description": e.description}
+            for e in ps.registry
         ],
         "failures": [
-            {"name": f.name, "distribution": f.distribution, "version": f.version, "stage": f.stage, "error": f.error}
+            {
+                "name": f.name,
+                "distribution": f.distribution,
+                "version": f.version,
+                "stage": f.stage,
+                "error": f.error,
+            }
             for f in ps.failures
         ],
     }
@@ -193,17 +225,28 @@ def cmd_plugins(as_json: Annotated[bool, typer.Option("--json", help="Machine-re
     console.print(plugins_table(ps))
 
 
-def _run_common(spec: RunSpec, out: Path, mode: str, rel_tol: float, abs_tol: float | None) -> None:
+def _plugins(ctx: typer.Context) -> PluginSet:
+    """The plugin set `make_app` was built with (every command reads it from the context)."""
+    plugins: PluginSet = ctx.obj
+    return plugins
+
+
+def _run_common(
+    ctx: typer.Context, spec: RunSpec, out: Path, mode: str, rel_tol: float, abs_tol: float | None
+) -> None:
     from kick.render import RichProgress, summary_table
     from kick.runner import run
 
     with RichProgress(console) as progress:
-        summary = run(spec, out, mode=mode, progress=progress, rel_tol=rel_tol, abs_tol=abs_tol)  # type: ignore[arg-type]
+        summary = run(
+            spec, out, mode=mode, plugins=_plugins(ctx), progress=progress, rel_tol=rel_tol, abs_tol=abs_tol
+        )  # type: ignore[arg-type]
     console.print(summary_table(summary))
     console.print(f"run directory: [bold]{out}[/]")
 
 
 def cmd_eval(
+    ctx: typer.Context,
     model: Annotated[str, typer.Argument(help="Hub id, local folder, or a registered model name.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
     task: TaskOpt = None,
@@ -223,17 +266,30 @@ def cmd_eval(
 ) -> None:
     """Evaluate a model (no compression) on tasks."""
     run_spec = build_run_spec(
-        file=load_spec_file(spec), model=model, method=None, params=[], tasks=task or [],
-        task_params=task_param or [], judge=judge, judge_params=judge_param or [], limit=limit,
-        batch_size=batch_size, seed=seed, dtype=dtype, device=device, revision=revision,
-        trust_remote_code=trust_remote_code, include_dense=True,
+        file=load_spec_file(spec),
+        model=model,
+        method=None,
+        params=[],
+        tasks=task or [],
+        task_params=task_param or [],
+        judge=judge,
+        judge_params=judge_param or [],
+        limit=limit,
+        batch_size=batch_size,
+        seed=seed,
+        dtype=dtype,
+        device=device,
+        revision=revision,
+        trust_remote_code=trust_remote_code,
+        include_dense=True,
     )
     if run_spec.compression is not None:
         raise SpecError("kick eval does not compress; use kick run --method")
-    _run_common(run_spec, out, _mode(resume, overwrite), 0.05, None)
+    _run_common(ctx, run_spec, out, _mode(resume, overwrite), 0.05, None)
 
 
 def cmd_run(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory to write.")],
     model: Annotated[str | None, typer.Argument(help=f"Model (default {DEFAULT_MODEL}).")] = None,
     method: Annotated[str | None, typer.Option("--method", "-m", help="Compression method.")] = None,
@@ -258,17 +314,30 @@ def cmd_run(
 ) -> None:
     """Compress in memory and evaluate, with the dense baseline in the same run."""
     run_spec = build_run_spec(
-        file=load_spec_file(spec), model=model, method=method, params=param or [], tasks=task or [],
-        task_params=task_param or [], judge=judge, judge_params=judge_param or [], limit=limit,
-        batch_size=batch_size, seed=seed, dtype=dtype, device=device, revision=revision,
-        trust_remote_code=trust_remote_code, include_dense=not no_dense,
+        file=load_spec_file(spec),
+        model=model,
+        method=method,
+        params=param or [],
+        tasks=task or [],
+        task_params=task_param or [],
+        judge=judge,
+        judge_params=judge_param or [],
+        limit=limit,
+        batch_size=batch_size,
+        seed=seed,
+        dtype=dtype,
+        device=device,
+        revision=revision,
+        trust_remote_code=trust_remote_code,
+        include_dense=not no_dense,
     )
     if run_spec.compression is None:
         raise SpecError("kick run needs --method (use kick eval to evaluate without compression)")
-    _run_common(run_spec, out, _mode(resume, overwrite), rel_tol, abs_tol)
+    _run_common(ctx, run_spec, out, _mode(resume, overwrite), rel_tol, abs_tol)
 
 
 def cmd_compress(
+    ctx: typer.Context,
     model: Annotated[str, typer.Argument(help="Hub id, local folder, or a registered model name.")],
     method: Annotated[str, typer.Option("--method", "-m", help="Compression method.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the compressed model.")],
@@ -284,12 +353,25 @@ def cmd_compress(
     from kick.compress import compress_to_folder
 
     run_spec = build_run_spec(
-        file={}, model=model, method=method, params=param or [], tasks=[], task_params=[], judge=None,
-        judge_params=[], limit=None, batch_size=None, seed=seed, dtype=dtype, device=device,
-        revision=revision, trust_remote_code=trust_remote_code, include_dense=False,
+        file={},
+        model=model,
+        method=method,
+        params=param or [],
+        tasks=[],
+        task_params=[],
+        judge=None,
+        judge_params=[],
+        limit=None,
+        batch_size=None,
+        seed=seed,
+        dtype=dtype,
+        device=device,
+        revision=revision,
+        trust_remote_code=trust_remote_code,
+        include_dense=False,
     )
     with console.status(f"compressing {model} with {method}"):
-        stats = compress_to_folder(run_spec, out, overwrite=overwrite)
+        stats = compress_to_folder(run_spec, out, overwrite=overwrite, plugins=_plugins(ctx))
     from kick.render import compression_table
 
     console.print(compression_table(stats))
@@ -319,20 +401,31 @@ def merge_sweep_options(file: Mapping[str, Any], **opts: Any) -> dict[str, Any]:
 
 
 def cmd_sweep(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", "-o", help="Sweep directory to write.")],
     spec: SpecOpt = None,
     model: Annotated[list[str] | None, typer.Option("--model", help="Model (repeatable).")] = None,
     method: Annotated[list[str] | None, typer.Option("--method", "-m", help="Method (repeatable).")] = None,
-    sparsity: Annotated[list[float] | None, typer.Option("--sparsity", help="Sparsity level (repeatable).")] = None,
-    pattern: Annotated[list[str] | None, typer.Option("--pattern", help="N:M pattern, e.g. 2:4 (repeatable).")] = None,
-    bits: Annotated[list[int] | None, typer.Option("--bits", help="Bit width for quantizers (repeatable).")] = None,
-    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="METHOD.key=value (repeatable).")] = None,
+    sparsity: Annotated[
+        list[float] | None, typer.Option("--sparsity", help="Sparsity level (repeatable).")
+    ] = None,
+    pattern: Annotated[
+        list[str] | None, typer.Option("--pattern", help="N:M pattern, e.g. 2:4 (repeatable).")
+    ] = None,
+    bits: Annotated[
+        list[int] | None, typer.Option("--bits", help="Bit width for quantizers (repeatable).")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="METHOD.key=value (repeatable).")
+    ] = None,
     task: TaskOpt = None,
     task_param: TaskParamOpt = None,
     limit: LimitOpt = None,
     batch_size: BatchOpt = None,
     seed: SeedOpt = None,
-    rel_tol: Annotated[float | None, typer.Option("--rel-tol", help="'Matches dense' tolerance, relative.")] = None,
+    rel_tol: Annotated[
+        float | None, typer.Option("--rel-tol", help="'Matches dense' tolerance, relative.")
+    ] = None,
     abs_tol: AbsTolOpt = None,
     resume: ResumeOpt = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo cells whose spec changed.")] = False,
@@ -342,13 +435,26 @@ def cmd_sweep(
     from kick.sweep_render import SweepRichProgress
 
     data = merge_sweep_options(
-        load_spec_file(spec), models=model, methods=method, sparsity=sparsity, patterns=pattern, bits=bits,
-        tasks=task, params=param, task_params=task_param, limit=limit, batch_size=batch_size, seed=seed,
-        rel_tol=rel_tol, abs_tol=abs_tol,
+        load_spec_file(spec),
+        models=model,
+        methods=method,
+        sparsity=sparsity,
+        patterns=pattern,
+        bits=bits,
+        tasks=task,
+        params=param,
+        task_params=task_param,
+        limit=limit,
+        batch_size=batch_size,
+        seed=seed,
+        rel_tol=rel_tol,
+        abs_tol=abs_tol,
     )
     sweep = parse_sweep_spec(data, default_model=DEFAULT_MODEL)
     with SweepRichProgress(console) as progress:
-        result = run_sweep(sweep, out, mode=_mode(resume, overwrite), progress=progress)  # type: ignore[arg-type]
+        result = run_sweep(
+            sweep, out, mode=_mode(resume, overwrite), plugins=_plugins(ctx), progress=progress
+        )  # type: ignore[arg-type]
     t = result.timings
     console.print(
         f"sweep directory: [bold]{out}[/]  ({t.total:.1f}s: load {t.load:.1f}s, compress {t.compress:.1f}s, "
@@ -358,9 +464,14 @@ def cmd_sweep(
 
 
 def cmd_report(
+    ctx: typer.Context,
     run_dir: Annotated[Path, typer.Argument(help="A run or sweep directory.")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Report folder (default RUN_DIR/report).")] = None,
-    rel_tol: Annotated[float | None, typer.Option("--rel-tol", help="Relative tolerance (default: the run's).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Report folder (default RUN_DIR/report).")
+    ] = None,
+    rel_tol: Annotated[
+        float | None, typer.Option("--rel-tol", help="Relative tolerance (default: the run's).")
+    ] = None,
     abs_tol: AbsTolOpt = None,
 ) -> None:
     """Tables, plots, HTML/Markdown/CSV/JSON from any run or sweep directory."""
@@ -383,10 +494,15 @@ def cmd_report(
 
 
 def cmd_judge(
-    run_dir: Annotated[Path, typer.Argument(help="A finished run directory (has spec.json and records.jsonl).")],
+    ctx: typer.Context,
+    run_dir: Annotated[
+        Path, typer.Argument(help="A finished run directory (has spec.json and records.jsonl).")
+    ],
     judge: Annotated[str, typer.Option("--judge", help="Judge name (e.g. pairwise, single, local-hf).")],
     param: ParamOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="Re-judge records that already have judge scores.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Re-judge records that already have judge scores.")
+    ] = False,
 ) -> None:
     """Judge (or re-judge) a finished run from its records, without regenerating; rewrites summary.json."""
     from kick.judging import rejudge_run
@@ -394,7 +510,7 @@ def cmd_judge(
 
     spec = ComponentSpec(judge, parse_assignments(param or []))
     with RichProgress(console) as progress:
-        summary = rejudge_run(run_dir, spec, force=force, progress=progress)
+        summary = rejudge_run(run_dir, spec, force=force, plugins=_plugins(ctx), progress=progress)
     console.print(summary_table(summary))
     usage = (summary.get("judge") or {}).get("usage") or {}
     if usage:
@@ -405,7 +521,17 @@ def cmd_judge(
     console.print(f"run directory: [bold]{run_dir}[/]")
 
 
-def make_app(load_plugin_commands: bool = True) -> typer.Typer:
+def make_app(plugins: PluginSet | None = None, *, load_plugin_commands: bool = True) -> typer.Typer:
+    """The `kick` app over `plugins` (default: every installed plugin, loaded now).
+
+    Tests pass a fresh `load_plugins(extra=...)` set with their fakes; nothing is global."""
+    from kick.plugins import load_plugins
+
+    try:
+        ps = plugins if plugins is not None else load_plugins()
+    except KickError as e:  # strict mode
+        err_console.print(f"[bold red]error:[/] {e}", highlight=False)
+        raise SystemExit(2) from None
     app = typer.Typer(
         name="kick",
         help="Compress Hugging Face causal LMs and see what they lose on knowledge-intensive tasks (LLM-KICK).",
@@ -413,6 +539,11 @@ def make_app(load_plugin_commands: bool = True) -> typer.Typer:
         pretty_exceptions_enable=False,
         add_completion=False,
     )
+
+    @app.callback()
+    def _root(ctx: typer.Context) -> None:
+        ctx.obj = ps
+
     app.command("plugins")(guarded(cmd_plugins))
     app.command("eval")(guarded(cmd_eval))
     app.command("run")(guarded(cmd_run))
@@ -421,10 +552,8 @@ def make_app(load_plugin_commands: bool = True) -> typer.Typer:
     app.command("report")(guarded(cmd_report))
     app.command("judge")(guarded(cmd_judge))
     if load_plugin_commands:
-        from kick.plugins import get_plugins
-
         try:
-            get_plugins().add_commands(app)
+            ps.add_commands(app)
         except KickError as e:  # strict mode
             err_console.print(f"[bold red]error:[/] {e}", highlight=False)
             raise SystemExit(2) from None

@@ -12,7 +12,7 @@ from typing import Any
 import kick
 from kick.errors import RunDirError, SpecError
 from kick.plugins import PluginSet, get_plugins
-from kick.report import write_json_atomic
+from kick.rundir import write_json_atomic
 from kick.runner import _seed_everything, load_model, provenance
 from kick.types import RunSpec
 

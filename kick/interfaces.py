@@ -67,9 +67,7 @@ class ModelBackend(Protocol):
     ) -> list[tuple[float, int]]:
         """For each (context, continuation): summed log-probability and token count."""
 
-    def token_nll(
-        self, windows: Sequence[Sequence[int]], *, batch_size: int = 8
-    ) -> list[tuple[float, int]]:
+    def token_nll(self, windows: Sequence[Sequence[int]], *, batch_size: int = 8) -> list[tuple[float, int]]:
         """For each token window: summed negative log-likelihood of tokens 1..n and n-1."""
 
 
@@ -132,3 +130,18 @@ class Judge(Protocol):
         """Judge model, endpoint (without secrets), templates: recorded in the report."""
 
     def judge(self, items: Sequence[JudgeItem]) -> list[Judgement]: ...
+
+
+class Progress:
+    """Progress events from the runner and the sweep; the CLI renders them with rich.
+
+    This base class is silent: subclass it and override what you display. Keys are unique per
+    bar (`variant/task`, prefixed with the cell id in a sweep); `total` is the bar's length."""
+
+    def stage(self, text: str) -> None: ...
+
+    def start(self, key: str, text: str, total: int) -> None: ...
+
+    def advance(self, key: str, n: int) -> None: ...
+
+    def finish(self, key: str) -> None: ...

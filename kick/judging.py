@@ -16,12 +16,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kick.interfaces import Judge
+from kick.interfaces import Judge, Progress
 from kick.types import ComponentSpec, JudgeItem, Record, Sample
 
 if TYPE_CHECKING:
     from kick.plugins import PluginSet
-    from kick.runner import Progress
 
 PREFIX = "judge."
 JUDGE_KEYS = ("judge_error", "judge_raw", "judge")
@@ -218,14 +217,14 @@ def rejudge_run(
     from kick import runner
     from kick.errors import RunDirError
     from kick.plugins import get_plugins
-    from kick.report import COMPRESSION, RECORDS, SPEC, SUMMARY, RecordStore, read_json, write_json_atomic
+    from kick.rundir import COMPRESSION, RECORDS, SPEC, SUMMARY, RecordStore, read_json, write_json_atomic
     from kick.types import RunSpec
 
     run_dir = Path(run_dir)
     if not (run_dir / SPEC).is_file() or not (run_dir / RECORDS).is_file():
         raise RunDirError(f"{run_dir} is not a kick run directory (needs {SPEC} and {RECORDS})")
     plugins = plugins or get_plugins()
-    progress = progress or runner.Progress()
+    progress = progress or Progress()
     spec = RunSpec.from_dict(read_json(run_dir / SPEC)["spec"])
     spec = dataclasses.replace(spec, judge=judge_spec)
     comps = runner.build_components(spec, plugins)

@@ -17,8 +17,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from kick.interfaces import Progress as RunnerProgress
 from kick.plugins import PluginSet
-from kick.runner import Progress as RunnerProgress
 
 
 def progress_bar(console: Console) -> Progress:
@@ -76,7 +76,12 @@ def plugins_table(ps: PluginSet) -> Table:
             provides = (provides + "; " if provides else "") + "commands"
         table.add_row(p.name, p.distribution or "-", p.version or "-", provides or "-")
     for f in ps.failures:
-        table.add_row(f"[red]{f.name}[/]", f.distribution or "-", f.version or "-", f"[red]FAILED {f.stage}: {f.error}[/]")
+        table.add_row(
+            f"[red]{f.name}[/]",
+            f.distribution or "-",
+            f.version or "-",
+            f"[red]FAILED {f.stage}: {f.error}[/]",
+        )
     return table
 
 
@@ -89,7 +94,11 @@ def _fmt(x: Any) -> str:
 def headline_metrics(task_entry: Mapping[str, Any]) -> list[str]:
     """The metrics to show per task: the task's primary one first, then other top-level ones."""
     metrics: Mapping[str, Any] = next(iter(task_entry["metrics"].values()), {})
-    names = [k for k, v in metrics.items() if isinstance(v, (int, float)) and "/" not in k and k not in ("n", "errors")]
+    names = [
+        k
+        for k, v in metrics.items()
+        if isinstance(v, (int, float)) and "/" not in k and k not in ("n", "errors")
+    ]
     primary = task_entry.get("primary_metric")
     if primary in names:
         names.remove(primary)

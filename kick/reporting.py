@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kick.report import write_json_atomic
+from kick.rundir import write_json_atomic
 from kick.types import to_jsonable
 from kick.views import (
-    LevelRef,
+    Level,
     MetricCell,
     PlotSeries,
     ReportData,
@@ -56,7 +56,7 @@ def caption(rel_tol: float, abs_tol: float | None) -> str:
     return text + "; values are 'score (delta to dense, relative delta)'"
 
 
-def level_text(level: LevelRef | None) -> str:
+def level_text(level: Level | None) -> str:
     return "none" if level is None else level.label
 
 

@@ -20,35 +20,21 @@ from typing import Any, Literal
 import kick
 from kick import judging
 from kick.errors import KickError, RunDirError, SpecError
-from kick.interfaces import Compressor, Judge, ModelBackend, Task
+from kick.interfaces import Compressor, Judge, ModelBackend, Progress, Task
+from kick.metrics import clean_number, compare
 from kick.plugins import PluginSet, get_plugins
-from kick.report import (
+from kick.rundir import (
     COMPRESSION,
     RECORDS,
     SPEC,
     SUMMARY,
     RecordStore,
-    clean_number,
-    compare,
     read_json,
     write_json_atomic,
 )
-from kick.types import Prediction, Record, RunSpec, Sample
+from kick.types import COMPRESSED, DENSE, Prediction, Record, RunSpec, Sample
 
 Mode = Literal["new", "resume", "overwrite"]
-DENSE, COMPRESSED = "dense", "compressed"
-
-
-class Progress:
-    """Progress events from the runner; the CLI renders them with rich. The default is silent."""
-
-    def stage(self, text: str) -> None: ...
-
-    def start(self, key: str, text: str, total: int) -> None: ...
-
-    def advance(self, key: str, n: int) -> None: ...
-
-    def finish(self, key: str) -> None: ...
 
 
 @dataclass
@@ -95,7 +81,9 @@ def prepare_run_dir(out: Path, spec: RunSpec, mode: Mode) -> None:
     if out.exists() and any(out.iterdir()):
         if mode == "overwrite":
             if not spec_file.exists() and not (out / RECORDS).exists():
-                raise RunDirError(f"{out} is not empty and is not a kick run directory; refusing to delete it")
+                raise RunDirError(
+                    f"{out} is not empty and is not a kick run directory; refusing to delete it"
+                )
             shutil.rmtree(out)
         elif mode == "resume":
             if not spec_file.exists():
@@ -108,7 +96,9 @@ def prepare_run_dir(out: Path, spec: RunSpec, mode: Mode) -> None:
                 )
             return
         else:
-            raise RunDirError(f"{out} already exists: pass --resume to continue it or --overwrite to replace it")
+            raise RunDirError(
+                f"{out} already exists: pass --resume to continue it or --overwrite to replace it"
+            )
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".kick-write-test"
@@ -372,7 +362,11 @@ def build_summary(
         "tasks": tasks,
         "provenance": provenance(plugins),
         "seed": spec.seed,
-        "env": {k: v for k, v in os.environ.items() if k.startswith("KICK_") and "KEY" not in k and "TOKEN" not in k},
+        "env": {
+            k: v
+            for k, v in os.environ.items()
+            if k.startswith("KICK_") and "KEY" not in k and "TOKEN" not in k
+        },
     }
 
 

@@ -38,20 +38,18 @@ from typing import Any, Literal
 
 import kick
 from kick.errors import RunDirError, SpecError
+from kick.metrics import compare
 from kick.plugins import PluginSet, get_plugins
-from kick.report import (
+from kick.rundir import (
     COMPRESSION,
     RECORDS,
     SPEC,
     SUMMARY,
     RecordStore,
-    compare,
     read_json,
     write_json_atomic,
 )
 from kick.runner import (
-    COMPRESSED,
-    DENSE,
     Progress,
     _seed_everything,
     build_components,
@@ -60,56 +58,27 @@ from kick.runner import (
     judge_task,
     load_model,
 )
-from kick.types import ComponentSpec, ModelSpec, Record, RunSpec, Scalar
+from kick.types import (
+    COMPRESSED,
+    DENSE,
+    ComponentSpec,
+    Level,
+    ModelSpec,
+    Record,
+    RunSpec,
+    Scalar,
+    parse_pattern,
+)
 
 SWEEP = "sweep.json"
 INDEX = "index.json"
 LOG = "sweep.log"
 DEFAULT_QUANTIZERS = ("gptq", "rtn")
-LevelKind = Literal["sparsity", "pattern", "bits"]
 SweepMode = Literal["new", "resume", "overwrite"]
 CopyMode = Literal["auto", "copy", "reload"]
 
 
 # ---- spec -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Level:
-    """One compression level: unstructured sparsity, an N:M pattern, or a bit width."""
-
-    kind: LevelKind
-    value: float | str | int
-
-    @property
-    def param(self) -> str:
-        return self.kind
-
-    @property
-    def label(self) -> str:
-        if self.kind == "sparsity":
-            return f"{float(self.value):.0%}"
-        if self.kind == "pattern":
-            return str(self.value)
-        return f"{self.value}-bit"
-
-    @property
-    def slug(self) -> str:
-        if self.kind == "sparsity":
-            return f"s{float(self.value):g}"
-        if self.kind == "pattern":
-            return str(self.value).replace(":", "of")
-        return f"{self.value}bit"
-
-    @property
-    def sparsity(self) -> float | None:
-        """The fraction of weights removed (N:M keeps N of every M), None for bit widths."""
-        if self.kind == "sparsity":
-            return float(self.value)
-        if self.kind == "pattern":
-            n, m = parse_pattern(str(self.value))
-            return 1 - n / m
-        return None
-
-
 @dataclass(frozen=True)
 class Cell:
     """One compressed configuration of one model: method, level, and the params it gets."""
@@ -170,14 +139,6 @@ _SWEEP_KEYS = {
     "abs_tol",
     "copy",
 }
-_PATTERN = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
-
-
-def parse_pattern(text: str) -> tuple[int, int]:
-    m = _PATTERN.match(text)
-    if not m or not 0 < int(m.group(1)) < int(m.group(2)):
-        raise SpecError(f"N:M pattern {text!r}: expected N:M with 0 < N < M, e.g. 2:4")
-    return int(m.group(1)), int(m.group(2))
 
 
 def model_slug(name: str) -> str:
@@ -204,12 +165,15 @@ def parse_levels(table: Mapping[str, Any], where: str) -> tuple[list[Level], lis
         sparsity.append(Level("sparsity", float(v)))
     patterns = []
     for v in _as_list(table.get("patterns"), f"{where}patterns"):
-        n, m = parse_pattern(str(v))
+        nm = parse_pattern(str(v))
+        if nm is None:
+            raise SpecError(f"sweep spec: {where}patterns {v!r}: expected N:M such as 2:4")
+        n, m = nm
         patterns.append(Level("pattern", f"{n}:{m}"))
     bits = []
     for v in _as_list(table.get("bits"), f"{where}bits"):
-        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 16:
-            raise SpecError(f"sweep spec: {where}bits {v!r} must be an integer in 1..16")
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:  # which widths: the quantizer's rule
+            raise SpecError(f"sweep spec: {where}bits {v!r} must be a positive integer")
         bits.append(Level("bits", v))
     return sparsity, patterns, bits
 
@@ -861,7 +825,7 @@ def cell_info(p: PlannedCell) -> dict[str, Any]:
         "id": p.id,
         "model": p.model.name,
         "method": p.cell.method if p.cell else None,
-        "level": {"kind": level.kind, "value": level.value, "label": level.label} if level else None,
+        "level": level.to_dict() if level else None,
     }
 
 

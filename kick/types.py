@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from kick.errors import SpecError
 
 Scalar = str | int | float | bool
 Params = Mapping[str, Scalar]
+
+DENSE, COMPRESSED = "dense", "compressed"
+"""The two variants a run evaluates: the model as loaded, and after compression."""
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -159,3 +165,91 @@ class RunSpec:
             limit=d.get("limit"),
             seed=int(d.get("seed", 0)),
         )
+
+
+# ---- compression levels -------------------------------------------------------------------------
+_PATTERN = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
+
+
+def parse_pattern(text: str) -> tuple[int, int] | None:
+    """'unstructured' -> None; 'N:M' -> (N, M) with 0 < N < M (N weights kept in every M).
+
+    The one N:M parser: sweep levels, the pruning plugins and the report all use it."""
+    if text.strip().lower() == "unstructured":
+        return None
+    match = _PATTERN.match(text)
+    if not match:
+        raise SpecError(f"pattern {text!r}: expected 'unstructured' or 'N:M' such as '2:4'")
+    n, m = int(match.group(1)), int(match.group(2))
+    if not 0 < n < m:
+        raise SpecError(f"pattern {text!r}: N:M needs 0 < N < M (N weights kept in every group of M)")
+    return n, m
+
+
+LevelKind = Literal["sparsity", "pattern", "bits", "default"]
+
+
+@dataclass(frozen=True)
+class Level:
+    """One compression level: unstructured sparsity, an N:M pattern, a bit width, or `default`
+    (the compressor's own defaults). The parameter it sets is named like its kind."""
+
+    kind: LevelKind
+    value: float | str | int | None = None
+
+    @property
+    def param(self) -> str:
+        return self.kind
+
+    @property
+    def label(self) -> str:
+        if self.kind == "sparsity":
+            return f"{float(self.value):.0%}"  # type: ignore[arg-type]
+        if self.kind == "pattern":
+            return str(self.value)
+        if self.kind == "bits":
+            return f"{self.value}-bit"
+        return "default"
+
+    @property
+    def slug(self) -> str:
+        """A folder-name form: s0.5, 2of4, 4bit."""
+        if self.kind == "sparsity":
+            return f"s{float(self.value):g}"  # type: ignore[arg-type]
+        if self.kind == "pattern":
+            return str(self.value).replace(":", "of")
+        return f"{self.value}bit" if self.kind == "bits" else "default"
+
+    @property
+    def sparsity(self) -> float | None:
+        """The fraction of weights removed (N:M keeps N of every M); None for bit widths."""
+        if self.kind == "sparsity":
+            return float(self.value)  # type: ignore[arg-type]
+        if self.kind == "pattern":
+            nm = parse_pattern(str(self.value))
+            return 1 - nm[0] / nm[1] if nm else 0.0
+        return None
+
+    def strength(self) -> float:
+        """Larger = more compression, to order levels of one kind."""
+        if self.kind == "bits":
+            return -float(self.value)  # type: ignore[arg-type]
+        return self.sparsity or 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "value": self.value, "label": self.label}
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> Level:
+        """The level a compressor ran at, from its parameters (a sweep cell sets exactly one)."""
+        if params.get("pattern") and str(params["pattern"]).strip().lower() != "unstructured":
+            return cls("pattern", str(params["pattern"]))
+        if "sparsity" in params:
+            return cls("sparsity", float(params["sparsity"]))
+        if "bits" in params:
+            return cls("bits", int(params["bits"]))
+        return cls("default")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> Level:
+        return cls(d["kind"], d.get("value")) if d else cls("default")

@@ -15,37 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from kick.errors import RunDirError
-from kick.report import SUMMARY, compare
+from kick.metrics import compare
+from kick.rundir import SUMMARY
+from kick.types import COMPRESSED, DENSE, Level
 
-DENSE, COMPRESSED = "dense", "compressed"
-LEVEL_KINDS = ("sparsity", "pattern", "bits")
-
-
-@dataclass(frozen=True)
-class LevelRef:
-    """A compression level as the report sees it: kind, value, label."""
-
-    kind: str  # sparsity | pattern | bits | default
-    value: float | int | str | None
-    label: str
-
-    @property
-    def sparsity(self) -> float | None:
-        if self.kind == "sparsity":
-            return float(self.value)  # type: ignore[arg-type]
-        if self.kind == "pattern":
-            n, m = (int(x) for x in str(self.value).split(":"))
-            return 1 - n / m
-        return None
-
-    def strength(self) -> float:
-        """Larger = more compression, to order levels of one kind."""
-        if self.kind == "bits":
-            return -float(self.value)  # type: ignore[arg-type]
-        return self.sparsity or 0.0
-
-
-DEFAULT_LEVEL = LevelRef("default", None, "default")
+DEFAULT_LEVEL = Level("default")
 
 
 @dataclass(frozen=True)
@@ -55,7 +29,7 @@ class Result:
     model: str
     task: str
     method: str
-    level: LevelRef
+    level: Level
     metrics: Mapping[str, Any]
     dense: Mapping[str, Any]
     primary_metric: str | None = None
@@ -84,7 +58,7 @@ class MetricCell:
 @dataclass(frozen=True)
 class Row:
     method: str
-    level: LevelRef
+    level: Level
     cells: tuple[MetricCell, ...]
 
     @property
@@ -116,24 +90,17 @@ class ReportData:
 
 
 # ---- reading ------------------------------------------------------------------------------------
-def level_from_params(params: Mapping[str, Any]) -> LevelRef:
+def level_from_params(params: Mapping[str, Any]) -> Level:
     """The level a compressor was run at, from its parameters (sweep cells set exactly one)."""
-    if "sparsity" in params and "pattern" not in params:
-        v = float(params["sparsity"])
-        return LevelRef("sparsity", v, f"{v:.0%}")
-    if params.get("pattern"):
-        return LevelRef("pattern", str(params["pattern"]), str(params["pattern"]))
-    if "bits" in params:
-        return LevelRef("bits", int(params["bits"]), f"{int(params['bits'])}-bit")
-    return DEFAULT_LEVEL
+    return Level.from_params(params)
 
 
-def _level(summary: Mapping[str, Any]) -> LevelRef:
+def _level(summary: Mapping[str, Any]) -> Level:
     cell_level = (summary.get("cell") or {}).get("level")
     if cell_level:
-        return LevelRef(cell_level["kind"], cell_level["value"], cell_level["label"])
+        return Level.from_dict(cell_level)
     comp = (summary.get("spec") or {}).get("compression") or {}
-    return level_from_params(comp.get("params") or {})
+    return Level.from_params(comp.get("params") or {})
 
 
 def from_summaries(summaries: Iterable[Mapping[str, Any]]) -> ReportData:
@@ -284,19 +251,19 @@ def task_tables(data: ReportData, *, rel_tol: float = 0.05, abs_tol: float | Non
     return tables
 
 
-def largest_matching_level(rows: Sequence[Row], metric: str) -> dict[str, dict[str, LevelRef | None]]:
+def largest_matching_level(rows: Sequence[Row], metric: str) -> dict[str, dict[str, Level | None]]:
     """Per method and level kind, the most compressed level at which `metric` still matches
     dense, reading levels from the mildest up and stopping at the first that does not match
     ("still matches": a lucky match above a failure does not count). None = not even the
     mildest level matches. Pure."""
-    out: dict[str, dict[str, LevelRef | None]] = {}
+    out: dict[str, dict[str, Level | None]] = {}
     by: dict[tuple[str, str], list[Row]] = {}
     for row in rows:
         by.setdefault((row.method, row.level.kind), []).append(row)
     for (method, kind), group in by.items():
         if kind == "default":
             continue
-        best: LevelRef | None = None
+        best: Level | None = None
         for row in sorted(group, key=lambda r: r.level.strength()):
             cell = row.cell(metric)
             if cell is None or not cell.matches:

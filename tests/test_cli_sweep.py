@@ -26,10 +26,7 @@ bits = 8
 
 @pytest.fixture
 def app(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(
-        kick.plugins, "_cached", kick.plugins.load_plugins(extra=[("fake", fakeplug)], eps=[])
-    )
-    return make_app(load_plugin_commands=False)
+    return make_app(kick.plugins.load_plugins(extra=[("fake", fakeplug)], eps=[]), load_plugin_commands=False)
 
 
 def test_options_override_the_spec_file_and_add_params() -> None:

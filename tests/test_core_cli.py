@@ -17,8 +17,7 @@ runner = CliRunner()
 
 @pytest.fixture()
 def app(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(kick.plugins, "_cached", fake_plugins())
-    return make_app()
+    return make_app(fake_plugins())
 
 
 def invoke(app, *args: str):
@@ -116,10 +115,9 @@ def test_compress_writes_a_loadable_folder_with_a_manifest(tmp_path: Path, monke
             register("zero-row", lambda **p: Zero())
 
     plugins = kick.plugins.load_plugins(extra=[("p", P)])
-    monkeypatch.setattr(kick.plugins, "_cached", plugins)
     src = save_tiny(str(tmp_path / "tiny"))
     out = tmp_path / "out"
-    res = invoke(make_app(), "compress", src, "--method", "zero-row", "--out", str(out))
+    res = invoke(make_app(plugins), "compress", src, "--method", "zero-row", "--out", str(out))
     assert res.exit_code == 0, res.output
     from transformers import AutoModelForCausalLM
 
@@ -128,5 +126,5 @@ def test_compress_writes_a_loadable_folder_with_a_manifest(tmp_path: Path, monke
     manifest = json.loads((out / "kick_compression.json").read_text())
     assert manifest["compression"]["method"] == "zero-row" and manifest["compression"]["zeros"] == 64
     assert manifest["model"]["architecture"] == "LlamaForCausalLM"
-    res = invoke(make_app(), "compress", src, "--method", "zero-row", "--out", str(out))
+    res = invoke(make_app(plugins), "compress", src, "--method", "zero-row", "--out", str(out))
     assert res.exit_code == 2 and "already exists" in res.output

@@ -7,7 +7,7 @@ import pytest
 from fakes import fake_plugins
 
 from kick.errors import RunDirError, SpecError, UnknownComponentError
-from kick.report import RecordStore
+from kick.rundir import RecordStore
 from kick.runner import run
 from kick.types import ComponentSpec, ModelSpec, RunSpec
 

@@ -32,11 +32,10 @@ def test_example_plugin_is_discovered_with_its_distribution_and_version() -> Non
 def test_example_compressor_runs_through_kick_run_like_a_builtin(tmp_path: Path, monkeypatch) -> None:
     from tiny import save_tiny
 
-    monkeypatch.setattr(kick.plugins, "_cached", kick.plugins.load_plugins())
     model = save_tiny(str(tmp_path / "tiny"))
     out = tmp_path / "run"
     res = CliRunner().invoke(
-        make_app(),
+        make_app(kick.plugins.load_plugins()),
         ["run", model, "--method", "random", "--param", "sparsity=0.3", "--task", "factoid-qa",
          "--limit", "4", "--out", str(out)],
         catch_exceptions=False,

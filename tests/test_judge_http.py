@@ -23,7 +23,6 @@ from judge_fakes import (
 from kick_judges.judges import make_pairwise, make_single
 from typer.testing import CliRunner
 
-import kick.plugins
 from kick import judging
 from kick.cli import make_app
 from kick.errors import SpecError
@@ -366,13 +365,12 @@ def test_kick_judge_rejudges_a_finished_run_from_the_cache_without_requests(
             "compressed"
         ]
     )
-    monkeypatch.setattr(kick.plugins, "_cached", plugins)
     cli = CliRunner()
     with FakeOpenAIServer() as server:
         args = ["judge", str(out), "--judge", "pairwise"]
         for k, v in _params(server).items():
             args += ["--param", f"{k}={v}"]
-        res = cli.invoke(make_app(load_plugin_commands=False), args)
+        res = cli.invoke(make_app(plugins, load_plugin_commands=False), args)
         assert res.exit_code == 0, res.output
         assert server.count == 6
         summary = json.loads((out / "summary.json").read_text())
@@ -380,10 +378,10 @@ def test_kick_judge_rejudges_a_finished_run_from_the_cache_without_requests(
             "judge_overall_ratio"
         ] == pytest.approx(4 / 9)
         # again, without --force: everything is judged already, nothing is sent
-        res = cli.invoke(make_app(load_plugin_commands=False), args)
+        res = cli.invoke(make_app(plugins, load_plugin_commands=False), args)
         assert res.exit_code == 0 and server.count == 6
         # --force re-judges every record, but the replies come from the cache
-        res = cli.invoke(make_app(load_plugin_commands=False), [*args, "--force"])
+        res = cli.invoke(make_app(plugins, load_plugin_commands=False), [*args, "--force"])
         assert res.exit_code == 0 and server.count == 6
         assert "6 from cache" in res.output
     assert KEY not in _all_text(out)

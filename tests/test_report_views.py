@@ -9,7 +9,7 @@ import pytest
 
 from kick.reporting import fmt_cell, write_report
 from kick.views import (
-    LevelRef,
+    Level,
     Series,
     collect,
     from_summaries,
@@ -74,9 +74,9 @@ def tables(**tol: Any) -> dict[str, Any]:
 
 
 def test_levels_are_read_from_compression_params() -> None:
-    assert level_from_params({"sparsity": 0.5}) == LevelRef("sparsity", 0.5, "50%")
+    assert level_from_params({"sparsity": 0.5}) == Level("sparsity", 0.5)
     assert level_from_params({"pattern": "2:4", "sparsity": 0.5}).kind == "pattern"
-    assert level_from_params({"bits": 4, "group_size": 128}) == LevelRef("bits", 4, "4-bit")
+    assert level_from_params({"bits": 4, "group_size": 128}) == Level("bits", 4)
     assert level_from_params({}).kind == "default"
 
 
@@ -121,12 +121,12 @@ def test_absolute_tolerance_widens_the_match() -> None:
 def test_largest_level_that_still_matches_dense() -> None:
     t = tables()
     qa = largest_matching_level(t["qa"].rows, "acc")
-    assert qa["magnitude"] == {"sparsity": LevelRef("sparsity", 0.3, "30%")}  # 70% matches again: not counted
-    assert qa["wanda"] == {"sparsity": LevelRef("sparsity", 0.5, "50%"), "pattern": None}
-    assert qa["gptq"] == {"bits": LevelRef("bits", 4, "4-bit")}
+    assert qa["magnitude"] == {"sparsity": Level("sparsity", 0.3)}  # 70% matches again: not counted
+    assert qa["wanda"] == {"sparsity": Level("sparsity", 0.5), "pattern": None}
+    assert qa["gptq"] == {"bits": Level("bits", 4)}
     ppl = largest_matching_level(t["ppl"].rows, "ppl")
-    assert ppl["magnitude"]["sparsity"] == LevelRef("sparsity", 0.3, "30%")
-    assert ppl["gptq"]["bits"] == LevelRef("bits", 4, "4-bit")
+    assert ppl["magnitude"]["sparsity"] == Level("sparsity", 0.3)
+    assert ppl["gptq"]["bits"] == Level("bits", 4)
 
 
 def test_tolerance_band_lies_on_the_worse_side() -> None:

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from kick.errors import SpecError
-from kick.sweep import Level, cell_run_spec, parse_sweep_spec, plan
+from kick.sweep import cell_run_spec, parse_sweep_spec, plan
+from kick.types import Level
 
 
 def test_methods_times_levels_expand_into_cells_with_the_level_as_a_param() -> None:
@@ -69,7 +70,7 @@ def test_explicit_cells_and_custom_quantizers_and_per_method_levels() -> None:
     ("data", "message"),
     [
         ({"methods": ["m"], "tasks": ["t"], "sparsity": [1.5]}, "sparsity 1.5"),
-        ({"methods": ["m"], "tasks": ["t"], "patterns": ["4:2"]}, "N:M pattern '4:2'"),
+        ({"methods": ["m"], "tasks": ["t"], "patterns": ["4:2"]}, "pattern '4:2'"),
         ({"methods": ["m"], "tasks": ["t"], "spasity": [0.5]}, "unknown key(s) spasity"),
         ({"methods": ["m"], "tasks": []}, "no tasks"),
         ({"methods": ["m"], "tasks": ["t"], "cells": [{"method": "m"}]}, "appear twice"),

@@ -1,15 +1,15 @@
-"""Run-directory I/O: atomic JSON, append-only records, and the dense-vs-compressed comparison."""
+"""The run directory: its file names, atomic JSON writes, and the append-only record store."""
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from kick.metrics import clean_number
 from kick.types import Record, to_jsonable
 
 SUMMARY = "summary.json"
@@ -38,13 +38,6 @@ def write_json_atomic(path: Path, data: Any) -> None:
 def read_json(path: Path) -> Any:
     with path.open(encoding="utf-8") as f:
         return json.load(f)
-
-
-def clean_number(x: Any) -> Any:
-    """NaN/inf are not JSON: they become None (and are reported as missing)."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 class RecordStore:
@@ -115,40 +108,3 @@ def _record_json(rec: Record) -> dict[str, Any]:
     d = to_jsonable(rec)
     d["scores"] = {k: clean_number(v) for k, v in rec.scores.items()}
     return d  # type: ignore[no-any-return]
-
-
-def compare(
-    dense: Mapping[str, Any],
-    compressed: Mapping[str, Any],
-    *,
-    rel_tol: float = 0.05,
-    abs_tol: float | None = None,
-    lower_is_better: Iterable[str] = (),
-) -> dict[str, dict[str, Any]]:
-    """Per numeric metric: dense, compressed, absolute and relative delta, and whether the
-    compressed score still matches dense: it is no worse than dense by more than `rel_tol` of the
-    dense value, or (if given) by more than `abs_tol` absolute. Being better always matches."""
-    lower = set(lower_is_better)
-    out: dict[str, dict[str, Any]] = {}
-    for key, d in dense.items():
-        c = compressed.get(key)
-        if not _is_num(d) or not _is_num(c):
-            continue
-        delta = c - d
-        rel = delta / abs(d) if d else None
-        worse = delta if key in lower else -delta  # > 0 means compressed is worse
-        ok_rel = worse <= rel_tol * abs(d)
-        ok_abs = abs_tol is not None and worse <= abs_tol
-        out[key] = {
-            "dense": d,
-            "compressed": c,
-            "delta": delta,
-            "rel_delta": rel,
-            "lower_is_better": key in lower,
-            "matches": bool(ok_rel or ok_abs),
-        }
-    return out
-
-
-def _is_num(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
