@@ -47,7 +47,7 @@ def main() -> None:
     from kick_models import embedded
     from kick_models.hf import HFModel
 
-    from kick.plugins import get_plugins
+    from kick.plugins import load_plugins
     from kick.types import ModelSpec
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -59,7 +59,7 @@ def main() -> None:
           f"warm load {warm_load:.2f} s")
 
     params = {"data": args.data} if args.limit is None else {"data": args.data, "limit": args.limit}
-    task = get_plugins().registry.create("task", "factoid-qa", **params)
+    task = load_plugins().registry.create("task", "factoid-qa", **params)
     samples = list(task.samples())
     prompts = [s.prompt for s in samples]
     results = {}

@@ -18,7 +18,7 @@ from typing import Any
 from kick_tasks.common import shared_data_dir
 from kick_tasks.mmlu import CHOICE_CONTINUATIONS, letter_from_logprobs
 
-from kick.plugins import get_plugins
+from kick.plugins import load_plugins
 from kick.runner import _record
 from kick.types import ModelSpec
 
@@ -26,7 +26,7 @@ SUBJECTS = ("abstract_algebra", "high_school_geography", "marketing", "world_rel
 
 
 def task(name: str, **params: Any) -> Any:
-    return get_plugins().registry.create("task", name, **params)
+    return load_plugins().registry.create("task", name, **params)
 
 
 def score(model: Any, t: Any, batch_size: int = 8) -> tuple[dict[str, Any], int, float]:
@@ -81,7 +81,7 @@ def main() -> None:
     skip = set(args.skip.split(","))
     q = args.quick
     t0 = time.perf_counter()
-    model = get_plugins().registry.get("model", "smollm2-135m").factory(spec=ModelSpec("smollm2-135m"))
+    model = load_plugins().registry.get("model", "smollm2-135m").factory(spec=ModelSpec("smollm2-135m"))
     print(f"model loaded in {time.perf_counter() - t0:.1f}s; context {model.context_length}", flush=True)
     shared = shared_data_dir()
     real = "shared" if shared is not None else None

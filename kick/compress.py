@@ -11,7 +11,7 @@ from typing import Any
 
 import kick
 from kick.errors import RunDirError, SpecError
-from kick.plugins import PluginSet, get_plugins
+from kick.plugins import PluginSet, load_plugins
 from kick.rundir import write_json_atomic
 from kick.runner import _seed_everything, load_model, provenance
 from kick.types import RunSpec
@@ -23,7 +23,7 @@ def compress_to_folder(
     spec: RunSpec, out: Path, *, overwrite: bool = False, plugins: PluginSet | None = None
 ) -> dict[str, Any]:
     """Compress and write the model to `out` atomically (a temporary sibling folder, renamed)."""
-    plugins = plugins or get_plugins()
+    plugins = plugins or load_plugins()
     if spec.compression is None:
         raise SpecError("no compression method given")
     compressor = plugins.registry.create("compressor", spec.compression.name, **dict(spec.compression.params))

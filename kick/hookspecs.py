@@ -1,46 +1,70 @@
 """pluggy hook specifications: how a plugin tells kick what it provides.
 
 A plugin is a module (or object) named in the `kick.plugins` entry-point group that implements
-any of these hooks with `@kick.hookimpl`. Each `register_*` hook receives a `register` callback:
-`register(name, factory, description="...")`, where `factory(**params)` builds the component.
+any of these hooks with `@kick.hookimpl`. Each `register_*` hook receives a `register` callback
+(the `Register` protocol below): `register(name, factory, description="...")`, where `factory`
+is a callable or a lazy `"module:attr"` string and `factory(**params)` builds the component. A
+function in a plugin whose name starts with `register_` but is not one of these hooks is
+reported as a plugin failure (a misspelt hook would otherwise be silently ignored).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
+
+if TYPE_CHECKING:
+    import typer
 
 hookspec = pluggy.HookspecMarker("kick")
 hookimpl = pluggy.HookimplMarker("kick")
 
 
+class Register(Protocol):
+    """The callback every `register_*` hook receives."""
+
+    def __call__(
+        self,
+        name: str,
+        factory: Callable[..., Any] | str,
+        description: str = "",
+        *,
+        levels: Sequence[str] = (),
+    ) -> None:
+        """Register a component. `factory` is a callable or `"package.module:function"`, imported
+        when the component is first created. `levels` (compressors only) names what a sweep
+        varies for it: any of "sparsity", "pattern" (N:M) and "bits"."""
+
+
 @hookspec
-def register_models(register: Any) -> None:
+def register_models(register: Register) -> None:
     """Register model loaders: `factory(spec: ModelSpec) -> CompressibleModel`.
 
     Example::
 
         @hookimpl
         def register_models(register):
-            register("my-model", load_my_model, description="My 1B model from a local folder")
+            register("my-model", "my_plugin.models:load", description="My 1B model from a local folder")
     """
 
 
 @hookspec
-def register_compressors(register: Any) -> None:
+def register_compressors(register: Register) -> None:
     """Register compressors: `factory(**params) -> Compressor`.
 
     Example::
 
         @hookimpl
         def register_compressors(register):
-            register("random", RandomPruner.from_params, description="random unstructured pruning")
+            register("random", "my_plugin.prune:make_random", description="random unstructured pruning",
+                     levels=("sparsity",))
     """
 
 
 @hookspec
-def register_tasks(register: Any) -> None:
+def register_tasks(register: Register) -> None:
     """Register tasks: `factory(**params) -> Task`.
 
     Example::
@@ -52,7 +76,7 @@ def register_tasks(register: Any) -> None:
 
 
 @hookspec
-def register_judges(register: Any) -> None:
+def register_judges(register: Register) -> None:
     """Register judges: `factory(**params) -> Judge`.
 
     Example::
@@ -64,7 +88,7 @@ def register_judges(register: Any) -> None:
 
 
 @hookspec
-def register_commands(app: Any) -> None:
+def register_commands(app: typer.Typer) -> None:
     """Add commands to the `kick` CLI; `app` is a `typer.Typer`.
 
     Example::

@@ -1,15 +1,39 @@
 """The contracts between the core and plugins, as typing Protocols.
 
-Plugins do not subclass anything: any object with these attributes works. The core never
+Plugins do not subclass anything: any object with these attributes works. Every member the
+core reads is declared here; members listed in a Protocol's `__optional__` may be absent (the
+core then uses the default given in their docstring). `Registry.create` checks the required
+ones and names the plugin whose factory built an object that lacks one. The core never
 imports torch; `CompressibleModel.module` is a `torch.nn.Module` typed as `Any` here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from kick.types import JudgeItem, Judgement, Prediction, Record, Sample
+
+
+def required_members(protocol: type) -> list[str]:
+    """The members an object must have to satisfy `protocol`: everything it and its Protocol
+    bases declare (methods, properties, annotated attributes) except their `__optional__`."""
+    names: list[str] = []
+    optional: set[str] = set()
+    for cls in protocol.__mro__:
+        if cls in (object, Protocol) or not getattr(cls, "_is_protocol", False):
+            continue
+        optional.update(cls.__dict__.get("__optional__", ()))
+        for name in [*cls.__dict__.get("__annotations__", {}), *cls.__dict__]:
+            if not name.startswith("_") and name not in names:
+                names.append(name)
+    return [n for n in names if n not in optional]
+
+
+def optional_member(obj: Any, name: str, default: Any) -> Any:
+    """An optional Protocol member of `obj`, or `default` when the plugin does not define it."""
+    return getattr(obj, name, default)
 
 ChatTurns = Sequence[str]
 """A conversation as alternating user/assistant texts, starting with a user turn."""
@@ -17,7 +41,15 @@ ChatTurns = Sequence[str]
 
 @runtime_checkable
 class ModelBackend(Protocol):
-    """A causal LM that can generate and score text, batched."""
+    """A causal LM that can generate and score text, batched.
+
+    The core itself only reads `info()`; tasks call the rest, so a model that cannot score
+    choices (say) still runs tasks that only generate."""
+
+    __optional__ = (
+        "name", "context_length", "count_tokens", "truncate", "encode", "generate", "choice_logprobs",
+        "loglikelihood", "token_nll",
+    )  # fmt: skip
 
     name: str
 
@@ -73,7 +105,9 @@ class ModelBackend(Protocol):
 
 @runtime_checkable
 class CompressibleModel(ModelBackend, Protocol):
-    """A backend whose weights a compressor may change in place."""
+    """A backend whose weights a compressor may change in place; `kick compress` calls `save`."""
+
+    __optional__ = ("module", "tokenizer", "save")
 
     @property
     def module(self) -> Any:
@@ -88,7 +122,10 @@ class CompressibleModel(ModelBackend, Protocol):
 
 @runtime_checkable
 class Compressor(Protocol):
-    """Changes a model's weights in place and reports what it measured."""
+    """Changes a model's weights in place and reports what it measured.
+
+    What a sweep varies (sparsity, pattern, bits) is declared when the compressor is registered:
+    `register(name, factory, levels=("sparsity", "pattern"))`."""
 
     name: str
 
@@ -101,10 +138,18 @@ class Task(Protocol):
     """An evaluation: samples, how to query the model, how to score, how to aggregate.
 
     `judge_kind` is None for tasks scored without a judge, else the JudgeItem kind.
+    `samples()` must return the same samples, in the same order, every time it is called; the
+    runner calls it once per run.
     """
+
+    __optional__ = ("primary_metric", "lower_is_better")
 
     name: str
     judge_kind: str | None
+    primary_metric: str | None
+    """Optional (default None): the metric the report's headline and plots use."""
+    lower_is_better: Sequence[str]
+    """Optional (default ()): metrics where a lower value is better (perplexity, empty rate)."""
 
     def settings(self) -> Mapping[str, Any]:
         """Data source/revision, decoding settings, prompt format: recorded in the report."""
@@ -124,12 +169,21 @@ class Task(Protocol):
 class Judge(Protocol):
     """Grades answers; returns one Judgement per item, in order, never dropping one."""
 
+    __optional__ = ("reference_answers", "bind_run_dir")
+
     name: str
 
     def info(self) -> Mapping[str, Any]:
         """Judge model, endpoint (without secrets), templates: recorded in the report."""
 
     def judge(self, items: Sequence[JudgeItem]) -> list[Judgement]: ...
+
+    def reference_answers(self) -> Mapping[str, Sequence[str]] | None:
+        """Optional: the judge's own reference answers by sample id (a `references` file); None
+        (or absent) means the sample's reference, else the dense model's answer, is used."""
+
+    def bind_run_dir(self, run_dir: Path) -> None:
+        """Optional: told which run directory it judges (where its reply cache may live)."""
 
 
 class Progress:
@@ -145,3 +199,6 @@ class Progress:
     def advance(self, key: str, n: int) -> None: ...
 
     def finish(self, key: str) -> None: ...
+
+    def cell_done(self, cell: str, summary: Mapping[str, Any]) -> None:
+        """A sweep cell (its id, e.g. `smollm2-135m/wanda-s0.5`) finished with this summary."""

@@ -216,14 +216,14 @@ def rejudge_run(
     """
     from kick import runner
     from kick.errors import RunDirError
-    from kick.plugins import get_plugins
+    from kick.plugins import load_plugins
     from kick.rundir import COMPRESSION, RECORDS, SPEC, SUMMARY, RecordStore, read_json, write_json_atomic
     from kick.types import RunSpec
 
     run_dir = Path(run_dir)
     if not (run_dir / SPEC).is_file() or not (run_dir / RECORDS).is_file():
         raise RunDirError(f"{run_dir} is not a kick run directory (needs {SPEC} and {RECORDS})")
-    plugins = plugins or get_plugins()
+    plugins = plugins or load_plugins()
     progress = progress or Progress()
     spec = RunSpec.from_dict(read_json(run_dir / SPEC)["spec"])
     spec = dataclasses.replace(spec, judge=judge_spec)

@@ -9,7 +9,7 @@ error) and every other plugin still works. `KICK_STRICT_PLUGINS=1` re-raises the
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -18,7 +18,9 @@ import pluggy
 
 from kick import hookspecs
 from kick.errors import DuplicateComponentError, PluginLoadError
+from kick.params import suggest
 from kick.registry import Entry, Registry
+from kick.types import ModelSpec
 
 GROUP = "kick.plugins"
 _HOOK_KIND = {
@@ -133,6 +135,9 @@ def load_plugins(
             result._fail(info, "loading", e)
             continue
         result.plugins.append(info)
+        unknown = _unknown_hooks(pm, obj)
+        if unknown:
+            result._fail(info, "checking its hooks", PluginLoadError(unknown))
 
     for hook, kind in _HOOK_KIND.items():
         for info, impl in result._impls(hook):
@@ -140,16 +145,20 @@ def load_plugins(
 
             def register(
                 name: str,
-                factory: Callable[..., Any],
+                factory: Callable[..., Any] | str,
                 description: str = "",
                 *,
+                levels: Sequence[str] = (),
                 _info: PluginInfo = info,
                 _kind: str = kind,
                 _pending: list[Entry] = pending,
             ) -> None:
                 _pending.append(
-                    Entry(_kind, name, factory, description, _info.name, _info.distribution, _info.version)
-                )
+                    Entry(
+                        _kind, name, factory, description, _info.name, _info.distribution, _info.version,
+                        tuple(levels),
+                    )
+                )  # fmt: skip
 
             try:
                 impl.function(register=register)
@@ -173,12 +182,30 @@ def load_plugins(
     return result
 
 
-_cached: PluginSet | None = None
+def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> str | None:
+    """pluggy's `check_pending`, for one plugin: its hook implementations that match no kick
+    hook (a misspelt `register_compresors` would otherwise never be called)."""
+    known = set(_HOOK_KIND) | {"register_commands"}
+    bad = sorted(
+        impl.function.__name__
+        for caller in pm.get_hookcallers(plugin) or []
+        if caller.name not in known and not caller.has_spec()
+        for impl in caller.get_hookimpls()
+        if impl.plugin is plugin
+    )
+    if not bad:
+        return None
+    return "; ".join(f"{b} is not a kick hook{suggest(b, sorted(known))}" for b in bad)
 
 
-def get_plugins(refresh: bool = False) -> PluginSet:
-    """The process-wide plugin set, loaded once."""
-    global _cached
-    if _cached is None or refresh:
-        _cached = load_plugins()
-    return _cached
+DEFAULT_MODEL = "smollm2-135m"
+"""The model `kick run` and `kick sweep` use when none is given (the embedded SmolLM2)."""
+FALLBACK_MODEL = "hf"
+"""The loader for a name no plugin registered: a Hub id or a local folder."""
+
+
+def load_model(spec: ModelSpec, plugins: PluginSet) -> Any:
+    """Load the model `spec` names: a registered model, else a Hub id or folder (`hf`)."""
+    reg = plugins.registry
+    name = spec.name if reg.has("model", spec.name) else FALLBACK_MODEL
+    return reg.create("model", name, spec=spec)

@@ -1,28 +1,75 @@
-"""A typed registry of components, with provenance and helpful errors."""
+"""A typed registry of components, with provenance and helpful errors.
+
+A factory is registered as a callable or, lazily, as a `"module:attr"` string that is imported
+only when the component is first created (so listing plugins imports no heavy module).
+`create` checks that what a factory built satisfies its kind's Protocol and names the plugin
+when it does not.
+"""
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from kick.errors import DuplicateComponentError, UnknownComponentError
+from kick.errors import DuplicateComponentError, PluginLoadError, UnknownComponentError
 from kick.params import suggest
 
 KINDS = ("model", "compressor", "task", "judge")
+LEVEL_PARAMS = ("sparsity", "pattern", "bits")
+"""What a compressor may sweep over: it declares these at registration (`levels=`)."""
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
 @dataclass(frozen=True)
 class Entry:
     kind: str
     name: str
-    factory: Callable[..., Any]
+    factory: Callable[..., Any] | str
     description: str
     plugin: str
     distribution: str | None
     version: str | None
+    levels: tuple[str, ...] = ()
+    """For a compressor: the level parameters a sweep varies (sparsity, pattern, bits)."""
+
+    @property
+    def owner(self) -> str:
+        return f"plugin {self.plugin!r} ({self.distribution or 'unknown distribution'})"
+
+    def resolve(self) -> Callable[..., Any]:
+        """The factory itself, importing a `"module:attr"` target on first use."""
+        if not isinstance(self.factory, str):
+            return self.factory
+        module, _, attr = self.factory.partition(":")
+        try:
+            obj: Any = importlib.import_module(module)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as e:
+            raise PluginLoadError(
+                f"{self.kind} {self.name!r} of {self.owner}: cannot import its factory "
+                f"{self.factory!r}: {type(e).__name__}: {e}"
+            ) from None
+        if not callable(obj):
+            raise PluginLoadError(f"{self.kind} {self.name!r} of {self.owner}: {self.factory!r} is not callable")
+        return obj  # type: ignore[no-any-return]
+
+
+def _protocols() -> dict[str, type]:
+    from kick.interfaces import CompressibleModel, Compressor, Judge, Task
+
+    return {"model": CompressibleModel, "compressor": Compressor, "task": Task, "judge": Judge}
+
+
+def missing_members(obj: Any, protocol: type) -> list[str]:
+    """Required members of `protocol` that `obj` lacks (optional ones are not required)."""
+    from kick.interfaces import required_members
+
+    return [m for m in required_members(protocol) if not hasattr(obj, m)]
 
 
 class Registry:
@@ -38,14 +85,21 @@ class Registry:
             raise ValueError(
                 f"invalid {entry.kind} name {entry.name!r}: use lower-case letters, digits, '.', '_', '-'"
             )
-        if not callable(entry.factory):
+        if isinstance(entry.factory, str):
+            if not _TARGET.match(entry.factory):
+                raise TypeError(f"{entry.kind} {entry.name!r}: factory {entry.factory!r} is not 'module:attr'")
+        elif not callable(entry.factory):
             raise TypeError(f"{entry.kind} {entry.name!r}: factory {entry.factory!r} is not callable")
+        bad = [lv for lv in entry.levels if lv not in LEVEL_PARAMS]
+        if bad or (entry.levels and entry.kind != "compressor"):
+            raise ValueError(
+                f"{entry.kind} {entry.name!r}: levels {list(entry.levels)!r}: only a compressor declares "
+                f"levels, among {', '.join(LEVEL_PARAMS)}"
+            )
         existing = self._entries[entry.kind].get(entry.name)
         if existing is not None:
             raise DuplicateComponentError(
-                f"{entry.kind} {entry.name!r} is registered twice: by plugin {existing.plugin!r} "
-                f"({existing.distribution or 'unknown distribution'}) and by plugin {entry.plugin!r} "
-                f"({entry.distribution or 'unknown distribution'})"
+                f"{entry.kind} {entry.name!r} is registered twice: by {existing.owner} and by {entry.owner}"
             )
         self._entries[entry.kind][entry.name] = entry
 
@@ -53,9 +107,7 @@ class Registry:
         entries = self._entries[kind]
         if name not in entries:
             avail = ", ".join(sorted(entries)) or "none"
-            raise UnknownComponentError(
-                f"unknown {kind} {name!r}{suggest(name, entries)}; available: {avail}"
-            )
+            raise UnknownComponentError(f"unknown {kind} {name!r}{suggest(name, entries)}; available: {avail}")
         return entries[name]
 
     def has(self, kind: str, name: str) -> bool:
@@ -69,4 +121,13 @@ class Registry:
             yield from self._entries[kind].values()
 
     def create(self, kind: str, name: str, **params: Any) -> Any:
-        return self.get(kind, name).factory(**params)
+        """Build a component; what the factory returns must satisfy the kind's Protocol."""
+        entry = self.get(kind, name)
+        obj = entry.resolve()(**params)
+        missing = missing_members(obj, _protocols()[kind])
+        if missing:
+            raise PluginLoadError(
+                f"{kind} {name!r} of {entry.owner}: its factory returned {type(obj).__name__}, which lacks "
+                f"{', '.join(missing)} (see kick.interfaces)"
+            )
+        return obj

@@ -22,7 +22,8 @@ from kick import judging
 from kick.errors import KickError, RunDirError, SpecError
 from kick.interfaces import Compressor, Judge, ModelBackend, Progress, Task
 from kick.metrics import clean_number, compare
-from kick.plugins import PluginSet, get_plugins
+from kick.plugins import PluginSet, load_plugins
+from kick.plugins import load_model as plugins_load_model
 from kick.rundir import (
     COMPRESSION,
     RECORDS,
@@ -69,10 +70,7 @@ def build_components(spec: RunSpec, plugins: PluginSet) -> Components:
 
 
 def load_model(spec: RunSpec, plugins: PluginSet) -> Any:
-    reg = plugins.registry
-    name = spec.model.name
-    entry = reg.get("model", name) if reg.has("model", name) else reg.get("model", "hf")
-    return entry.factory(spec=spec.model)
+    return plugins_load_model(spec.model, plugins)
 
 
 def prepare_run_dir(out: Path, spec: RunSpec, mode: Mode) -> None:
@@ -271,7 +269,7 @@ def run(
     model_loader: Callable[[RunSpec, PluginSet], Any] = load_model,
 ) -> dict[str, Any]:
     """Run one evaluation (dense and/or compressed) and write the run directory."""
-    plugins = plugins or get_plugins()
+    plugins = plugins or load_plugins()
     progress = progress or Progress()
     comps = build_components(spec, plugins)
     if not spec.include_dense and comps.compressor is None:

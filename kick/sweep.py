@@ -39,7 +39,7 @@ from typing import Any, Literal
 import kick
 from kick.errors import RunDirError, SpecError
 from kick.metrics import compare
-from kick.plugins import PluginSet, get_plugins
+from kick.plugins import PluginSet, load_plugins
 from kick.rundir import (
     COMPRESSION,
     RECORDS,
@@ -570,7 +570,7 @@ def run_sweep(
     model_loader: Callable[[RunSpec, PluginSet], Any] = load_model,
 ) -> SweepResult:
     """Run every cell not yet finished; safe to interrupt at any point and run again."""
-    plugins = plugins or get_plugins()
+    plugins = plugins or load_plugins()
     progress = progress or SweepProgress()
     planned = plan(sweep, out)
     # every component is built before anything is loaded: a bad name fails in a second

@@ -12,7 +12,7 @@ from _tasks_tiny import tiny_model
 from kick_tasks.mmlu import CHOICE_CONTINUATIONS, LETTERS
 from kick_tasks.perplexity import windows
 
-from kick.plugins import get_plugins
+from kick.plugins import load_plugins
 from kick.runner import run
 from kick.types import ComponentSpec, ModelSpec, RunSpec
 
@@ -23,7 +23,7 @@ def model():  # type: ignore[no-untyped-def]
 
 
 def make(name: str, **params):  # type: ignore[no-untyped-def]
-    return get_plugins().registry.create("task", name, **params)
+    return load_plugins().registry.create("task", name, **params)
 
 
 def test_mmlu_letter_scoring_matches_hand_computed_logits(model) -> None:  # type: ignore[no-untyped-def]

@@ -10,17 +10,17 @@ from kick_tasks.summarization import curated
 
 from dataset_builder import readers
 from kick.errors import DataError, SpecError
-from kick.plugins import get_plugins
+from kick.plugins import load_plugins
 
 TASKS = ["factoid-qa", "mmlu", "icrqa-closed", "icrqa-open", "summarization", "instruction-following", "mt-bench", "perplexity"]
 
 
 def make(name: str, **params):  # type: ignore[no-untyped-def]
-    return get_plugins().registry.create("task", name, **params)
+    return load_plugins().registry.create("task", name, **params)
 
 
 def test_every_task_is_registered_and_accepts_limit_and_seed() -> None:
-    reg = get_plugins().registry
+    reg = load_plugins().registry
     assert set(TASKS) <= set(reg.names("task"))
     for name in TASKS:
         task = make(name, limit=2, seed=0)

@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 from _tasks_tiny import shared_data
 
-from kick.plugins import get_plugins
+from kick.plugins import load_plugins
 
 DATA = shared_data()
 pytestmark = pytest.mark.skipif(DATA is None, reason="shared/data not found (set KICK_SHARED_DATA)")
 
 
 def make(name: str, **params):  # type: ignore[no-untyped-def]
-    return get_plugins().registry.create("task", name, data=str(DATA / params.pop("path")), **params)
+    return load_plugins().registry.create("task", name, data=str(DATA / params.pop("path")), **params)
 
 
 def test_freebaseqa_eval_json_has_4000_questions_with_all_parse_aliases() -> None:

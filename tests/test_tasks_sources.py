@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from kick.errors import DataError
-from kick.plugins import get_plugins
+from kick.plugins import load_plugins
 
 
 def make(name: str, **params):  # type: ignore[no-untyped-def]
-    return get_plugins().registry.create("task", name, **params)
+    return load_plugins().registry.create("task", name, **params)
 
 
 def _write_built(root: Path, config: str, split: str, rows: list[dict]) -> None:  # type: ignore[type-arg]

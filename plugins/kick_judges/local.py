@@ -51,10 +51,10 @@ class LocalHFBackend:
 
     def _load(self) -> Any:
         if self._backend is None:
-            from kick.plugins import get_plugins
+            from kick.plugins import load_plugins
             from kick.types import ModelSpec
 
-            reg = get_plugins().registry
+            reg = load_plugins().registry
             entry = reg.get("model", self.model) if reg.has("model", self.model) else reg.get("model", "hf")
             self._backend = entry.factory(
                 spec=ModelSpec(name=self.model, dtype=self._dtype, device=self._device)
