@@ -19,7 +19,7 @@ from kick_tasks.common import shared_data_dir
 from kick_tasks.mmlu import CHOICE_CONTINUATIONS, letter_from_logprobs
 
 from kick.plugins import load_plugins
-from kick.runner import _record
+from kick.runner import make_record
 from kick.types import ModelSpec
 
 SUBJECTS = ("abstract_algebra", "high_school_geography", "marketing", "world_religions", "elementary_mathematics")
@@ -34,7 +34,7 @@ def score(model: Any, t: Any, batch_size: int = 8) -> tuple[dict[str, Any], int,
     t0 = time.perf_counter()
     preds = t.predict(model, samples, batch_size=batch_size)
     secs = time.perf_counter() - t0
-    recs = [_record("dense", t, s, p) for s, p in zip(samples, preds, strict=True)]
+    recs = [make_record("dense", t, s, p) for s, p in zip(samples, preds, strict=True)]
     return dict(t.aggregate([r for r in recs if r.error is None])), len(samples), secs
 
 

@@ -6,24 +6,22 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import tomllib
 import typer
 from rich.console import Console
 
 from kick.errors import KickError, SpecError
-from kick.params import parse_assignments, parse_task_assignments
-from kick.plugins import PluginSet
-from kick.types import ComponentSpec, ModelSpec, RunSpec, Scalar
+from kick.params import parse_assignments
+from kick.plugins import DEFAULT_MODEL, PluginSet
+from kick.spec import build_run_spec, load_spec_file, mode_of
+from kick.types import ComponentSpec, RunSpec
 
 console = Console()
 err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
-
-DEFAULT_MODEL = "smollm2-135m"
 
 
 def guarded(fn: F) -> F:
@@ -71,119 +69,6 @@ RelTolOpt = Annotated[float, typer.Option("--rel-tol", help="'Matches dense' tol
 AbsTolOpt = Annotated[float | None, typer.Option("--abs-tol", help="'Matches dense' tolerance, absolute.")]
 
 
-def load_spec_file(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise SpecError(f"spec file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as e:
-        raise SpecError(f"spec file {path}: {e}") from None
-
-
-_RUN_KEYS = {
-    "model",
-    "method",
-    "params",
-    "tasks",
-    "task_params",
-    "judge",
-    "judge_params",
-    "limit",
-    "batch_size",
-    "seed",
-    "dtype",
-    "device",
-    "revision",
-    "trust_remote_code",
-}
-
-
-def build_run_spec(
-    *,
-    file: Mapping[str, Any],
-    model: str | None,
-    method: str | None,
-    params: Sequence[str],
-    tasks: Sequence[str],
-    task_params: Sequence[str],
-    judge: str | None,
-    judge_params: Sequence[str],
-    limit: int | None,
-    batch_size: int | None,
-    seed: int | None,
-    dtype: str | None,
-    device: str | None,
-    revision: str | None,
-    trust_remote_code: bool,
-    include_dense: bool,
-) -> RunSpec:
-    """Merge a spec file with command-line options (options win) into one validated RunSpec."""
-    unknown = set(file) - _RUN_KEYS
-    if unknown:
-        raise SpecError(
-            f"spec file: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_RUN_KEYS))}"
-        )
-    model_cfg = file.get("model", DEFAULT_MODEL)
-    model_fields: dict[str, Any] = {"name": model_cfg} if isinstance(model_cfg, str) else dict(model_cfg)
-    if model:
-        model_fields["name"] = model
-    for key, val in (("dtype", dtype), ("device", device), ("revision", revision)):
-        if val is not None:
-            model_fields[key] = val
-        elif key in file:
-            model_fields[key] = file[key]
-    if trust_remote_code or file.get("trust_remote_code"):
-        model_fields["trust_remote_code"] = True
-    try:
-        model_spec = ModelSpec(**model_fields)
-    except TypeError as e:
-        raise SpecError(f"spec file: model: {e}") from None
-
-    method_params: dict[str, Scalar] = dict(file.get("params", {}))
-    method_params.update(parse_assignments(params))
-    method_name = method or file.get("method")
-    if method_params and not method_name:
-        raise SpecError("--param given without --method")
-
-    task_names = list(tasks) or list(file.get("tasks", []))
-    tparams: dict[str, dict[str, Scalar]] = {k: dict(v) for k, v in file.get("task_params", {}).items()}
-    for name, kv in parse_task_assignments(task_params).items():
-        tparams.setdefault(name, {}).update(kv)
-    stray = set(tparams) - set(task_names)
-    if stray:
-        raise SpecError(f"--task-param for task(s) not being run: {', '.join(sorted(stray))}")
-
-    jparams: dict[str, Scalar] = dict(file.get("judge_params", {}))
-    jparams.update(parse_assignments(judge_params, what="--judge-param"))
-    judge_name = judge or file.get("judge")
-
-    bs = batch_size if batch_size is not None else int(file.get("batch_size", 8))
-    if bs < 1:
-        raise SpecError(f"--batch-size must be at least 1, got {bs}")
-    lim = limit if limit is not None else file.get("limit")
-    if lim is not None and int(lim) < 1:
-        raise SpecError(f"--limit must be at least 1, got {lim}")
-    return RunSpec(
-        model=model_spec,
-        tasks=tuple(ComponentSpec(n, tparams.get(n, {})) for n in task_names),
-        compression=ComponentSpec(method_name, method_params) if method_name else None,
-        judge=ComponentSpec(judge_name, jparams) if judge_name else None,
-        include_dense=include_dense,
-        batch_size=bs,
-        limit=int(lim) if lim is not None else None,
-        seed=seed if seed is not None else int(file.get("seed", 0)),
-    )
-
-
-def _mode(resume: bool, overwrite: bool) -> str:
-    if resume and overwrite:
-        raise SpecError("--resume and --overwrite exclude each other")
-    return "resume" if resume else "overwrite" if overwrite else "new"
-
-
 # ---- commands ----------------------------------------------------------------------------------
 def cmd_plugins(
     ctx: typer.Context,
@@ -223,6 +108,24 @@ def cmd_plugins(
     from kick.render import plugins_table
 
     console.print(plugins_table(ps))
+
+
+_OPTION_NAMES = {
+    "model": "model", "method": "method", "param": "params", "task": "tasks", "task_param": "task_params",
+    "judge": "judge", "judge_param": "judge_params", "limit": "limit", "batch_size": "batch_size",
+    "seed": "seed", "dtype": "dtype", "device": "device", "revision": "revision",
+    "trust_remote_code": "trust_remote_code",
+}  # fmt: skip
+
+
+def _run_options(given: Mapping[str, Any], **fixed: Any) -> dict[str, Any]:
+    """A command's run options as `build_run_spec` keywords (repeatable options may be None)."""
+    opts = {key: given[name] for name, key in _OPTION_NAMES.items() if name in given}
+    opts = {
+        k: ([] if v is None and k in ("params", "tasks", "task_params", "judge_params") else v)
+        for k, v in opts.items()
+    }
+    return {**opts, **fixed}
 
 
 def _plugins(ctx: typer.Context) -> PluginSet:
@@ -265,27 +168,10 @@ def cmd_eval(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Evaluate a model (no compression) on tasks."""
-    run_spec = build_run_spec(
-        file=load_spec_file(spec),
-        model=model,
-        method=None,
-        params=[],
-        tasks=task or [],
-        task_params=task_param or [],
-        judge=judge,
-        judge_params=judge_param or [],
-        limit=limit,
-        batch_size=batch_size,
-        seed=seed,
-        dtype=dtype,
-        device=device,
-        revision=revision,
-        trust_remote_code=trust_remote_code,
-        include_dense=True,
-    )
+    run_spec = build_run_spec(file=load_spec_file(spec), **_run_options(locals(), method=None))
     if run_spec.compression is not None:
         raise SpecError("kick eval does not compress; use kick run --method")
-    _run_common(ctx, run_spec, out, _mode(resume, overwrite), 0.05, None)
+    _run_common(ctx, run_spec, out, mode_of(resume, overwrite), 0.05, None)
 
 
 def cmd_run(
@@ -313,27 +199,11 @@ def cmd_run(
     abs_tol: AbsTolOpt = None,
 ) -> None:
     """Compress in memory and evaluate, with the dense baseline in the same run."""
-    run_spec = build_run_spec(
-        file=load_spec_file(spec),
-        model=model,
-        method=method,
-        params=param or [],
-        tasks=task or [],
-        task_params=task_param or [],
-        judge=judge,
-        judge_params=judge_param or [],
-        limit=limit,
-        batch_size=batch_size,
-        seed=seed,
-        dtype=dtype,
-        device=device,
-        revision=revision,
-        trust_remote_code=trust_remote_code,
-        include_dense=not no_dense,
-    )
+    opts = _run_options(locals(), include_dense=not no_dense)
+    run_spec = build_run_spec(file=load_spec_file(spec), **opts)
     if run_spec.compression is None:
         raise SpecError("kick run needs --method (use kick eval to evaluate without compression)")
-    _run_common(ctx, run_spec, out, _mode(resume, overwrite), rel_tol, abs_tol)
+    _run_common(ctx, run_spec, out, mode_of(resume, overwrite), rel_tol, abs_tol)
 
 
 def cmd_compress(
@@ -352,24 +222,7 @@ def cmd_compress(
     """Compress a model and save a folder that AutoModelForCausalLM.from_pretrained loads."""
     from kick.compress import compress_to_folder
 
-    run_spec = build_run_spec(
-        file={},
-        model=model,
-        method=method,
-        params=param or [],
-        tasks=[],
-        task_params=[],
-        judge=None,
-        judge_params=[],
-        limit=None,
-        batch_size=None,
-        seed=seed,
-        dtype=dtype,
-        device=device,
-        revision=revision,
-        trust_remote_code=trust_remote_code,
-        include_dense=False,
-    )
+    run_spec = build_run_spec(file={}, **_run_options(locals(), include_dense=False))
     with console.status(f"compressing {model} with {method}"):
         stats = compress_to_folder(run_spec, out, overwrite=overwrite, plugins=_plugins(ctx))
     from kick.render import compression_table
@@ -379,27 +232,6 @@ def cmd_compress(
 
 
 # ---- sweep and report (issue 7) ---------------------------------------------------------------
-def merge_sweep_options(file: Mapping[str, Any], **opts: Any) -> dict[str, Any]:
-    """Command-line options over a sweep spec file: given lists replace the file's, `--param`
-    (METHOD.key=value) and `--task-param` (TASK.key=value) add to its tables. Pure."""
-    data = dict(file)
-    for key in ("models", "methods", "sparsity", "patterns", "bits", "tasks"):
-        if opts.get(key):
-            data[key] = list(opts[key])
-            if key == "models":
-                data.pop("model", None)
-    for key in ("limit", "batch_size", "seed", "rel_tol", "abs_tol", "judge", "copy"):
-        if opts.get(key) is not None:
-            data[key] = opts[key]
-    for key, items in (("params", opts.get("params")), ("task_params", opts.get("task_params"))):
-        if items:
-            tables = {k: dict(v) for k, v in data.get(key, {}).items()}
-            for name, kv in parse_task_assignments(items).items():
-                tables.setdefault(name, {}).update(kv)
-            data[key] = tables
-    return data
-
-
 def cmd_sweep(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option("--out", "-o", help="Sweep directory to write.")],
@@ -431,8 +263,9 @@ def cmd_sweep(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo cells whose spec changed.")] = False,
 ) -> None:
     """Sweep models x methods x levels x tasks (dense once per model); resumable."""
-    from kick.sweep import parse_sweep_spec, run_sweep
+    from kick.sweep import run_sweep
     from kick.sweep_render import SweepRichProgress
+    from kick.sweep_spec import levels_from, merge_sweep_options, parse_sweep_spec
 
     data = merge_sweep_options(
         load_spec_file(spec),
@@ -450,10 +283,10 @@ def cmd_sweep(
         rel_tol=rel_tol,
         abs_tol=abs_tol,
     )
-    sweep = parse_sweep_spec(data, default_model=DEFAULT_MODEL)
+    sweep = parse_sweep_spec(data, levels_of=levels_from(_plugins(ctx)))
     with SweepRichProgress(console) as progress:
         result = run_sweep(
-            sweep, out, mode=_mode(resume, overwrite), plugins=_plugins(ctx), progress=progress
+            sweep, out, mode=mode_of(resume, overwrite), plugins=_plugins(ctx), progress=progress
         )  # type: ignore[arg-type]
     t = result.timings
     console.print(
@@ -505,12 +338,12 @@ def cmd_judge(
     ] = False,
 ) -> None:
     """Judge (or re-judge) a finished run from its records, without regenerating; rewrites summary.json."""
-    from kick.judging import rejudge_run
     from kick.render import RichProgress, summary_table
+    from kick.runner import rejudge
 
     spec = ComponentSpec(judge, parse_assignments(param or []))
     with RichProgress(console) as progress:
-        summary = rejudge_run(run_dir, spec, force=force, plugins=_plugins(ctx), progress=progress)
+        summary = rejudge(run_dir, spec, force=force, plugins=_plugins(ctx), progress=progress)
     console.print(summary_table(summary))
     usage = (summary.get("judge") or {}).get("usage") or {}
     if usage:

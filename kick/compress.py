@@ -1,32 +1,40 @@
-"""`kick compress`: compress a model and save a loadable folder plus kick_compression.json."""
+"""`kick compress`: a run with no task that saves the compressed model.
+
+The folder is an ordinary run directory (spec.json, compression.json, summary.json) that is also
+a model folder `AutoModelForCausalLM.from_pretrained` loads, plus kick_compression.json, the
+manifest a user ships with the model. It is written in a temporary sibling and renamed, so an
+interrupted compression leaves nothing behind.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import kick
-from kick.errors import RunDirError, SpecError
-from kick.plugins import PluginSet, load_plugins
+from kick.errors import RunDirError
+from kick.interfaces import Progress
+from kick.plugins import PluginSet
 from kick.rundir import write_json_atomic
-from kick.runner import _seed_everything, load_model, provenance
+from kick.runner import check_spec, run
 from kick.types import RunSpec
 
 MANIFEST = "kick_compression.json"
 
 
 def compress_to_folder(
-    spec: RunSpec, out: Path, *, overwrite: bool = False, plugins: PluginSet | None = None
+    spec: RunSpec,
+    out: Path,
+    *,
+    overwrite: bool = False,
+    plugins: PluginSet | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Compress and write the model to `out` atomically (a temporary sibling folder, renamed)."""
-    plugins = plugins or load_plugins()
-    if spec.compression is None:
-        raise SpecError("no compression method given")
-    compressor = plugins.registry.create("compressor", spec.compression.name, **dict(spec.compression.params))
+    """Compress and write the model to `out` atomically; returns the manifest."""
+    check_spec(spec, save_model=True)
     if out.exists() and not overwrite:
         raise RunDirError(f"{out} already exists: pass --overwrite to replace it")
     parent = out.resolve().parent
@@ -36,18 +44,13 @@ def compress_to_folder(
     except OSError as e:
         raise RunDirError(f"cannot write to {parent}: {e.strerror or e}") from None
     try:
-        _seed_everything(spec.seed)
-        model = load_model(spec, plugins)
-        t0 = time.time()
-        stats = dict(compressor.compress(model))
-        stats.setdefault("seconds", time.time() - t0)
-        model.save(str(tmp))
+        summary = run(spec, tmp, plugins=plugins, progress=progress, save_model=True)
         manifest = {
             "kick_version": kick.__version__,
-            "spec": spec.to_dict(),
-            "model": dict(model.info()),
-            "compression": {"method": spec.compression.name, **stats},
-            "provenance": provenance(plugins),
+            "spec": summary["spec"],
+            "model": summary["model"],
+            "compression": summary["compression"],
+            "provenance": summary["provenance"],
         }
         write_json_atomic(tmp / MANIFEST, manifest)
         if out.exists():

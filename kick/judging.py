@@ -1,4 +1,4 @@
-"""Judging records of a finished evaluation (inline in `kick run`, or later with `kick judge`).
+"""Judging a run's records (phase 7 of `kick.runner.run`, also what `kick judge` re-runs).
 
 A Judgement's scores use this convention: `<criterion>` is the judged answer's score,
 `<criterion>_ref` the reference answer's score (pairwise protocols), and `inconsistent` is 1.0
@@ -11,16 +11,12 @@ retries) go to `record.extra["judge"]`.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kick.interfaces import Judge, Progress
-from kick.types import ComponentSpec, JudgeItem, Record, Sample
-
-if TYPE_CHECKING:
-    from kick.plugins import PluginSet
+from kick.interfaces import Judge, Progress, Task, optional_member
+from kick.rundir import RecordStore
+from kick.types import DENSE, JudgeItem, Record, Sample
 
 PREFIX = "judge."
 JUDGE_KEYS = ("judge_error", "judge_raw", "judge")
@@ -88,61 +84,9 @@ def run_judge(judge: Judge, items: Sequence[JudgeItem], records: Sequence[Record
 def reference_overrides(judge: Judge) -> Mapping[str, list[str]] | None:
     """A judge's own reference answers by sample id (its `references` file), or None: then the
     sample's reference, else the dense model's answer, is the reference."""
-    get = getattr(judge, "reference_answers", None)
+    get = optional_member(judge, "reference_answers", None)
     refs = get() if callable(get) else None
     return {str(k): [str(t) for t in v] for k, v in refs.items()} if refs is not None else None
-
-
-def _answer_turns(row: Mapping[str, Any]) -> list[str] | None:
-    for key in ("turns", "reference", "answer", "text", "output"):
-        val = row.get(key)
-        if isinstance(val, str) and val:
-            return [val]
-        if isinstance(val, list) and val and all(isinstance(t, str) for t in val):
-            return list(val)
-    choices = row.get("choices")
-    if isinstance(choices, list) and choices and isinstance(choices[0], Mapping):
-        return _answer_turns(choices[0])
-    return None
-
-
-def parse_reference_rows(lines: Sequence[str], source: str = "references") -> dict[str, list[str]]:
-    """Reference answers from JSON lines: the id is `sample_id`, `question_id` or `id`; the
-    answer is `turns`, `reference`, `answer`, `text`, `output` or `choices[0].turns` (the
-    FastChat answer and MT-Bench reference formats). A malformed line is a DataError."""
-    import json
-
-    from kick.errors import DataError
-
-    out: dict[str, list[str]] = {}
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            raise DataError(f"{source}:{n}: not a JSON line") from None
-        sid = (
-            next((row[k] for k in ("sample_id", "question_id", "id") if k in row), None)
-            if isinstance(row, dict)
-            else None
-        )
-        turns = _answer_turns(row) if isinstance(row, dict) else None
-        if sid is None or turns is None:
-            raise DataError(f"{source}:{n}: needs an id (sample_id, question_id or id) and an answer text")
-        out[str(sid)] = turns
-    return out
-
-
-def load_reference_file(path: str | Path) -> dict[str, list[str]]:
-    from kick.errors import DataError
-
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise DataError(f"reference answers {p}: {e.strerror or e}") from None
-    return parse_reference_rows(text.splitlines(), str(p))
 
 
 def judge_criteria(records: Sequence[Record]) -> list[str]:
@@ -193,71 +137,73 @@ def judge_metrics(records: Sequence[Record]) -> dict[str, Any]:
     return out
 
 
-def bind_run_dir(judge: Judge, run_dir: Path) -> None:
-    """Tell a judge which run it judges (its default reply cache lives there), if it cares."""
-    bind = getattr(judge, "bind_run_dir", None)
-    if callable(bind):
-        bind(run_dir)
+class DenseReferences:
+    """The dense model's answers of a run, by task and sample id: the reference a judge
+    compares compressed answers with when a sample has no reference of its own. A `kick run`
+    reads its own records; a sweep cell reads its dense cell's."""
+
+    def __init__(self, store: RecordStore) -> None:
+        self._store = store
+
+    def answer(self, task: str, sample_id: str) -> list[str] | None:
+        dense = self._store.get(DENSE, task, sample_id)
+        if dense is None or dense.error:
+            return None
+        answers = dense.extra.get("answers")
+        return [str(a) for a in answers] if answers else [dense.output]
 
 
-def rejudge_run(
-    run_dir: Path,
-    judge_spec: ComponentSpec,
+def own_reference(sample: Sample) -> list[str] | None:
+    """A sample's own reference answer (text or turns), if it has one."""
+    ref = sample.reference
+    if isinstance(ref, str) and ref:
+        return [ref]
+    if isinstance(ref, (list, tuple)) and ref and all(isinstance(x, str) for x in ref):
+        return list(ref)
+    return None
+
+
+def judge_task(
+    judge: Judge,
+    task: Task,
+    samples: Sequence[Sample],
+    variants: Sequence[str],
+    store: RecordStore,
+    dense: DenseReferences,
+    progress: Progress,
     *,
     force: bool = False,
-    plugins: PluginSet | None = None,
-    progress: Progress | None = None,
-) -> dict[str, Any]:
-    """Judge (or re-judge) a finished run from its records, without regenerating anything.
+) -> None:
+    """Judge every not-yet-judged record of a judged task (every record with `force`).
 
-    The tasks are rebuilt from `RUN_DIR/spec.json` through the registry; records already judged
-    are kept unless `force`; records whose judging failed are tried again. `summary.json` is
-    then recomputed with the same aggregation as `kick run`, and records.jsonl is compacted.
-    """
-    from kick import runner
-    from kick.errors import RunDirError
-    from kick.plugins import load_plugins
-    from kick.rundir import COMPRESSION, RECORDS, SPEC, SUMMARY, RecordStore, read_json, write_json_atomic
-    from kick.types import RunSpec
-
-    run_dir = Path(run_dir)
-    if not (run_dir / SPEC).is_file() or not (run_dir / RECORDS).is_file():
-        raise RunDirError(f"{run_dir} is not a kick run directory (needs {SPEC} and {RECORDS})")
-    plugins = plugins or load_plugins()
-    progress = progress or Progress()
-    spec = RunSpec.from_dict(read_json(run_dir / SPEC)["spec"])
-    spec = dataclasses.replace(spec, judge=judge_spec)
-    comps = runner.build_components(spec, plugins)
-    assert comps.judge is not None
-    judged_tasks = [t for t in comps.tasks if t.judge_kind]
-    if not judged_tasks:
-        raise RunDirError(f"{run_dir}: none of its tasks ({', '.join(comps.task_names)}) is judged")
-    old = read_json(run_dir / SUMMARY) if (run_dir / SUMMARY).is_file() else {}
-    store = RecordStore(run_dir / RECORDS)
-    variants = old.get("variants") or [
-        v for v in (runner.DENSE, runner.COMPRESSED) if any(r.variant == v for r in store.all())
-    ]
-    bind_run_dir(comps.judge, run_dir)
-    started = time.time()
-    for task in judged_tasks:
-        runner.judge_task(comps.judge, task, variants, store, progress, force=force)
-    store.compact()
-    compression = old.get("compression")
-    if compression is None and (run_dir / COMPRESSION).is_file():
-        compression = read_json(run_dir / COMPRESSION)
-    tol = old.get("tolerance") or {}
-    summary = runner.build_summary(
-        spec,
-        comps,
-        store,
-        variants,
-        old.get("model") or {},
-        compression,
-        plugins,
-        rel_tol=float(tol.get("relative", 0.05)),
-        abs_tol=tol.get("absolute"),
-    )
-    summary["seconds"] = old.get("seconds")
-    summary["judged_at"] = {"time": time.time(), "seconds": time.time() - started, "force": force}
-    write_json_atomic(run_dir / SUMMARY, summary)
-    return summary
+    The reference is the judge's own reference file when it has one, else the sample's own
+    reference answer, else the dense model's answer (then the dense variant itself is not
+    judged: it is the reference)."""
+    kind = task.judge_kind
+    assert kind is not None
+    by_id = {s.id: s for s in samples}
+    overrides = reference_overrides(judge)
+    for variant in variants:
+        records = [r for r in store.select(variant, task.name, list(by_id)) if force or not is_judged(r)]
+        items, todo = [], []
+        for r in records:
+            sample = by_id[r.sample_id]
+            if overrides is not None:
+                ref = overrides.get(sample.id)
+            elif variant == DENSE and own_reference(sample) is None:
+                continue  # the dense answer is the reference: nothing to judge it against
+            else:
+                ref = own_reference(sample) or dense.answer(task.name, sample.id)
+            if ref is None or r.error:
+                continue
+            items.append(judge_item(kind, sample, r, ref))
+            todo.append(r)
+        if not items:
+            continue
+        key = f"judge/{variant}/{task.name}"
+        progress.start(key, f"judge {variant:5s} {task.name}", len(items))
+        for start in range(0, len(items), 16):
+            updated = run_judge(judge, items[start : start + 16], todo[start : start + 16])
+            store.append(updated)
+            progress.advance(key, len(updated))
+        progress.finish(key)

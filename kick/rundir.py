@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import kick
+from kick.errors import RunDirError
 from kick.metrics import clean_number
-from kick.types import Record, to_jsonable
+from kick.types import Record, RunSpec, to_jsonable
+
+Mode = Literal["new", "resume", "overwrite", "rejudge"]
+"""How `run()` opens its directory: `new` refuses an existing run, `resume` continues one written
+by the same spec, `overwrite` replaces one, `rejudge` re-judges a finished one (its spec may
+differ only in the judge) without generating anything."""
 
 SUMMARY = "summary.json"
 RECORDS = "records.jsonl"
@@ -108,3 +117,51 @@ def _record_json(rec: Record) -> dict[str, Any]:
     d = to_jsonable(rec)
     d["scores"] = {k: clean_number(v) for k, v in rec.scores.items()}
     return d  # type: ignore[no-any-return]
+
+
+def prepare_run_dir(out: Path, spec: RunSpec, mode: Mode) -> dict[str, Any] | None:
+    """Create or reopen the run directory according to `mode`; returns the summary already
+    there (resume, rejudge) or None. Refuses, with one message and before any work, a directory
+    that is not a kick run, or one written by a different spec."""
+    spec_file = out / SPEC
+    if mode == "rejudge":
+        if not spec_file.is_file() or not (out / RECORDS).is_file():
+            raise RunDirError(f"{out} is not a kick run directory (needs {SPEC} and {RECORDS})")
+        old = RunSpec.from_dict(read_json(spec_file)["spec"])
+        if dataclasses.replace(old, judge=spec.judge) != spec:
+            raise RunDirError(f"{out}: only the judge may change when re-judging a run")
+        return _previous_summary(out)
+    if out.exists() and any(out.iterdir()):
+        if mode == "overwrite":
+            if not spec_file.exists() and not (out / RECORDS).exists():
+                raise RunDirError(
+                    f"{out} is not empty and is not a kick run directory; refusing to delete it"
+                )
+            shutil.rmtree(out)
+        elif mode == "resume":
+            if not spec_file.exists():
+                raise RunDirError(f"{out} has no {SPEC}: nothing to resume")
+            if read_json(spec_file).get("spec") != spec.to_dict():
+                raise RunDirError(
+                    f"{out} was written by a different spec; use --overwrite to start again "
+                    f"or --out for a new directory"
+                )
+            return _previous_summary(out)
+        else:
+            raise RunDirError(
+                f"{out} already exists: pass --resume to continue it or --overwrite to replace it"
+            )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".kick-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise RunDirError(f"cannot write to {out}: {e.strerror or e}") from None
+    write_json_atomic(spec_file, {"kick_version": kick.__version__, "spec": spec.to_dict()})
+    return None
+
+
+def _previous_summary(out: Path) -> dict[str, Any] | None:
+    data = read_json(out / SUMMARY) if (out / SUMMARY).is_file() else None
+    return data if isinstance(data, dict) else None

@@ -1,61 +1,72 @@
-"""The pipeline, top to bottom: spec -> model -> (dense eval) -> compress -> eval -> judge -> report.
+"""THE protocol: every evaluation `kick` does goes through `run()`, in these phases.
+
+1. **build**: every component (tasks, compressor, judge) is created from the spec before any
+   model is loaded or any file written, so a bad name or parameter fails in a second.
+2. **open** the run directory (`new`, `resume`, `overwrite`, or `rejudge`: see `kick.rundir`).
+3. **dense**: with `spec.include_dense`, every task is evaluated on the model as loaded. A sweep
+   cell instead passes `dense=`, the directory of the dense run of the same model: its
+   metrics and records (judge references) are read from there.
+4. **compress** (when the spec has a compression): once, its measured statistics written to
+   compression.json; skipped on resume when every compressed record is already there.
+5. **compressed**: every task evaluated on the compressed model.
+6. **save** (`save_model`): the compressed model is written into the run directory.
+7. **judge**: every judged task's records not yet judged (all of them with `force_judge`).
+8. **summary**: one shape for `kick run`, `kick eval`, `kick compress`, `kick judge` and every
+   sweep cell (`build_summary`).
 
 Every sample's record is appended to records.jsonl as soon as its chunk is scored, so an
-interrupted run resumes where it stopped (`mode="resume"`) and ends with the same summary as an
-uninterrupted one.
+interrupted run resumes where it stopped and ends with the same summary as an uninterrupted
+one. The model is loaded only when a phase needs it (a finished run re-judged loads none).
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
-import platform
-import shutil
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import kick
-from kick import judging
 from kick.errors import KickError, RunDirError, SpecError
-from kick.interfaces import Compressor, Judge, ModelBackend, Progress, Task
+from kick.interfaces import Compressor, Judge, Progress, Task, optional_member
+from kick.judging import DenseReferences, judge_metrics, judge_task
 from kick.metrics import clean_number, compare
-from kick.plugins import PluginSet, load_plugins
-from kick.plugins import load_model as plugins_load_model
+from kick.plugins import PluginSet, load_model, load_plugins
+from kick.provenance import provenance, run_env, seed_everything
 from kick.rundir import (
     COMPRESSION,
     RECORDS,
     SPEC,
     SUMMARY,
+    Mode,
     RecordStore,
+    prepare_run_dir,
     read_json,
     write_json_atomic,
 )
-from kick.types import COMPRESSED, DENSE, Prediction, Record, RunSpec, Sample
-
-Mode = Literal["new", "resume", "overwrite"]
+from kick.types import COMPRESSED, DENSE, ComponentSpec, Level, Prediction, Record, RunSpec, Sample
 
 
 @dataclass
 class Components:
+    """What a spec names, built and validated: tasks with their samples, compressor, judge."""
+
     tasks: list[Task]
+    samples: dict[str, list[Sample]]
     compressor: Compressor | None
     judge: Judge | None
-    task_names: list[str] = field(default_factory=list)
 
 
 def build_components(spec: RunSpec, plugins: PluginSet) -> Components:
-    """Create every component from the spec before any model is loaded, so a bad name or
-    parameter fails in a second with one message, not after minutes of work."""
-    reg = plugins.registry
-    tasks: list[Task] = []
+    """Create every component from the spec (phase 1): a bad name or parameter fails here, in
+    a second, with one message. Each task's samples are read once, here, for the whole run."""
     names = [t.name for t in spec.tasks]
-    if not names:
-        raise SpecError("no task given: pass at least one --task")
     if len(set(names)) != len(names):
         raise SpecError(f"a task is listed twice: {', '.join(names)}")
+    reg = plugins.registry
+    tasks: list[Task] = []
     for t in spec.tasks:
         params = dict(t.params)
         if spec.limit is not None:
@@ -66,59 +77,164 @@ def build_components(spec: RunSpec, plugins: PluginSet) -> Components:
     if spec.compression is not None:
         compressor = reg.create("compressor", spec.compression.name, **dict(spec.compression.params))
     judge = reg.create("judge", spec.judge.name, **dict(spec.judge.params)) if spec.judge else None
-    return Components(tasks, compressor, judge, names)
+    samples = {}
+    for task in tasks:
+        samples[task.name] = list(task.samples())
+        _check_unique_ids(task.name, samples[task.name])
+    return Components(tasks, samples, compressor, judge)
 
 
-def load_model(spec: RunSpec, plugins: PluginSet) -> Any:
-    return plugins_load_model(spec.model, plugins)
+def check_spec(spec: RunSpec, *, dense: Path | None = None, save_model: bool = False) -> None:
+    """The spec-level rules, before anything is built."""
+    if not spec.tasks and not save_model:
+        raise SpecError("no task given: pass at least one --task")
+    if not spec.include_dense and spec.compression is None:
+        raise SpecError("nothing to evaluate: no compression and the dense baseline is off")
+    if dense is not None and spec.include_dense:
+        raise SpecError("a run given a dense directory does not evaluate dense itself (include_dense=False)")
+    if save_model and spec.compression is None:
+        raise SpecError("no compression method given")
 
 
-def prepare_run_dir(out: Path, spec: RunSpec, mode: Mode) -> None:
-    """Create or reopen the run directory; refuse an existing one unless resuming or overwriting."""
-    spec_file = out / SPEC
-    if out.exists() and any(out.iterdir()):
-        if mode == "overwrite":
-            if not spec_file.exists() and not (out / RECORDS).exists():
-                raise RunDirError(
-                    f"{out} is not empty and is not a kick run directory; refusing to delete it"
-                )
-            shutil.rmtree(out)
-        elif mode == "resume":
-            if not spec_file.exists():
-                raise RunDirError(f"{out} has no {SPEC}: nothing to resume")
-            old = read_json(spec_file).get("spec")
-            if old != spec.to_dict():
-                raise RunDirError(
-                    f"{out} was written by a different spec; use --overwrite to start again "
-                    f"or --out for a new directory"
-                )
-            return
+def run(
+    spec: RunSpec,
+    out: Path,
+    *,
+    plugins: PluginSet | None = None,
+    model: Any = None,
+    dense: Path | None = None,
+    mode: Mode = "new",
+    progress: Progress | None = None,
+    rel_tol: float = 0.05,
+    abs_tol: float | None = None,
+    cell: str | None = None,
+    level: Level | None = None,
+    save_model: bool = False,
+    force_judge: bool = False,
+) -> dict[str, Any]:
+    """Run one evaluation and write its run directory; returns the summary.
+
+    `model`: a ready model (the sweep hands each cell a fresh copy); default: loaded from
+    `spec.model` through the plugins, and only when a phase needs it. `dense`: the finished
+    run directory of the dense model, for a run that evaluates only the compressed variant.
+    `cell` and `level` name a sweep cell (the level defaults to the compression's parameters).
+    """
+    plugins = plugins if plugins is not None else load_plugins()
+    progress = progress or Progress()
+    check_spec(spec, dense=dense, save_model=save_model)
+    comps = build_components(spec, plugins)
+    if mode == "rejudge" and not any(t.judge_kind for t in comps.tasks):
+        names = ", ".join(t.name for t in comps.tasks)
+        raise RunDirError(f"{out}: none of its tasks ({names}) is judged")
+    dense_summary, dense_store = _dense_reference(dense)
+    previous = prepare_run_dir(out, spec, mode)
+    store = RecordStore(out / RECORDS)
+    started = time.time()
+    loaded = _ModelSlot(spec, plugins, model, progress)
+    evaluating = mode != "rejudge"
+
+    variants: list[str] = []
+    if spec.include_dense:
+        variants.append(DENSE)
+        if evaluating:
+            for task in comps.tasks:
+                evaluate_task(task, comps.samples[task.name], loaded, DENSE, store, spec.batch_size, progress)
+
+    compression: dict[str, Any] | None = None
+    if comps.compressor is not None:
+        variants.append(COMPRESSED)
+        done = all(_all_done(store, COMPRESSED, t.name, comps.samples[t.name]) for t in comps.tasks)
+        if not evaluating or ((out / COMPRESSION).exists() and done and not save_model):
+            compression = read_json(out / COMPRESSION) if (out / COMPRESSION).exists() else None
         else:
-            raise RunDirError(
-                f"{out} already exists: pass --resume to continue it or --overwrite to replace it"
-            )
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".kick-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise RunDirError(f"cannot write to {out}: {e.strerror or e}") from None
-    write_json_atomic(spec_file, {"kick_version": kick.__version__, "spec": spec.to_dict()})
+            compression = compress(comps.compressor, loaded.get(), spec, progress)
+            write_json_atomic(out / COMPRESSION, compression)
+        if evaluating:
+            for task in comps.tasks:
+                evaluate_task(
+                    task, comps.samples[task.name], loaded, COMPRESSED, store, spec.batch_size, progress
+                )
+        if save_model:
+            progress.stage(f"saving the compressed model to {out}")
+            loaded.get().save(str(out))
+
+    if comps.judge is not None:
+        bind = optional_member(comps.judge, "bind_run_dir", None)
+        if callable(bind):
+            bind(out)
+        refs = DenseReferences(dense_store if dense_store is not None else store)
+        for task in comps.tasks:
+            if task.judge_kind:
+                judge_task(
+                    comps.judge,
+                    task,
+                    comps.samples[task.name],
+                    variants,
+                    store,
+                    refs,
+                    progress,
+                    force=force_judge,
+                )
+        store.compact()
+
+    model_info = loaded.info() if loaded.ready or not previous else dict(previous.get("model") or {})
+    summary = build_summary(
+        spec, comps, store, variants, model_info, compression, plugins,
+        dense_summary=dense_summary, rel_tol=rel_tol, abs_tol=abs_tol, cell=cell, level=level,
+    )  # fmt: skip
+    if dense is not None:
+        summary["dense_run"] = os.path.relpath(dense, out)
+    if mode == "rejudge":
+        summary["seconds"] = previous.get("seconds") if previous else None
+        summary["judged_at"] = {"time": time.time(), "seconds": time.time() - started, "force": force_judge}
+    else:
+        summary["seconds"] = time.time() - started
+    write_json_atomic(out / SUMMARY, summary)
+    return summary
+
+
+class _ModelSlot:
+    """The run's model: the one given, or loaded from the spec on first use."""
+
+    def __init__(self, spec: RunSpec, plugins: PluginSet, model: Any, progress: Progress) -> None:
+        self._spec, self._plugins, self._model, self._progress = spec, plugins, model, progress
+
+    @property
+    def ready(self) -> bool:
+        return self._model is not None
+
+    def get(self) -> Any:
+        if self._model is None:
+            self._progress.stage(f"loading model {self._spec.model.name}")
+            seed_everything(self._spec.seed)
+            self._model = load_model(self._spec.model, self._plugins)
+        return self._model
+
+    def info(self) -> dict[str, Any]:
+        return dict(self.get().info())
+
+
+def compress(compressor: Compressor, model: Any, spec: RunSpec, progress: Progress) -> dict[str, Any]:
+    """Compress `model` in place (phase 4); the statistics the compressor measured, its
+    method name first and the wall time in `seconds` unless the compressor gave its own."""
+    progress.stage(f"compressing with {compressor.name}")
+    seed_everything(spec.seed)
+    t0 = time.perf_counter()
+    stats = dict(compressor.compress(model))
+    stats.setdefault("seconds", time.perf_counter() - t0)
+    return {"method": spec.compression.name if spec.compression else compressor.name, **stats}
 
 
 def evaluate_task(
     task: Task,
-    model: ModelBackend,
+    samples: Sequence[Sample],
+    model: _ModelSlot,
     variant: str,
     store: RecordStore,
-    *,
     batch_size: int,
     progress: Progress,
-) -> list[Record]:
+) -> None:
     """Predict and score every sample of `task` not yet in the store, in chunks, appending as we go."""
-    samples = list(task.samples())
-    _check_unique_ids(task.name, samples)
     done = store.done_ids(variant, task.name)
     todo = [s for s in samples if s.id not in done]
     key = f"{variant}/{task.name}"
@@ -127,13 +243,16 @@ def evaluate_task(
     chunk = max(1, batch_size) * 4
     for start in range(0, len(todo), chunk):
         part = todo[start : start + chunk]
-        preds = task.predict(model, part, batch_size=batch_size)
+        preds = task.predict(model.get(), part, batch_size=batch_size)
         if len(preds) != len(part):
             raise KickError(f"task {task.name!r} returned {len(preds)} predictions for {len(part)} samples")
-        store.append(_record(variant, task, s, p) for s, p in zip(part, preds, strict=True))
+        store.append(make_record(variant, task, s, p) for s, p in zip(part, preds, strict=True))
         progress.advance(key, len(part))
     progress.finish(key)
-    return store.select(variant, task.name, [s.id for s in samples])
+
+
+def _all_done(store: RecordStore, variant: str, task: str, samples: Sequence[Sample]) -> bool:
+    return store.done_ids(variant, task) >= {s.id for s in samples}
 
 
 def _check_unique_ids(task: str, samples: Sequence[Sample]) -> None:
@@ -144,7 +263,8 @@ def _check_unique_ids(task: str, samples: Sequence[Sample]) -> None:
         seen.add(s.id)
 
 
-def _record(variant: str, task: Task, sample: Sample, pred: Prediction) -> Record:
+def make_record(variant: str, task: Task, sample: Sample, pred: Prediction) -> Record:
+    """One sample's record: the task's scores, or the error that kept it from being scored."""
     scores: Mapping[str, float] = {}
     error = pred.error
     if error is None:
@@ -165,161 +285,25 @@ def _record(variant: str, task: Task, sample: Sample, pred: Prediction) -> Recor
     )
 
 
-def judge_task(
-    judge: Judge,
-    task: Task,
-    variants: Sequence[str],
-    store: RecordStore,
-    progress: Progress,
-    *,
-    force: bool = False,
-) -> None:
-    """Judge every not-yet-judged record of a judged task (every record with `force`). The
-    reference is the sample's own reference answer when the task has one, else the dense
-    model's answer from this run (then the dense variant itself is not judged: it is the
-    reference)."""
-    kind = task.judge_kind
-    assert kind is not None
-    samples = {s.id: s for s in task.samples()}
-    overrides = judging.reference_overrides(judge)  # a judge's reference-answer file, if any
-    for variant in variants:
-        records = [
-            r for r in store.select(variant, task.name, list(samples)) if force or not judging.is_judged(r)
-        ]
-        items, todo = [], []
-        for r in records:
-            sample = samples[r.sample_id]
-            if overrides is not None:
-                ref = overrides.get(sample.id)
-            elif variant == DENSE and _own_reference(sample) is None:
-                continue  # the dense answer is the reference: nothing to judge it against
-            else:
-                ref = _reference(sample, store, task.name)
-            if ref is None or r.error:
-                continue
-            items.append(judging.judge_item(kind, sample, r, ref))
-            todo.append(r)
-        if not items:
-            continue
-        key = f"judge/{variant}/{task.name}"
-        progress.start(key, f"judge {variant:5s} {task.name}", len(items))
-        for start in range(0, len(items), 16):
-            updated = judging.run_judge(judge, items[start : start + 16], todo[start : start + 16])
-            store.append(updated)
-            progress.advance(key, len(updated))
-        progress.finish(key)
-
-
-def _own_reference(sample: Sample) -> list[str] | None:
-    ref = sample.reference
-    if isinstance(ref, str) and ref:
-        return [ref]
-    if isinstance(ref, (list, tuple)) and ref and all(isinstance(x, str) for x in ref):
-        return list(ref)
-    return None
-
-
-def _reference(sample: Sample, store: RecordStore, task: str) -> list[str] | None:
-    own = _own_reference(sample)
-    if own is not None:
-        return own
-    dense = store.get(DENSE, task, sample.id)
-    if dense is None or dense.error:
-        return None
-    answers = dense.extra.get("answers")
-    return [str(a) for a in answers] if answers else [dense.output]
+def _dense_reference(dense: Path | None) -> tuple[dict[str, Any] | None, RecordStore | None]:
+    """The dense run a compressed-only run is compared with: its summary and its records."""
+    if dense is None:
+        return None, None
+    if not (dense / SUMMARY).is_file():
+        raise KickError(
+            f"{dense} has no {SUMMARY}: the dense run must finish before the runs compared with it"
+        )
+    return read_json(dense / SUMMARY), RecordStore(dense / RECORDS)
 
 
 def aggregate(task: Task, records: Sequence[Record]) -> dict[str, Any]:
+    """A task's metrics over its records: the task's own (over records without an error), the
+    judge's for judged tasks, and the counters `n` and `errors`."""
     metrics = dict(task.aggregate([r for r in records if r.error is None]))
-    metrics.update(judging.judge_metrics(records) if task.judge_kind else {})
+    metrics.update(judge_metrics(records) if task.judge_kind else {})
     metrics["n"] = len(records)
     metrics["errors"] = sum(1 for r in records if r.error)
     return {k: clean_number(v) for k, v in metrics.items()}
-
-
-def provenance(plugins: PluginSet) -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    libs: dict[str, str | None] = {}
-    for lib in ("torch", "transformers", "datasets", "huggingface-hub", "pluggy", "typer", "openai"):
-        try:
-            libs[lib] = version(lib)
-        except PackageNotFoundError:
-            libs[lib] = None
-    return {
-        "kick": kick.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "libraries": libs,
-        "plugins": {p.name: {"distribution": p.distribution, "version": p.version} for p in plugins.plugins},
-        "plugin_failures": [f.message() for f in plugins.failures],
-    }
-
-
-def run(
-    spec: RunSpec,
-    out: Path,
-    *,
-    mode: Mode = "new",
-    plugins: PluginSet | None = None,
-    progress: Progress | None = None,
-    rel_tol: float = 0.05,
-    abs_tol: float | None = None,
-    model_loader: Callable[[RunSpec, PluginSet], Any] = load_model,
-) -> dict[str, Any]:
-    """Run one evaluation (dense and/or compressed) and write the run directory."""
-    plugins = plugins or load_plugins()
-    progress = progress or Progress()
-    comps = build_components(spec, plugins)
-    if not spec.include_dense and comps.compressor is None:
-        raise SpecError("nothing to evaluate: no compression and the dense baseline is off")
-    prepare_run_dir(out, spec, mode)
-    store = RecordStore(out / RECORDS)
-    started = time.time()
-    _seed_everything(spec.seed)
-
-    progress.stage(f"loading model {spec.model.name}")
-    model = model_loader(spec, plugins)
-    variants: list[str] = []
-    if spec.include_dense:
-        variants.append(DENSE)
-        for task in comps.tasks:
-            evaluate_task(task, model, DENSE, store, batch_size=spec.batch_size, progress=progress)
-
-    compression: dict[str, Any] | None = None
-    if comps.compressor is not None:
-        variants.append(COMPRESSED)
-        comp_file = out / COMPRESSION
-        complete = comp_file.exists() and all(
-            store.done_ids(COMPRESSED, t.name) >= {s.id for s in t.samples()} for t in comps.tasks
-        )
-        if complete:
-            compression = read_json(comp_file)
-        else:
-            progress.stage(f"compressing with {comps.compressor.name}")
-            _seed_everything(spec.seed)
-            t0 = time.time()
-            stats = dict(comps.compressor.compress(model))
-            stats.setdefault("seconds", time.time() - t0)
-            compression = {"method": spec.compression.name if spec.compression else None, **stats}
-            write_json_atomic(comp_file, compression)
-        for task in comps.tasks:
-            evaluate_task(task, model, COMPRESSED, store, batch_size=spec.batch_size, progress=progress)
-
-    if comps.judge is not None:
-        judging.bind_run_dir(comps.judge, out)
-        for task in comps.tasks:
-            if task.judge_kind:
-                judge_task(comps.judge, task, variants, store, progress)
-        store.compact()
-
-    summary = build_summary(
-        spec, comps, store, variants, model.info(), compression, plugins, rel_tol=rel_tol, abs_tol=abs_tol
-    )
-    summary["seconds"] = time.time() - started
-    write_json_atomic(out / SUMMARY, summary)
-    return summary
 
 
 def build_summary(
@@ -331,58 +315,90 @@ def build_summary(
     compression: Mapping[str, Any] | None,
     plugins: PluginSet,
     *,
+    dense_summary: Mapping[str, Any] | None = None,
     rel_tol: float,
     abs_tol: float | None,
+    cell: str | None = None,
+    level: Level | None = None,
 ) -> dict[str, Any]:
+    """The one summary shape. Per task: settings, metrics per variant, the comparison whenever
+    both dense and compressed metrics are known (a sweep cell's dense ones come from its dense
+    run), the primary metric and the lower-is-better metrics."""
     tasks: dict[str, Any] = {}
     for task in comps.tasks:
-        ids = [s.id for s in task.samples()]
-        entry: dict[str, Any] = {"settings": dict(task.settings()), "metrics": {}}
-        for v in variants:
-            entry["metrics"][v] = aggregate(task, store.select(v, task.name, ids))
-        if DENSE in variants and COMPRESSED in variants:
+        ids = [s.id for s in comps.samples[task.name]]
+        lower = list(optional_member(task, "lower_is_better", ()))
+        metrics = {v: aggregate(task, store.select(v, task.name, ids)) for v in variants}
+        if dense_summary is not None:
+            metrics = {DENSE: dense_summary["tasks"][task.name]["metrics"][DENSE], **metrics}
+        entry: dict[str, Any] = {"settings": dict(task.settings()), "metrics": metrics}
+        if DENSE in metrics and COMPRESSED in metrics:
             entry["comparison"] = compare(
-                entry["metrics"][DENSE],
-                entry["metrics"][COMPRESSED],
-                rel_tol=rel_tol,
-                abs_tol=abs_tol,
-                lower_is_better=getattr(task, "lower_is_better", ()),
+                metrics[DENSE], metrics[COMPRESSED], rel_tol=rel_tol, abs_tol=abs_tol, lower_is_better=lower
             )
-        entry["primary_metric"] = getattr(task, "primary_metric", None)
+        entry["primary_metric"] = optional_member(task, "primary_metric", None)
+        entry["lower_is_better"] = lower
         tasks[task.name] = entry
+    if level is None and spec.compression is not None:
+        level = Level.from_params(spec.compression.params)
     return {
         "spec": spec.to_dict(),
         "model": dict(model_info),
         "compression": dict(compression) if compression else None,
         "judge": dict(comps.judge.info()) if comps.judge else None,
         "tolerance": {"relative": rel_tol, "absolute": abs_tol},
-        "variants": list(variants),
+        "variants": [DENSE, *variants] if dense_summary is not None else list(variants),
+        "level": level.to_dict() if level is not None else None,
+        "cell": {
+            "id": cell,
+            "model": spec.model.name,
+            "method": spec.compression.name if spec.compression else None,
+            "level": level.to_dict() if level is not None else None,
+        },
         "tasks": tasks,
         "provenance": provenance(plugins),
         "seed": spec.seed,
-        "env": {
-            k: v
-            for k, v in os.environ.items()
-            if k.startswith("KICK_") and "KEY" not in k and "TOKEN" not in k
-        },
+        "env": run_env(),
     }
 
 
-def _seed_everything(seed: int) -> None:
-    import random
+def rejudge(
+    run_dir: Path,
+    judge: ComponentSpec,
+    *,
+    force: bool = False,
+    plugins: PluginSet | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """`kick judge`: judge (or re-judge) a finished run from its records, generating nothing.
 
-    random.seed(seed)
-    try:
-        import torch
-
-        torch.manual_seed(seed)
-    except ImportError:  # the core runs without torch (fake plugins in tests)
-        pass
+    `run()` in `rejudge` mode on the run's stored spec with this judge: records already judged
+    are kept unless `force`, records whose judging failed are tried again, and the summary is
+    rebuilt with the run's tolerance, cell and dense reference."""
+    if not (run_dir / SPEC).is_file() or not (run_dir / RECORDS).is_file():
+        raise RunDirError(f"{run_dir} is not a kick run directory (needs {SPEC} and {RECORDS})")
+    spec = dataclasses.replace(RunSpec.from_dict(read_json(run_dir / SPEC)["spec"]), judge=judge)
+    old = read_json(run_dir / SUMMARY) if (run_dir / SUMMARY).is_file() else {}
+    tol = old.get("tolerance") or {}
+    cell = old.get("cell") or {}
+    return run(
+        spec,
+        run_dir,
+        plugins=plugins,
+        dense=run_dir / old["dense_run"] if old.get("dense_run") else None,
+        mode="rejudge",
+        progress=progress,
+        rel_tol=float(tol.get("relative", 0.05)),
+        abs_tol=tol.get("absolute"),
+        cell=cell.get("id"),
+        level=Level.from_dict(old["level"]) if old.get("level") else None,
+        force_judge=force,
+    )
 
 
 def load_summary(run_dir: Path) -> dict[str, Any]:
     path = run_dir / SUMMARY
     if not path.exists():
         raise RunDirError(f"{run_dir} has no {SUMMARY}: is it a finished kick run?")
-    data: dict[str, Any] = json.loads(path.read_text())
+    data: dict[str, Any] = read_json(path)
     return data

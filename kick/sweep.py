@@ -1,15 +1,10 @@
-"""Sweeps: models x methods x levels x tasks, with the dense model evaluated once per model.
+"""Sweeps: the loop around `kick.runner.run`. Models x methods x levels x tasks, with the dense
+model evaluated once per model.
 
-Two halves:
-
-* pure spec handling: a TOML-shaped mapping -> `SweepSpec` (frozen) -> `Cell`s (frozen), and a
-  `RunSpec` per cell, so every cell is described exactly like a `kick run`;
-* an executor (`run_sweep`) that loads each model once, evaluates dense once, then for each
-  compressed cell takes a fresh copy of the dense model, compresses it once and evaluates every
-  task on it.
-
-Layout of a sweep directory (every cell is an ordinary run directory, so `kick report` and any
-later stage read it without rebuilding file names)::
+For each model: plan every cell, load the model once, `run()` the dense cell on it, then
+`run()` every compressed cell on a fresh copy with the dense cell's directory as its reference;
+then index. Every cell is an ordinary run directory with the one summary shape, so `kick report`
+and any later stage read it without rebuilding file names::
 
     DIR/sweep.json                    the normalised sweep spec (+ kick version)
     DIR/index.json                    every cell: id, path, level, status, timings (atomic rewrite)
@@ -27,325 +22,29 @@ from __future__ import annotations
 
 import copy
 import logging
-import re
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import kick
-from kick.errors import RunDirError, SpecError
-from kick.metrics import compare
-from kick.plugins import PluginSet, load_plugins
-from kick.rundir import (
-    COMPRESSION,
-    RECORDS,
-    SPEC,
-    SUMMARY,
-    RecordStore,
-    read_json,
-    write_json_atomic,
-)
-from kick.runner import (
-    Progress,
-    _seed_everything,
-    build_components,
-    build_summary,
-    evaluate_task,
-    judge_task,
-    load_model,
-)
-from kick.types import (
-    COMPRESSED,
-    DENSE,
-    ComponentSpec,
-    Level,
-    ModelSpec,
-    Record,
-    RunSpec,
-    Scalar,
-    parse_pattern,
-)
+from kick.errors import RunDirError
+from kick.interfaces import Progress
+from kick.plugins import PluginSet, load_model, load_plugins
+from kick.provenance import seed_everything
+from kick.rundir import COMPRESSION, RECORDS, SPEC, SUMMARY, read_json, write_json_atomic
+from kick.runner import build_components, run
+from kick.sweep_spec import Cell, CopyMode, SweepSpec, cell_run_spec, dense_run_spec, model_slug
+from kick.types import COMPRESSED, DENSE, ModelSpec, RunSpec
 
 SWEEP = "sweep.json"
 INDEX = "index.json"
 LOG = "sweep.log"
-DEFAULT_QUANTIZERS = ("gptq", "rtn")
 SweepMode = Literal["new", "resume", "overwrite"]
-CopyMode = Literal["auto", "copy", "reload"]
-
-
-# ---- spec -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Cell:
-    """One compressed configuration of one model: method, level, and the params it gets."""
-
-    model: str
-    method: str
-    level: Level | None
-    params: tuple[tuple[str, Scalar], ...]
-    name: str
-
-    @property
-    def id(self) -> str:
-        return f"{model_slug(self.model)}/{self.name}"
-
-
-@dataclass(frozen=True)
-class SweepSpec:
-    models: tuple[ModelSpec, ...]
-    cells: tuple[Cell, ...]
-    tasks: tuple[ComponentSpec, ...]
-    judge: ComponentSpec | None = None
-    batch_size: int = 8
-    limit: int | None = None
-    seed: int = 0
-    rel_tol: float = 0.05
-    abs_tol: float | None = None
-    copy_mode: CopyMode = "auto"
-
-    def to_dict(self) -> dict[str, Any]:
-        from kick.types import to_jsonable
-
-        return to_jsonable(self)  # type: ignore[no-any-return]
-
-
-_SWEEP_KEYS = {
-    "model",
-    "models",
-    "dtype",
-    "device",
-    "revision",
-    "trust_remote_code",
-    "methods",
-    "sparsity",
-    "patterns",
-    "bits",
-    "quantizers",
-    "params",
-    "levels",
-    "cells",
-    "tasks",
-    "task_params",
-    "judge",
-    "judge_params",
-    "limit",
-    "batch_size",
-    "seed",
-    "rel_tol",
-    "abs_tol",
-    "copy",
-}
-
-
-def model_slug(name: str) -> str:
-    """A folder name for a model id or path ('org/name' -> 'org__name')."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name.strip("/").replace("/", "__")) or "model"
-
-
-def _as_list(value: Any, key: str) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    if isinstance(value, (str, int, float)):
-        return [value]
-    raise SpecError(f"sweep spec: {key} must be a list, got {value!r}")
-
-
-def parse_levels(table: Mapping[str, Any], where: str) -> tuple[list[Level], list[Level], list[Level]]:
-    """The sparsity, N:M and bit-width levels of a table (the spec's top level or one method's)."""
-    sparsity = []
-    for v in _as_list(table.get("sparsity"), f"{where}sparsity"):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= float(v) < 1:
-            raise SpecError(f"sweep spec: {where}sparsity {v!r} must be a number in [0, 1)")
-        sparsity.append(Level("sparsity", float(v)))
-    patterns = []
-    for v in _as_list(table.get("patterns"), f"{where}patterns"):
-        nm = parse_pattern(str(v))
-        if nm is None:
-            raise SpecError(f"sweep spec: {where}patterns {v!r}: expected N:M such as 2:4")
-        n, m = nm
-        patterns.append(Level("pattern", f"{n}:{m}"))
-    bits = []
-    for v in _as_list(table.get("bits"), f"{where}bits"):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:  # which widths: the quantizer's rule
-            raise SpecError(f"sweep spec: {where}bits {v!r} must be a positive integer")
-        bits.append(Level("bits", v))
-    return sparsity, patterns, bits
-
-
-def _model_specs(data: Mapping[str, Any], default_model: str) -> tuple[ModelSpec, ...]:
-    if "model" in data and "models" in data:
-        raise SpecError("sweep spec: give either model or models, not both")
-    raw = _as_list(data.get("models"), "models") if "models" in data else [data.get("model", default_model)]
-    if not raw:
-        raise SpecError("sweep spec: models is empty")
-    out = []
-    for item in raw:
-        fields: dict[str, Any] = {"name": item} if isinstance(item, str) else dict(item)
-        for key in ("dtype", "device", "revision", "trust_remote_code"):
-            if key in data:
-                fields.setdefault(key, data[key])
-        try:
-            out.append(ModelSpec(**fields))
-        except TypeError as e:
-            raise SpecError(f"sweep spec: model {item!r}: {e}") from None
-    names = [m.name for m in out]
-    if len(set(names)) != len(names):
-        raise SpecError(f"sweep spec: a model is listed twice: {', '.join(names)}")
-    return tuple(out)
-
-
-def method_cells(
-    model: str,
-    method: str,
-    *,
-    is_quantizer: bool,
-    levels: tuple[list[Level], list[Level], list[Level]],
-    params: Mapping[str, Scalar],
-) -> list[Cell]:
-    """Cells of one method: bit widths for a quantizer, sparsities and N:M patterns otherwise;
-    one cell with the method's own defaults when it has no level."""
-    sparsity, patterns, bits = levels
-    chosen = bits if is_quantizer else sparsity + patterns
-    fixed = tuple(sorted(params.items()))
-    if not chosen:
-        return [Cell(model, method, None, fixed, method)]
-    cells = []
-    for lv in chosen:
-        merged = {**dict(params), lv.param: lv.value}
-        cells.append(Cell(model, method, lv, tuple(sorted(merged.items())), f"{method}-{lv.slug}"))
-    return cells
-
-
-def explicit_cell(model: str, raw: Mapping[str, Any], base_params: Mapping[str, Any]) -> Cell:
-    """A `[[cells]]` entry: method, at most one of sparsity/pattern/bits, params, optional name."""
-    unknown = set(raw) - {"method", "sparsity", "pattern", "bits", "params", "name", "model"}
-    if unknown:
-        raise SpecError(f"sweep spec: [[cells]] unknown key(s) {', '.join(sorted(unknown))}")
-    method = raw.get("method")
-    if not isinstance(method, str) or not method:
-        raise SpecError(f"sweep spec: [[cells]] entry {dict(raw)!r} has no method")
-    given = [k for k in ("sparsity", "pattern", "bits") if k in raw]
-    if len(given) > 1:
-        raise SpecError(f"sweep spec: [[cells]] {method}: give one of sparsity, pattern, bits")
-    level = None
-    if given:
-        key = given[0]
-        plural = {"sparsity": "sparsity", "pattern": "patterns", "bits": "bits"}[key]
-        sp, pt, bt = parse_levels({plural: [raw[key]]}, f"[[cells]] {method}: ")
-        level = (sp + pt + bt)[0]
-    params = {**dict(base_params.get(method, {})), **dict(raw.get("params", {}))}
-    if level is not None:
-        params[level.param] = level.value
-    name = raw.get("name") or (f"{method}-{level.slug}" if level else method)
-    if not re.fullmatch(r"[A-Za-z0-9._-]+", str(name)):
-        raise SpecError(f"sweep spec: cell name {name!r}: use letters, digits, '.', '_', '-'")
-    return Cell(model, method, level, tuple(sorted(params.items())), str(name))
-
-
-def parse_sweep_spec(data: Mapping[str, Any], *, default_model: str = "smollm2-135m") -> SweepSpec:
-    """Validate a sweep mapping (a parsed TOML file) and expand it into cells. Pure."""
-    unknown = set(data) - _SWEEP_KEYS
-    if unknown:
-        raise SpecError(
-            f"sweep spec: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_SWEEP_KEYS))}"
-        )
-    models = _model_specs(data, default_model)
-    methods = [str(m) for m in _as_list(data.get("methods"), "methods")]
-    quantizers = set(_as_list(data.get("quantizers"), "quantizers")) or set(DEFAULT_QUANTIZERS)
-    params: Mapping[str, Any] = data.get("params", {})
-    per_method_levels: Mapping[str, Any] = data.get("levels", {})
-    for table, key in ((params, "params"), (per_method_levels, "levels")):
-        if not isinstance(table, Mapping) or any(not isinstance(v, Mapping) for v in table.values()):
-            raise SpecError(f"sweep spec: {key} must be tables [{key}.<method>]")
-    top_levels = parse_levels(data, "")
-    raw_cells = _as_list(data.get("cells"), "cells")
-
-    cells: list[Cell] = []
-    for model in models:
-        for method in methods:
-            lv = per_method_levels.get(method)
-            levels = parse_levels(lv, f"levels.{method}.") if lv is not None else top_levels
-            cells += method_cells(
-                model.name,
-                method,
-                is_quantizer=method in quantizers,
-                levels=levels,
-                params=dict(params.get(method, {})),
-            )
-        for raw in raw_cells:
-            if not isinstance(raw, Mapping):
-                raise SpecError("sweep spec: cells must be [[cells]] tables")
-            if raw.get("model", model.name) == model.name:
-                cells.append(explicit_cell(model.name, raw, params))
-    ids = [c.id for c in cells]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
-    if dupes:
-        raise SpecError(
-            f"sweep spec: cell(s) {', '.join(dupes)} appear twice; give [[cells]] a distinct name"
-        )
-
-    tasks = [str(t) for t in _as_list(data.get("tasks"), "tasks")]
-    if not tasks:
-        raise SpecError("sweep spec: no tasks")
-    if len(set(tasks)) != len(tasks):
-        raise SpecError(f"sweep spec: a task is listed twice: {', '.join(tasks)}")
-    tparams: Mapping[str, Any] = data.get("task_params", {})
-    stray = set(tparams) - set(tasks)
-    if stray:
-        raise SpecError(f"sweep spec: task_params for task(s) not in tasks: {', '.join(sorted(stray))}")
-    judge = data.get("judge")
-    limit = data.get("limit")
-    if limit is not None and (not isinstance(limit, int) or limit < 1):
-        raise SpecError(f"sweep spec: limit must be a positive integer, got {limit!r}")
-    batch_size = data.get("batch_size", 8)
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise SpecError(f"sweep spec: batch_size must be a positive integer, got {batch_size!r}")
-    rel_tol = float(data.get("rel_tol", 0.05))
-    abs_tol = data.get("abs_tol")
-    if rel_tol < 0 or (abs_tol is not None and float(abs_tol) < 0):
-        raise SpecError("sweep spec: tolerances must be >= 0")
-    copy_mode = data.get("copy", "auto")
-    if copy_mode not in ("auto", "copy", "reload"):
-        raise SpecError(f"sweep spec: copy must be auto, copy or reload, got {copy_mode!r}")
-    return SweepSpec(
-        models=models,
-        cells=tuple(cells),
-        tasks=tuple(ComponentSpec(t, dict(tparams.get(t, {}))) for t in tasks),
-        judge=ComponentSpec(str(judge), dict(data.get("judge_params", {}))) if judge else None,
-        batch_size=batch_size,
-        limit=limit,
-        seed=int(data.get("seed", 0)),
-        rel_tol=rel_tol,
-        abs_tol=float(abs_tol) if abs_tol is not None else None,
-        copy_mode=copy_mode,
-    )
-
-
-def dense_run_spec(sweep: SweepSpec, model: ModelSpec) -> RunSpec:
-    return RunSpec(
-        model=model,
-        tasks=sweep.tasks,
-        compression=None,
-        judge=sweep.judge,
-        include_dense=True,
-        batch_size=sweep.batch_size,
-        limit=sweep.limit,
-        seed=sweep.seed,
-    )
-
-
-def cell_run_spec(sweep: SweepSpec, model: ModelSpec, cell: Cell) -> RunSpec:
-    return replace(
-        dense_run_spec(sweep, model),
-        compression=ComponentSpec(cell.method, dict(cell.params)),
-        include_dense=False,
-    )
+ModelLoader = Callable[[ModelSpec, PluginSet], Any]
 
 
 # ---- state on disk --------------------------------------------------------------------------
@@ -426,13 +125,7 @@ def prepare_sweep_dir(
     return states
 
 
-# ---- progress and timing ----------------------------------------------------------------------
-class SweepProgress(Progress):
-    """Runner progress plus sweep-level events. The default is silent."""
-
-    def cell_done(self, planned: PlannedCell, summary: Mapping[str, Any]) -> None: ...
-
-
+# ---- timing --------------------------------------------------------------------------------------
 @dataclass
 class Timings:
     """Seconds spent per activity; `overhead` is what the sweep machinery itself costs."""
@@ -553,7 +246,7 @@ class FreshModels:
         return model
 
 
-# ---- executor ---------------------------------------------------------------------------------
+# ---- the loop -----------------------------------------------------------------------------------
 @dataclass
 class SweepResult:
     cells: list[dict[str, Any]] = field(default_factory=list)
@@ -566,15 +259,14 @@ def run_sweep(
     *,
     mode: SweepMode = "new",
     plugins: PluginSet | None = None,
-    progress: SweepProgress | None = None,
-    model_loader: Callable[[RunSpec, PluginSet], Any] = load_model,
+    progress: Progress | None = None,
+    model_loader: ModelLoader = load_model,
 ) -> SweepResult:
     """Run every cell not yet finished; safe to interrupt at any point and run again."""
-    plugins = plugins or load_plugins()
-    progress = progress or SweepProgress()
+    plugins = plugins if plugins is not None else load_plugins()
+    progress = progress or Progress()
     planned = plan(sweep, out)
-    # every component is built before anything is loaded: a bad name fails in a second
-    for p in planned:
+    for p in planned:  # every component is built before anything is loaded: a bad name fails in a second
         build_components(p.spec, plugins)
     states = prepare_sweep_dir(out, sweep, planned, mode)
     result = SweepResult()
@@ -582,16 +274,12 @@ def run_sweep(
     t_start = time.perf_counter()
     progress.start("sweep", "cells", len(planned))
     with _sweep_log(out) as log:
-        log.info(
-            "sweep start: %d cells, %d finished, mode=%s",
-            len(planned),
-            sum(s == "finished" for s in states.values()),
-            mode,
-        )
+        finished = sum(s == "finished" for s in states.values())
+        log.info("sweep start: %d cells, %d finished, mode=%s", len(planned), finished, mode)
         try:
             for model in sweep.models:
                 cells = [p for p in planned if p.model == model]
-                _run_model(sweep, cells, states, out, plugins, progress, model_loader, result, log)
+                _run_model(sweep, cells, states, plugins, progress, model_loader, result, log)
         except BaseException as e:
             log.error("sweep stopped: %s: %s", type(e).__name__, e)
             raise
@@ -607,216 +295,78 @@ def _run_model(
     sweep: SweepSpec,
     cells: Sequence[PlannedCell],
     states: Mapping[str, CellState],
-    out: Path,
     plugins: PluginSet,
-    progress: SweepProgress,
-    model_loader: Callable[[RunSpec, PluginSet], Any],
+    progress: Progress,
+    model_loader: ModelLoader,
     result: SweepResult,
     log: logging.Logger,
 ) -> None:
-    dense, compressed = cells[0], cells[1:]
-    todo = [p for p in cells if states[p.id] != "finished"]
+    """One model's cells: load once, the dense cell on the loaded model, then each compressed
+    cell on a fresh copy, compared with the dense cell's directory."""
+    dense = cells[0]
     for p in cells:
         if states[p.id] == "finished":
             result.cells.append(_cell_entry(p, "finished", None))
             progress.advance("sweep", 1)
-            progress.cell_done(p, read_json(p.path / SUMMARY))
+            progress.cell_done(p.id, read_json(p.path / SUMMARY))
+    todo = [p for p in cells if states[p.id] != "finished"]
     if not todo:
         return
     timings = result.timings
-    comps = build_components(dense.spec, plugins)
     progress.stage(f"loading model {dense.model.name}")
     with _timed(timings, "load"):
-        _seed_everything(sweep.seed)
-        base = model_loader(dense.spec, plugins)
+        seed_everything(sweep.seed)
+        base = model_loader(dense.model, plugins)
     fresh = FreshModels(
-        base, lambda: model_loader(dense.spec, plugins), sweep.copy_mode,
+        base, lambda: model_loader(dense.model, plugins), sweep.copy_mode,
         fits=copy_fits(_param_bytes(base), _available_bytes()),
     )  # fmt: skip
     log.info("model %s loaded; fresh copies per cell: %s", dense.model.name, fresh.mode)
-
-    dense_store = RecordStore(dense.path / RECORDS)
-    if states[dense.id] != "finished":
-        dense_store = _prepare_cell(dense)
-        summary = _evaluate_cell(
-            sweep,
-            dense,
-            comps,
-            TimedModel(base, timings),
-            dense_store,
-            None,
-            None,
-            progress,
-            plugins,
-            base.info(),
-            log,
-        )
-        result.cells.append(_cell_entry(dense, "done", summary))
-        progress.advance("sweep", 1)
-    dense_summary = read_json(dense.path / SUMMARY)
-
-    for p in compressed:
-        if states[p.id] == "finished":
-            continue
-        assert p.cell is not None
-        store = _prepare_cell(p)
-        stats = (
-            read_json(p.path / COMPRESSION)
-            if _all_done(store, comps, COMPRESSED) and (p.path / COMPRESSION).exists()
-            else None
-        )
-        model = None
-        if stats is None:
+    for p in todo:
+        if p.cell is None:
+            model = base
+        else:
             with _timed(timings, "copy"):
                 model = fresh.take()
-            progress.stage(f"compressing {p.id}")
-            compressor = plugins.registry.create("compressor", p.cell.method, **dict(p.cell.params))
-            _seed_everything(sweep.seed)
-            t0 = time.perf_counter()
-            with _timed(timings, "compress"):
-                stats = dict(compressor.compress(model))
-            stats.setdefault("seconds", time.perf_counter() - t0)
-            stats = {"method": p.cell.method, **stats}
-            write_json_atomic(p.path / COMPRESSION, stats)
-            log.info("%s compressed in %.2fs", p.id, stats["seconds"])
-        summary = _evaluate_cell(
-            sweep,
-            p,
-            comps,
-            TimedModel(model, timings) if model is not None else None,
-            store,
-            dense_store,
-            dense_summary,
-            progress,
-            plugins,
-            base.info(),
-            log,
-            compression=stats,
+        log.info("%s: evaluating", p.id)
+        stats_before = _mtime(p.path / COMPRESSION)
+        summary = run(
+            p.spec,
+            p.path,
+            plugins=plugins,
+            model=TimedModel(model, timings),
+            dense=None if p.cell is None else dense.path,
+            mode="resume" if states[p.id] == "partial" else "new",
+            progress=_Prefixed(progress, p.id),
+            rel_tol=sweep.rel_tol,
+            abs_tol=sweep.abs_tol,
+            cell=p.id,
+            level=p.cell.level if p.cell else None,
         )
+        del model
+        if p.cell is not None and _mtime(p.path / COMPRESSION) != stats_before:  # compressed in this run
+            timings.compress += float((summary.get("compression") or {}).get("seconds") or 0.0)
+        _log_cell(log, p, summary)
         result.cells.append(_cell_entry(p, "done", summary))
         progress.advance("sweep", 1)
-        del model
+        progress.cell_done(p.id, summary)
     if fresh.seconds:
         log.info("model %s: seconds per fresh copy: %s", dense.model.name, fresh.seconds)
 
 
-def _prepare_cell(p: PlannedCell) -> RecordStore:
-    p.path.mkdir(parents=True, exist_ok=True)
-    if not (p.path / SPEC).exists():
-        write_json_atomic(p.path / SPEC, {"kick_version": kick.__version__, "spec": p.spec.to_dict()})
-    return RecordStore(p.path / RECORDS)
+def _mtime(path: Path) -> float | None:
+    return path.stat().st_mtime_ns if path.exists() else None
 
 
-def _all_done(store: RecordStore, comps: Any, variant: str) -> bool:
-    return all(store.done_ids(variant, t.name) >= {s.id for s in t.samples()} for t in comps.tasks)
-
-
-class _WithDense:
-    """A cell's store whose dense look-ups (judge references) go to the dense cell's store. For
-    the dense cell itself there is no dense reference (`dense=None`): as `judge_task` documents,
-    the dense answers are the reference and are not judged against themselves."""
-
-    def __init__(self, store: RecordStore, dense: RecordStore | None) -> None:
-        self._store, self._dense = store, dense
-
-    def get(self, variant: str, task: str, sample_id: str) -> Record | None:
-        if variant == DENSE:
-            return self._dense.get(variant, task, sample_id) if self._dense is not None else None
-        return self._store.get(variant, task, sample_id)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-
-def _evaluate_cell(
-    sweep: SweepSpec,
-    p: PlannedCell,
-    comps: Any,
-    model: Any,
-    store: RecordStore,
-    dense_store: RecordStore | None,
-    dense_summary: Mapping[str, Any] | None,
-    progress: SweepProgress,
-    plugins: PluginSet,
-    model_info: Mapping[str, Any],
-    log: logging.Logger,
-    compression: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    variant = DENSE if p.cell is None else COMPRESSED
-    log.info("%s: evaluating", p.id)
-    t0 = time.perf_counter()
-    for task in comps.tasks:
-        key_prefix = f"{p.id}"
-        if model is None:  # every sample already done (resumed after the last chunk)
-            continue
-        evaluate_task(
-            task, model, variant, store, batch_size=sweep.batch_size, progress=_Prefixed(progress, key_prefix)
-        )
-    if comps.judge is not None:
-        judged_store: Any = _WithDense(store, dense_store)
-        for task in comps.tasks:
-            if task.judge_kind:
-                judge_task(comps.judge, task, [variant], judged_store, _Prefixed(progress, p.id))
-        store.compact()
-    summary = build_summary(
-        p.spec,
-        comps,
-        store,
-        [variant],
-        model_info,
-        compression,
-        plugins,
-        rel_tol=sweep.rel_tol,
-        abs_tol=sweep.abs_tol,
-    )
-    for task in comps.tasks:
-        summary["tasks"][task.name]["lower_is_better"] = list(getattr(task, "lower_is_better", ()))
-    if dense_summary is not None:
-        summary = attach_dense(summary, dense_summary, comps.tasks, sweep.rel_tol, sweep.abs_tol)
-    summary["cell"] = cell_info(p)
-    summary["seconds"] = time.perf_counter() - t0
-    write_json_atomic(p.path / SUMMARY, summary)
+def _log_cell(log: logging.Logger, p: PlannedCell, summary: Mapping[str, Any]) -> None:
     log.info("%s: finished in %.2fs", p.id, summary["seconds"])
+    variant = DENSE if p.cell is None else COMPRESSED
     for name, entry in summary["tasks"].items():
         m = entry["metrics"][variant]
         primary = entry.get("primary_metric")
         log.info(
             "%s: %s %s=%s n=%s errors=%s", p.id, name, primary, m.get(primary), m.get("n"), m.get("errors")
         )
-    progress.cell_done(p, summary)
-    return summary
-
-
-def attach_dense(
-    summary: Mapping[str, Any],
-    dense_summary: Mapping[str, Any],
-    tasks: Sequence[Any],
-    rel_tol: float,
-    abs_tol: float | None,
-) -> dict[str, Any]:
-    """Make a compressed cell's summary self-contained: dense metrics (from the dense cell of the
-    same model) next to the compressed ones, and the comparison. Pure."""
-    out = dict(summary)
-    out["variants"] = [DENSE, COMPRESSED]
-    lower = {t.name: tuple(getattr(t, "lower_is_better", ())) for t in tasks}
-    new_tasks = {}
-    for name, entry in summary["tasks"].items():
-        dense_metrics = dense_summary["tasks"][name]["metrics"][DENSE]
-        metrics = {DENSE: dense_metrics, **entry["metrics"]}
-        new_tasks[name] = {
-            **entry,
-            "metrics": metrics,
-            "comparison": compare(
-                dense_metrics,
-                metrics[COMPRESSED],
-                rel_tol=rel_tol,
-                abs_tol=abs_tol,
-                lower_is_better=lower.get(name, ()),
-            ),
-            "lower_is_better": list(lower.get(name, ())),
-        }
-    out["tasks"] = new_tasks
-    return out
 
 
 def cell_info(p: PlannedCell) -> dict[str, Any]:
@@ -836,7 +386,7 @@ class _Prefixed(Progress):
         self._inner, self._prefix = inner, prefix
 
     def stage(self, text: str) -> None:
-        self._inner.stage(text)
+        self._inner.stage(f"{self._prefix}: {text}")
 
     def start(self, key: str, text: str, total: int) -> None:
         self._inner.start(f"{self._prefix}:{key}", f"{self._prefix} {text.split(maxsplit=1)[-1]}", total)

@@ -11,8 +11,8 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from kick.interfaces import Progress as SweepProgress
 from kick.render import progress_bar
-from kick.sweep import PlannedCell, SweepProgress
 
 
 def cell_rows(summary: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -93,6 +93,6 @@ class SweepRichProgress(SweepProgress):
             self._bar.remove_task(tid)
             del self._ids[key]
 
-    def cell_done(self, planned: PlannedCell, summary: Mapping[str, Any]) -> None:
+    def cell_done(self, cell: str, summary: Mapping[str, Any]) -> None:
         for task, metric, value, delta in cell_rows(summary):
-            self._rows.append((planned.id, task, metric, value, delta))
+            self._rows.append((cell, task, metric, value, delta))

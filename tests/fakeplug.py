@@ -138,9 +138,9 @@ def register_models(register: Any) -> None:
 
 @hookimpl
 def register_compressors(register: Any) -> None:
-    register("fake-magnitude", Magnitude, description="zero the smallest |w|")
-    register("fake-first", EveryOther, description="zero the first weights")
-    register("fake-quant", Rounder, description="round to a grid")
+    register("fake-magnitude", Magnitude, description="zero the smallest |w|", levels=("sparsity", "pattern"))
+    register("fake-first", EveryOther, description="zero the first weights", levels=("sparsity", "pattern"))
+    register("fake-quant", Rounder, description="round to a grid", levels=("bits",))
 
 
 @hookimpl

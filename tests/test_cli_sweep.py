@@ -8,12 +8,12 @@ import pytest
 from typer.testing import CliRunner
 
 import kick.plugins
-from kick.cli import make_app, merge_sweep_options
+from kick.cli import make_app
+from kick.sweep_spec import merge_sweep_options
 
 SPEC = """
 model = "fake-model"
 methods = ["fake-magnitude", "fake-quant"]
-quantizers = ["fake-quant"]
 sparsity = [0.3, 0.6]
 bits = [4]
 tasks = ["fake-acc", "fake-ppl"]

@@ -66,7 +66,7 @@ def test_resume_only_generates_missing_samples(tmp_path: Path) -> None:
     lines = (out / "records.jsonl").read_text().splitlines(keepends=True)
     (out / "records.jsonl").write_text("".join(lines[:6]))
     model = FakeModel()
-    run(spec(compression=None), out, mode="resume", plugins=fake_plugins(), model_loader=lambda s, p: model)
+    run(spec(compression=None), out, mode="resume", plugins=fake_plugins(), model=model)
     assert sum(model.calls) == 4
 
 
@@ -100,15 +100,16 @@ def test_unwritable_run_dir_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_bad_names_and_params_fail_before_the_model_loads(tmp_path: Path) -> None:
-    loaded = []
-    loader = lambda s, p: loaded.append(1)  # noqa: E731
+    from fakes import FakeModel
+
+    model = FakeModel()
     with pytest.raises(UnknownComponentError, match="did you mean 'fake-qa'"):
-        run(spec(tasks=(ComponentSpec("fake-q"),)), tmp_path / "a", plugins=fake_plugins(), model_loader=loader)
+        run(spec(tasks=(ComponentSpec("fake-q"),)), tmp_path / "a", plugins=fake_plugins(), model=model)
     with pytest.raises(SpecError, match=r"sparsity must be in \[0, 1\)"):
-        run(spec(compression=ComponentSpec("fake-prune", {"sparsity": 1.5})), tmp_path / "b", plugins=fake_plugins(), model_loader=loader)
+        run(spec(compression=ComponentSpec("fake-prune", {"sparsity": 1.5})), tmp_path / "b", plugins=fake_plugins(), model=model)
     with pytest.raises(SpecError, match="unknown parameter 'sparsty'.*did you mean 'sparsity'"):
-        run(spec(compression=ComponentSpec("fake-prune", {"sparsty": 0.5})), tmp_path / "c", plugins=fake_plugins(), model_loader=loader)
-    assert loaded == []
+        run(spec(compression=ComponentSpec("fake-prune", {"sparsty": 0.5})), tmp_path / "c", plugins=fake_plugins(), model=model)
+    assert sum(model.calls) == 0
     assert not (tmp_path / "a").exists()
 
 

@@ -23,11 +23,10 @@ from judge_fakes import (
 from kick_judges.judges import make_pairwise, make_single
 from typer.testing import CliRunner
 
-from kick import judging
 from kick.cli import make_app
 from kick.errors import SpecError
 from kick.plugins import PluginSet, load_plugins
-from kick.runner import run
+from kick.runner import rejudge, run
 from kick.types import ComponentSpec, JudgeItem, ModelSpec, RunSpec
 
 KEY_ENV = "KICK_TEST_JUDGE_KEY"
@@ -337,7 +336,7 @@ def test_a_run_is_judged_against_the_dense_answers_and_the_key_is_nowhere(
     out = tmp_path / "run"
     with FakeOpenAIServer() as server:
         spec = _spec(ComponentSpec("pairwise", _params(server)))
-        summary = run(spec, out, plugins=plugins, model_loader=fake_loader)
+        summary = run(spec, out, plugins=plugins, model=fake_loader(None, None))
         n = server.count
     metrics = summary["tasks"]["fake-instruct"]["metrics"]
     comp = metrics["compressed"]
@@ -358,7 +357,7 @@ def test_kick_judge_rejudges_a_finished_run_from_the_cache_without_requests(
     tmp_path: Path, plugins: PluginSet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "run"
-    run(_spec(None), out, plugins=plugins, model_loader=fake_loader)  # generated, not judged
+    run(_spec(None), out, plugins=plugins, model=fake_loader(None, None))  # generated, not judged
     assert (
         "judge_overall"
         not in json.loads((out / "summary.json").read_text())["tasks"]["fake-instruct"]["metrics"][
@@ -395,7 +394,7 @@ def test_failed_judgements_are_recorded_then_retried_by_kick_judge(
     out = tmp_path / "run"
     with FakeOpenAIServer(lambda r, n: Reply(content="unreadable")) as server:
         summary = run(
-            _spec(ComponentSpec("pairwise", _params(server))), out, plugins=plugins, model_loader=fake_loader
+            _spec(ComponentSpec("pairwise", _params(server))), out, plugins=plugins, model=fake_loader(None, None)
         )
     comp = summary["tasks"]["fake-instruct"]["metrics"]["compressed"]
     assert comp["judged"] == 0 and comp["judge_failed"] == 3
@@ -403,7 +402,7 @@ def test_failed_judgements_are_recorded_then_retried_by_kick_judge(
     failed = [r for r in recs if r["variant"] == "compressed"]
     assert all(r["extra"]["judge_error"] and len(r["extra"]["judge_raw"]) == 4 for r in failed)
     with FakeOpenAIServer() as server:
-        summary = judging.rejudge_run(out, ComponentSpec("pairwise", _params(server)), plugins=plugins)
+        summary = rejudge(out, ComponentSpec("pairwise", _params(server)), plugins=plugins)
     comp = summary["tasks"]["fake-instruct"]["metrics"]["compressed"]
     assert comp["judged"] == 3 and comp["judge_failed"] == 0
 
@@ -417,9 +416,9 @@ def test_samples_with_their_own_reference_judge_the_dense_model_too(
         tasks=(ComponentSpec("fake-summary", {"with_reference": True}),),
         compression=ComponentSpec("fake-prune"),
     )
-    run(spec, out, plugins=plugins, model_loader=fake_loader)
+    run(spec, out, plugins=plugins, model=fake_loader(None, None))
     with FakeOpenAIServer() as server:
-        summary = judging.rejudge_run(out, ComponentSpec("pairwise", _params(server)), plugins=plugins)
+        summary = rejudge(out, ComponentSpec("pairwise", _params(server)), plugins=plugins)
     m = summary["tasks"]["fake-summary"]["metrics"]
     assert m["dense"]["judge_coherence"] == 9.0 and m["dense"]["judge_coherence_ratio"] == pytest.approx(
         9 / 6
@@ -441,13 +440,13 @@ def test_a_reference_file_replaces_the_default_references_for_every_variant(
     tmp_path: Path, plugins: PluginSet
 ) -> None:
     out = tmp_path / "run"
-    run(_spec(None), out, plugins=plugins, model_loader=fake_loader)
+    run(_spec(None), out, plugins=plugins, model=fake_loader(None, None))
     refs = tmp_path / "refs.jsonl"
     refs.write_text(
         "\n".join(json.dumps({"question_id": f"q{i}", "text": f"OK answer {i}"}) for i in range(2))
     )
     with FakeOpenAIServer() as server:
-        summary = judging.rejudge_run(
+        summary = rejudge(
             out, ComponentSpec("pairwise", _params(server, references=str(refs))), plugins=plugins
         )
     m = summary["tasks"]["fake-instruct"]["metrics"]

@@ -62,7 +62,7 @@ def test_a_run_is_judged_through_a_real_server(
     )
     before = katan.requests_total()
     out = tmp_path / "run"
-    summary = run(spec, out, plugins=plugins, model_loader=fake_loader)
+    summary = run(spec, out, plugins=plugins, model=fake_loader(None, None))
     sent = katan.requests_total() - before
     assert sent == 2  # 1 compressed answer x both orders, nothing retried
     records = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
@@ -75,11 +75,11 @@ def test_a_run_is_judged_through_a_real_server(
     assert KEY not in text
 
     # re-judging everything: replies that parsed come from the cache, only failures are re-asked
-    from kick.judging import rejudge_run
+    from kick.runner import rejudge
 
     stats = summary["judge"]["stats"]
     before = katan.requests_total()
-    again = rejudge_run(out, spec.judge, force=True, plugins=plugins)  # type: ignore[arg-type]
+    again = rejudge(out, spec.judge, force=True, plugins=plugins)  # type: ignore[arg-type]
     assert again["judge"]["usage"]["cached"] == stats["parsed_first_try"]
     assert katan.requests_total() - before == again["judge"]["usage"]["requests"] == stats["parse_failed"]
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from kick_judges import scoring, templates
+from kick_judges import references, scoring, templates
 from kick_judges.cache import ReplyCache, cache_key, resolve_cache_dir
 from kick_judges.parsing import (
     ParseError,
@@ -335,7 +335,7 @@ def test_reference_rows_read_fastchat_answer_and_mt_bench_reference_shapes() -> 
         json.dumps({"question_id": 101, "choices": [{"index": 0, "turns": ["a1", "a2"]}]}),
         json.dumps({"sample_id": "s3", "turns": ["t1"]}),
     ]
-    assert judging.parse_reference_rows(rows) == {"1": ["Paris."], "101": ["a1", "a2"], "s3": ["t1"]}
+    assert references.parse_reference_rows(rows) == {"1": ["Paris."], "101": ["a1", "a2"], "s3": ["t1"]}
 
 
 @pytest.mark.parametrize("line", ["{not json", json.dumps({"text": "no id"}), json.dumps({"id": 1})])
@@ -343,11 +343,11 @@ def test_a_malformed_reference_row_is_a_data_error_with_its_line(line: str) -> N
     from kick.errors import DataError
 
     with pytest.raises(DataError, match="refs:1"):
-        judging.parse_reference_rows([line], "refs")
+        references.parse_reference_rows([line], "refs")
 
 
 def test_a_missing_reference_file_is_a_data_error(tmp_path: Path) -> None:
     from kick.errors import DataError
 
     with pytest.raises(DataError, match="reference answers"):
-        judging.load_reference_file(tmp_path / "nope.jsonl")
+        references.load_reference_file(tmp_path / "nope.jsonl")

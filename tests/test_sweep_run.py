@@ -14,7 +14,8 @@ import pytest
 
 from kick.errors import RunDirError
 from kick.plugins import PluginSet
-from kick.sweep import INDEX, LOG, SWEEP, parse_sweep_spec, run_sweep
+from kick.sweep import INDEX, LOG, SWEEP, run_sweep
+from kick.sweep_spec import levels_from, parse_sweep_spec
 
 TESTS = Path(__file__).parent
 
@@ -23,9 +24,11 @@ import json, sys
 from pathlib import Path
 import fakeplug
 from kick.plugins import load_plugins
-from kick.sweep import parse_sweep_spec, run_sweep
-run_sweep(parse_sweep_spec(json.loads(sys.argv[1])), Path(sys.argv[2]),
-          plugins=load_plugins(extra=[("fake", fakeplug)], eps=[]))
+from kick.sweep import run_sweep
+from kick.sweep_spec import levels_from, parse_sweep_spec
+plugins = load_plugins(extra=[("fake", fakeplug)], eps=[])
+run_sweep(parse_sweep_spec(json.loads(sys.argv[1]), levels_of=levels_from(plugins)), Path(sys.argv[2]),
+          plugins=plugins)
 """
 
 
@@ -54,7 +57,7 @@ def test_sweep_killed_midway_resumes_to_the_same_records_without_duplicates(
     tmp_path: Path, sweep_data: dict[str, Any], fake_plugins: PluginSet
 ) -> None:
     reference = tmp_path / "reference"
-    run_sweep(parse_sweep_spec(sweep_data), reference, plugins=fake_plugins)
+    run_sweep(parse_sweep_spec(sweep_data, levels_of=levels_from(fake_plugins)), reference, plugins=fake_plugins)
     expected = record_lines(reference)
     assert sum(len(v) for v in expected.values()) == 5 * 2 * 8  # (dense + 4 cells) x 2 tasks x 8 samples
 
@@ -78,7 +81,7 @@ def test_sweep_killed_midway_resumes_to_the_same_records_without_duplicates(
     with (out / "fake-model" / "fake-magnitude-s0.3" / "records.jsonl").open("a") as f:
         f.write('{"variant": "compressed", "task": "fake-ac')
 
-    run_sweep(parse_sweep_spec(sweep_data), out, mode="resume", plugins=fake_plugins)
+    run_sweep(parse_sweep_spec(sweep_data, levels_of=levels_from(fake_plugins)), out, mode="resume", plugins=fake_plugins)
 
     got = record_lines(out)
     for cell, recs in got.items():
@@ -107,10 +110,10 @@ def test_ctrl_c_keeps_finished_chunks_and_resume_does_only_the_rest(
     monkeypatch.setattr(fakeplug.FakeModel, "generate", interrupt_after_some)
     out = tmp_path / "sweep"
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(parse_sweep_spec(sweep_data), out, plugins=fake_plugins)
+        run_sweep(parse_sweep_spec(sweep_data, levels_of=levels_from(fake_plugins)), out, plugins=fake_plugins)
     assert count_records(out) == 6 * 4  # six chunks of four samples were scored and kept
     calls["n"] = 100
-    run_sweep(parse_sweep_spec(sweep_data), out, mode="resume", plugins=fake_plugins)
+    run_sweep(parse_sweep_spec(sweep_data, levels_of=levels_from(fake_plugins)), out, mode="resume", plugins=fake_plugins)
     assert calls["n"] - 100 == 80 // 4 - 6  # only the missing chunks ran
     assert count_records(out) == 80
 
@@ -129,11 +132,11 @@ def test_dense_runs_once_per_model_and_each_cell_compresses_once(
     monkeypatch.setattr(fakeplug.Magnitude, "compress", counting_compress)
 
     def loader(spec: Any, plugins: Any) -> fakeplug.FakeModel:
-        loads.append(spec.model.name)
-        return fakeplug.load_fake(spec.model)
+        loads.append(spec.name)
+        return fakeplug.load_fake(spec)
 
     data = {**sweep_data, "copy": "copy"}  # deep copies: the loader runs exactly once
-    result = run_sweep(parse_sweep_spec(data), tmp_path, plugins=fake_plugins, model_loader=loader)
+    result = run_sweep(parse_sweep_spec(data, levels_of=levels_from(fake_plugins)), tmp_path, plugins=fake_plugins, model_loader=loader)
     assert loads == ["fake-model"]
     assert compressed == [0.3, 0.6]  # magnitude's two cells, each compressed once for both tasks
     dense = record_lines(tmp_path)["fake-model/dense"]
@@ -153,14 +156,14 @@ def test_dense_runs_once_per_model_and_each_cell_compresses_once(
     assert t.total >= t.load + t.compress + t.model_calls
 
     # a finished sweep resumed loads nothing and redoes nothing
-    run_sweep(parse_sweep_spec(data), tmp_path, mode="resume", plugins=fake_plugins, model_loader=loader)
+    run_sweep(parse_sweep_spec(data, levels_of=levels_from(fake_plugins)), tmp_path, mode="resume", plugins=fake_plugins, model_loader=loader)
     assert loads == ["fake-model"] and compressed == [0.3, 0.6]
 
 
 def test_each_cell_starts_from_an_unmodified_dense_copy(
     tmp_path: Path, sweep_data: dict[str, Any], fake_plugins: PluginSet
 ) -> None:
-    run_sweep(parse_sweep_spec({**sweep_data, "methods": ["fake-first"]}), tmp_path, plugins=fake_plugins)
+    run_sweep(parse_sweep_spec({**sweep_data, "methods": ["fake-first"]}, levels_of=levels_from(fake_plugins)), tmp_path, plugins=fake_plugins)
     comp = json.loads((tmp_path / "fake-model" / "fake-first-s0.3" / "compression.json").read_text())
     assert comp["sparsity"] == pytest.approx(13 / 40)  # 12 zeroed + 1 zero in dense; not 0.6 left over
     dense = json.loads((tmp_path / "fake-model" / "dense" / "summary.json").read_text())
@@ -170,20 +173,20 @@ def test_each_cell_starts_from_an_unmodified_dense_copy(
 def test_changed_spec_of_a_finished_cell_is_refused_unless_overwrite(
     tmp_path: Path, sweep_data: dict[str, Any], fake_plugins: PluginSet
 ) -> None:
-    run_sweep(parse_sweep_spec(sweep_data), tmp_path, plugins=fake_plugins)
+    run_sweep(parse_sweep_spec(sweep_data, levels_of=levels_from(fake_plugins)), tmp_path, plugins=fake_plugins)
     with pytest.raises(RunDirError, match="already holds a sweep"):
-        run_sweep(parse_sweep_spec(sweep_data), tmp_path, plugins=fake_plugins)
+        run_sweep(parse_sweep_spec(sweep_data, levels_of=levels_from(fake_plugins)), tmp_path, plugins=fake_plugins)
     changed = {**sweep_data, "limit": 5}
     with pytest.raises(RunDirError, match=r"spec of 5 cell\(s\) changed.*--overwrite"):
-        run_sweep(parse_sweep_spec(changed), tmp_path, mode="resume", plugins=fake_plugins)
+        run_sweep(parse_sweep_spec(changed, levels_of=levels_from(fake_plugins)), tmp_path, mode="resume", plugins=fake_plugins)
     assert len(record_lines(tmp_path)["fake-model/dense"]) == 16  # nothing was touched
 
     # adding a cell to a finished sweep is not a change: only the new cell runs
     more = {**sweep_data, "sparsity": [0.3, 0.6, 0.8]}
-    run_sweep(parse_sweep_spec(more), tmp_path, mode="resume", plugins=fake_plugins)
+    run_sweep(parse_sweep_spec(more, levels_of=levels_from(fake_plugins)), tmp_path, mode="resume", plugins=fake_plugins)
     assert (tmp_path / "fake-model" / "fake-first-s0.8" / "summary.json").exists()
 
-    run_sweep(parse_sweep_spec(changed), tmp_path, mode="overwrite", plugins=fake_plugins)
+    run_sweep(parse_sweep_spec(changed, levels_of=levels_from(fake_plugins)), tmp_path, mode="overwrite", plugins=fake_plugins)
     assert len(record_lines(tmp_path)["fake-model/dense"]) == 10
     saved = json.loads((tmp_path / SWEEP).read_text())["sweep"]
     assert saved["limit"] == 5
@@ -199,7 +202,7 @@ def test_a_bad_method_name_fails_before_any_model_is_loaded(
 
     with pytest.raises(UnknownComponentError, match="did you mean 'fake-magnitude'"):
         run_sweep(
-            parse_sweep_spec({**sweep_data, "methods": ["fake-magnitud"]}), tmp_path / "s",
+            parse_sweep_spec({**sweep_data, "methods": ["fake-magnitud"]}, levels_of=levels_from(fake_plugins)), tmp_path / "s",
             plugins=fake_plugins, model_loader=loader,
         )  # fmt: skip
     assert not (tmp_path / "s").exists()
@@ -230,7 +233,7 @@ def test_judged_task_compares_each_cell_with_the_dense_answers(
 ) -> None:
     data = {"model": "fake-model", "methods": ["fake-magnitude"], "sparsity": [0.5], "tasks": ["fake-judged"],
             "judge": "fake-judge", "limit": 3}  # fmt: skip
-    run_sweep(parse_sweep_spec(data), tmp_path, plugins=fake_plugins)
+    run_sweep(parse_sweep_spec(data, levels_of=levels_from(fake_plugins)), tmp_path, plugins=fake_plugins)
     dense = record_lines(tmp_path)["fake-model/dense"]
     assert all(not any(k.startswith("judge.") for k in r["scores"]) for r in dense)  # dense is the reference
     cell = json.loads((tmp_path / "fake-model" / "fake-magnitude-s0.5" / "summary.json").read_text())

@@ -1,16 +1,29 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kick.errors import SpecError
-from kick.sweep import cell_run_spec, parse_sweep_spec, plan
+from kick.sweep import plan
+from kick.sweep_spec import cell_run_spec, parse_sweep_spec
 from kick.types import Level
+
+QUANTIZERS = ("gptq", "myquant")
+
+
+def levels_of(method: str) -> tuple[str, ...]:
+    """What each method of these specs declares it sweeps over (as a registry would say)."""
+    return ("bits",) if method in QUANTIZERS else ("sparsity", "pattern")
+
+
+def parse(data: dict) -> Any:
+    return parse_sweep_spec(data, levels_of=levels_of)
 
 
 def test_methods_times_levels_expand_into_cells_with_the_level_as_a_param() -> None:
-    spec = parse_sweep_spec(
+    spec = parse(
         {
             "model": "m",
             "methods": ["magnitude", "wanda", "gptq"],
@@ -33,7 +46,7 @@ def test_methods_times_levels_expand_into_cells_with_the_level_as_a_param() -> N
 
 
 def test_dense_is_planned_once_per_model_before_its_cells(tmp_path: Path) -> None:
-    spec = parse_sweep_spec(
+    spec = parse(
         {"models": ["a", "org/b"], "methods": ["magnitude"], "sparsity": [0.5], "tasks": ["t"], "limit": 3}
     )
     planned = plan(spec, tmp_path)
@@ -45,12 +58,11 @@ def test_dense_is_planned_once_per_model_before_its_cells(tmp_path: Path) -> Non
     assert run.limit == 3 and dict(run.compression.params) == {"sparsity": 0.5}  # type: ignore[union-attr]
 
 
-def test_explicit_cells_and_custom_quantizers_and_per_method_levels() -> None:
-    spec = parse_sweep_spec(
+def test_explicit_cells_and_declared_bit_levels_and_per_method_levels() -> None:
+    spec = parse(
         {
             "model": "m",
             "methods": ["magnitude", "myquant"],
-            "quantizers": ["myquant"],
             "sparsity": [0.5],
             "bits": [3],
             "levels": {"magnitude": {"sparsity": [0.1, 0.2]}},
@@ -79,7 +91,7 @@ def test_explicit_cells_and_custom_quantizers_and_per_method_levels() -> None:
 )
 def test_a_bad_sweep_spec_is_one_clear_error(data: dict, message: str) -> None:
     with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        parse_sweep_spec(data)
+        parse(data)
 
 
 def test_demo_spec_is_dense_plus_three_pruners_at_half_and_2_4_plus_gptq_4bit() -> None:
@@ -87,7 +99,7 @@ def test_demo_spec_is_dense_plus_three_pruners_at_half_and_2_4_plus_gptq_4bit() 
 
     root = Path(__file__).resolve().parent.parent
     with (root / "examples" / "demo.toml").open("rb") as f:
-        spec = parse_sweep_spec(tomllib.load(f))
+        spec = parse(tomllib.load(f))
     assert [m.name for m in spec.models] == ["smollm2-135m"]
     assert [c.name for c in spec.cells] == [
         "magnitude-s0.5", "magnitude-2of4", "wanda-s0.5", "wanda-2of4", "sparsegpt-s0.5", "sparsegpt-2of4",

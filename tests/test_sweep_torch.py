@@ -14,7 +14,8 @@ transformers = pytest.importorskip("transformers")
 
 from kick.hookspecs import hookimpl  # noqa: E402
 from kick.plugins import load_plugins  # noqa: E402
-from kick.sweep import parse_sweep_spec, run_sweep  # noqa: E402
+from kick.sweep import run_sweep  # noqa: E402
+from kick.sweep_spec import levels_from, parse_sweep_spec  # noqa: E402
 from kick.types import Prediction, Record, Sample  # noqa: E402
 
 
@@ -95,7 +96,7 @@ class PplTask:
 class Plugin:
     @hookimpl
     def register_compressors(self, register: Any) -> None:
-        register("torch-magnitude", TorchMagnitude)
+        register("torch-magnitude", TorchMagnitude, levels=("sparsity",))
 
     @hookimpl
     def register_tasks(self, register: Any) -> None:
@@ -111,7 +112,8 @@ def test_tiny_llama_sweep_prunes_fresh_copies_and_perplexity_rises(tmp_path: Pat
         return loads[-1]
 
     spec = parse_sweep_spec(
-        {
+        levels_of=levels_from(plugins),
+        data=        {
             "model": "tiny",
             "methods": ["torch-magnitude"],
             "sparsity": [0.5, 0.9],

@@ -140,7 +140,7 @@ TASK_SPECS = (
 
 
 def test_runner_round_trip_with_every_task(model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    summary = run(_spec(TASK_SPECS), tmp_path / "run", model_loader=lambda spec, plugins: model)
+    summary = run(_spec(TASK_SPECS), tmp_path / "run", model=model)
     tasks = summary["tasks"]
     assert set(tasks) == {t.name for t in TASK_SPECS}
     assert tasks["mmlu"]["metrics"]["dense"]["n"] == 6 and 0.0 <= tasks["mmlu"]["metrics"]["dense"]["acc"] <= 1.0
@@ -155,11 +155,11 @@ def test_runner_round_trip_with_every_task(model, tmp_path: Path) -> None:  # ty
 def test_resume_after_half_the_records_gives_the_same_summary(model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     spec = _spec((ComponentSpec("factoid-qa", {"max_new_tokens": 4}), ComponentSpec("mmlu", {"shots": 1})))
     out = tmp_path / "run"
-    first = run(spec, out, model_loader=lambda s, p: model)
+    first = run(spec, out, model=model)
     records = out / "records.jsonl"
     lines = records.read_text().splitlines(keepends=True)
     records.write_text("".join(lines[: len(lines) // 2]))
-    second = run(spec, out, mode="resume", model_loader=lambda s, p: model)
+    second = run(spec, out, mode="resume", model=model)
     assert len(records.read_text().splitlines()) == len(lines)
     for name in ("factoid-qa", "mmlu"):
         assert second["tasks"][name]["metrics"] == first["tasks"][name]["metrics"]

@@ -327,7 +327,7 @@ class _BaseJudge:
         self._params = dict(params)
         self._references: dict[str, list[str]] | None = None
         if engine.cfg.references:
-            from kick.judging import load_reference_file
+            from kick_judges.references import load_reference_file
 
             self._references = load_reference_file(engine.cfg.references)
 

@@ -1,0 +1,131 @@
+"""Run specs from their two sources, merged once at the edge: a TOML file and command-line
+options (options win). The result is a validated, frozen `RunSpec`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from kick.errors import SpecError
+from kick.params import parse_assignments, parse_task_assignments
+from kick.plugins import DEFAULT_MODEL
+from kick.rundir import Mode
+from kick.types import ComponentSpec, ModelSpec, RunSpec, Scalar
+
+
+def load_spec_file(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise SpecError(f"spec file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"spec file {path}: {e}") from None
+
+
+RUN_KEYS = {
+    "model",
+    "method",
+    "params",
+    "tasks",
+    "task_params",
+    "judge",
+    "judge_params",
+    "limit",
+    "batch_size",
+    "seed",
+    "dtype",
+    "device",
+    "revision",
+    "trust_remote_code",
+}
+
+
+def build_run_spec(
+    *,
+    file: Mapping[str, Any],
+    model: str | None = None,
+    method: str | None = None,
+    params: Sequence[str] = (),
+    tasks: Sequence[str] = (),
+    task_params: Sequence[str] = (),
+    judge: str | None = None,
+    judge_params: Sequence[str] = (),
+    limit: int | None = None,
+    batch_size: int | None = None,
+    seed: int | None = None,
+    dtype: str | None = None,
+    device: str | None = None,
+    revision: str | None = None,
+    trust_remote_code: bool = False,
+    include_dense: bool = True,
+) -> RunSpec:
+    """Merge a spec file with command-line options (options win) into one validated RunSpec.
+    Options left at their default (None, empty) take the file's value, then kick's default."""
+    unknown = set(file) - RUN_KEYS
+    if unknown:
+        raise SpecError(
+            f"spec file: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(RUN_KEYS))}"
+        )
+    model_cfg = file.get("model", DEFAULT_MODEL)
+    model_fields: dict[str, Any] = {"name": model_cfg} if isinstance(model_cfg, str) else dict(model_cfg)
+    if model:
+        model_fields["name"] = model
+    for key, val in (("dtype", dtype), ("device", device), ("revision", revision)):
+        if val is not None:
+            model_fields[key] = val
+        elif key in file:
+            model_fields[key] = file[key]
+    if trust_remote_code or file.get("trust_remote_code"):
+        model_fields["trust_remote_code"] = True
+    try:
+        model_spec = ModelSpec(**model_fields)
+    except TypeError as e:
+        raise SpecError(f"spec file: model: {e}") from None
+
+    method_params: dict[str, Scalar] = dict(file.get("params", {}))
+    method_params.update(parse_assignments(params))
+    method_name = method or file.get("method")
+    if method_params and not method_name:
+        raise SpecError("--param given without --method")
+
+    task_names = list(tasks) or list(file.get("tasks", []))
+    tparams: dict[str, dict[str, Scalar]] = {k: dict(v) for k, v in file.get("task_params", {}).items()}
+    for name, kv in parse_task_assignments(task_params).items():
+        tparams.setdefault(name, {}).update(kv)
+    stray = set(tparams) - set(task_names)
+    if stray:
+        raise SpecError(f"--task-param for task(s) not being run: {', '.join(sorted(stray))}")
+
+    jparams: dict[str, Scalar] = dict(file.get("judge_params", {}))
+    jparams.update(parse_assignments(judge_params, what="--judge-param"))
+    judge_name = judge or file.get("judge")
+
+    bs = batch_size if batch_size is not None else int(file.get("batch_size", 8))
+    if bs < 1:
+        raise SpecError(f"--batch-size must be at least 1, got {bs}")
+    lim = limit if limit is not None else file.get("limit")
+    if lim is not None and int(lim) < 1:
+        raise SpecError(f"--limit must be at least 1, got {lim}")
+    return RunSpec(
+        model=model_spec,
+        tasks=tuple(ComponentSpec(n, tparams.get(n, {})) for n in task_names),
+        compression=ComponentSpec(method_name, method_params) if method_name else None,
+        judge=ComponentSpec(judge_name, jparams) if judge_name else None,
+        include_dense=include_dense,
+        batch_size=bs,
+        limit=int(lim) if lim is not None else None,
+        seed=seed if seed is not None else int(file.get("seed", 0)),
+    )
+
+
+def mode_of(resume: bool, overwrite: bool) -> Mode:
+    """The run-directory mode the --resume / --overwrite flags ask for."""
+    if resume and overwrite:
+        raise SpecError("--resume and --overwrite exclude each other")
+    return "resume" if resume else "overwrite" if overwrite else "new"

@@ -1,0 +1,322 @@
+"""Sweep specs: a TOML-shaped mapping -> `SweepSpec` (frozen) -> `Cell`s (frozen) -> one
+`RunSpec` per cell, so every cell is described exactly like a `kick run`. Pure: no I/O.
+
+What a method sweeps over is what its compressor declared at registration (`levels=`): a
+pruner's sparsities and N:M patterns, a quantizer's bit widths."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from kick.errors import SpecError
+from kick.params import parse_task_assignments
+from kick.plugins import DEFAULT_MODEL, PluginSet
+from kick.types import ComponentSpec, Level, ModelSpec, RunSpec, Scalar, parse_pattern
+
+CopyMode = Literal["auto", "copy", "reload"]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One compressed configuration of one model: method, level, and the params it gets."""
+
+    model: str
+    method: str
+    level: Level | None
+    params: tuple[tuple[str, Scalar], ...]
+    name: str
+
+    @property
+    def id(self) -> str:
+        return f"{model_slug(self.model)}/{self.name}"
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    models: tuple[ModelSpec, ...]
+    cells: tuple[Cell, ...]
+    tasks: tuple[ComponentSpec, ...]
+    judge: ComponentSpec | None = None
+    batch_size: int = 8
+    limit: int | None = None
+    seed: int = 0
+    rel_tol: float = 0.05
+    abs_tol: float | None = None
+    copy_mode: CopyMode = "auto"
+
+    def to_dict(self) -> dict[str, Any]:
+        from kick.types import to_jsonable
+
+        return to_jsonable(self)  # type: ignore[no-any-return]
+
+
+_SWEEP_KEYS = {
+    "model",
+    "models",
+    "dtype",
+    "device",
+    "revision",
+    "trust_remote_code",
+    "methods",
+    "sparsity",
+    "patterns",
+    "bits",
+    "params",
+    "levels",
+    "cells",
+    "tasks",
+    "task_params",
+    "judge",
+    "judge_params",
+    "limit",
+    "batch_size",
+    "seed",
+    "rel_tol",
+    "abs_tol",
+    "copy",
+}
+
+
+def model_slug(name: str) -> str:
+    """A folder name for a model id or path ('org/name' -> 'org__name')."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name.strip("/").replace("/", "__")) or "model"
+
+
+def _as_list(value: Any, key: str) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if isinstance(value, (str, int, float)):
+        return [value]
+    raise SpecError(f"sweep spec: {key} must be a list, got {value!r}")
+
+
+def parse_levels(table: Mapping[str, Any], where: str) -> tuple[list[Level], list[Level], list[Level]]:
+    """The sparsity, N:M and bit-width levels of a table (the spec's top level or one method's)."""
+    sparsity = []
+    for v in _as_list(table.get("sparsity"), f"{where}sparsity"):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= float(v) < 1:
+            raise SpecError(f"sweep spec: {where}sparsity {v!r} must be a number in [0, 1)")
+        sparsity.append(Level("sparsity", float(v)))
+    patterns = []
+    for v in _as_list(table.get("patterns"), f"{where}patterns"):
+        nm = parse_pattern(str(v))
+        if nm is None:
+            raise SpecError(f"sweep spec: {where}patterns {v!r}: expected N:M such as 2:4")
+        n, m = nm
+        patterns.append(Level("pattern", f"{n}:{m}"))
+    bits = []
+    for v in _as_list(table.get("bits"), f"{where}bits"):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:  # which widths: the quantizer's rule
+            raise SpecError(f"sweep spec: {where}bits {v!r} must be a positive integer")
+        bits.append(Level("bits", v))
+    return sparsity, patterns, bits
+
+
+def _model_specs(data: Mapping[str, Any], default_model: str) -> tuple[ModelSpec, ...]:
+    if "model" in data and "models" in data:
+        raise SpecError("sweep spec: give either model or models, not both")
+    raw = _as_list(data.get("models"), "models") if "models" in data else [data.get("model", default_model)]
+    if not raw:
+        raise SpecError("sweep spec: models is empty")
+    out = []
+    for item in raw:
+        fields: dict[str, Any] = {"name": item} if isinstance(item, str) else dict(item)
+        for key in ("dtype", "device", "revision", "trust_remote_code"):
+            if key in data:
+                fields.setdefault(key, data[key])
+        try:
+            out.append(ModelSpec(**fields))
+        except TypeError as e:
+            raise SpecError(f"sweep spec: model {item!r}: {e}") from None
+    names = [m.name for m in out]
+    if len(set(names)) != len(names):
+        raise SpecError(f"sweep spec: a model is listed twice: {', '.join(names)}")
+    return tuple(out)
+
+
+def method_cells(
+    model: str,
+    method: str,
+    *,
+    declared: Sequence[str],
+    levels: tuple[list[Level], list[Level], list[Level]],
+    params: Mapping[str, Scalar],
+) -> list[Cell]:
+    """Cells of one method: the levels of the kinds the compressor declared at registration
+    (`declared`: sparsity, pattern, bits), in that order; one cell with the method's own
+    defaults when none of its kinds has a level."""
+    by_kind = dict(zip(("sparsity", "pattern", "bits"), levels, strict=True))
+    chosen = [lv for kind in ("sparsity", "pattern", "bits") if kind in declared for lv in by_kind[kind]]
+    fixed = tuple(sorted(params.items()))
+    if not chosen:
+        return [Cell(model, method, None, fixed, method)]
+    cells = []
+    for lv in chosen:
+        merged = {**dict(params), lv.param: lv.value}
+        cells.append(Cell(model, method, lv, tuple(sorted(merged.items())), f"{method}-{lv.slug}"))
+    return cells
+
+
+def explicit_cell(model: str, raw: Mapping[str, Any], base_params: Mapping[str, Any]) -> Cell:
+    """A `[[cells]]` entry: method, at most one of sparsity/pattern/bits, params, optional name."""
+    unknown = set(raw) - {"method", "sparsity", "pattern", "bits", "params", "name", "model"}
+    if unknown:
+        raise SpecError(f"sweep spec: [[cells]] unknown key(s) {', '.join(sorted(unknown))}")
+    method = raw.get("method")
+    if not isinstance(method, str) or not method:
+        raise SpecError(f"sweep spec: [[cells]] entry {dict(raw)!r} has no method")
+    given = [k for k in ("sparsity", "pattern", "bits") if k in raw]
+    if len(given) > 1:
+        raise SpecError(f"sweep spec: [[cells]] {method}: give one of sparsity, pattern, bits")
+    level = None
+    if given:
+        key = given[0]
+        plural = {"sparsity": "sparsity", "pattern": "patterns", "bits": "bits"}[key]
+        sp, pt, bt = parse_levels({plural: [raw[key]]}, f"[[cells]] {method}: ")
+        level = (sp + pt + bt)[0]
+    params = {**dict(base_params.get(method, {})), **dict(raw.get("params", {}))}
+    if level is not None:
+        params[level.param] = level.value
+    name = raw.get("name") or (f"{method}-{level.slug}" if level else method)
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", str(name)):
+        raise SpecError(f"sweep spec: cell name {name!r}: use letters, digits, '.', '_', '-'")
+    return Cell(model, method, level, tuple(sorted(params.items())), str(name))
+
+
+def parse_sweep_spec(
+    data: Mapping[str, Any],
+    *,
+    levels_of: Callable[[str], Sequence[str]],
+    default_model: str = DEFAULT_MODEL,
+) -> SweepSpec:
+    """Validate a sweep mapping (a parsed TOML file) and expand it into cells. Pure.
+
+    `levels_of(method)` is what the compressor declared it sweeps over (`Entry.levels`); it
+    raises for an unknown method (`levels_from(plugins)` builds it from the registry)."""
+    unknown = set(data) - _SWEEP_KEYS
+    if unknown:
+        raise SpecError(
+            f"sweep spec: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_SWEEP_KEYS))}"
+        )
+    models = _model_specs(data, default_model)
+    methods = [str(m) for m in _as_list(data.get("methods"), "methods")]
+    params: Mapping[str, Any] = data.get("params", {})
+    per_method_levels: Mapping[str, Any] = data.get("levels", {})
+    for table, key in ((params, "params"), (per_method_levels, "levels")):
+        if not isinstance(table, Mapping) or any(not isinstance(v, Mapping) for v in table.values()):
+            raise SpecError(f"sweep spec: {key} must be tables [{key}.<method>]")
+    top_levels = parse_levels(data, "")
+    raw_cells = _as_list(data.get("cells"), "cells")
+
+    cells: list[Cell] = []
+    for model in models:
+        for method in methods:
+            lv = per_method_levels.get(method)
+            levels = parse_levels(lv, f"levels.{method}.") if lv is not None else top_levels
+            cells += method_cells(
+                model.name,
+                method,
+                declared=levels_of(method),
+                levels=levels,
+                params=dict(params.get(method, {})),
+            )
+        for raw in raw_cells:
+            if not isinstance(raw, Mapping):
+                raise SpecError("sweep spec: cells must be [[cells]] tables")
+            if raw.get("model", model.name) == model.name:
+                cells.append(explicit_cell(model.name, raw, params))
+    ids = [c.id for c in cells]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise SpecError(
+            f"sweep spec: cell(s) {', '.join(dupes)} appear twice; give [[cells]] a distinct name"
+        )
+
+    tasks = [str(t) for t in _as_list(data.get("tasks"), "tasks")]
+    if not tasks:
+        raise SpecError("sweep spec: no tasks")
+    if len(set(tasks)) != len(tasks):
+        raise SpecError(f"sweep spec: a task is listed twice: {', '.join(tasks)}")
+    tparams: Mapping[str, Any] = data.get("task_params", {})
+    stray = set(tparams) - set(tasks)
+    if stray:
+        raise SpecError(f"sweep spec: task_params for task(s) not in tasks: {', '.join(sorted(stray))}")
+    judge = data.get("judge")
+    limit = data.get("limit")
+    if limit is not None and (not isinstance(limit, int) or limit < 1):
+        raise SpecError(f"sweep spec: limit must be a positive integer, got {limit!r}")
+    batch_size = data.get("batch_size", 8)
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise SpecError(f"sweep spec: batch_size must be a positive integer, got {batch_size!r}")
+    rel_tol = float(data.get("rel_tol", 0.05))
+    abs_tol = data.get("abs_tol")
+    if rel_tol < 0 or (abs_tol is not None and float(abs_tol) < 0):
+        raise SpecError("sweep spec: tolerances must be >= 0")
+    copy_mode = data.get("copy", "auto")
+    if copy_mode not in ("auto", "copy", "reload"):
+        raise SpecError(f"sweep spec: copy must be auto, copy or reload, got {copy_mode!r}")
+    return SweepSpec(
+        models=models,
+        cells=tuple(cells),
+        tasks=tuple(ComponentSpec(t, dict(tparams.get(t, {}))) for t in tasks),
+        judge=ComponentSpec(str(judge), dict(data.get("judge_params", {}))) if judge else None,
+        batch_size=batch_size,
+        limit=limit,
+        seed=int(data.get("seed", 0)),
+        rel_tol=rel_tol,
+        abs_tol=float(abs_tol) if abs_tol is not None else None,
+        copy_mode=copy_mode,
+    )
+
+
+def dense_run_spec(sweep: SweepSpec, model: ModelSpec) -> RunSpec:
+    return RunSpec(
+        model=model,
+        tasks=sweep.tasks,
+        compression=None,
+        judge=sweep.judge,
+        include_dense=True,
+        batch_size=sweep.batch_size,
+        limit=sweep.limit,
+        seed=sweep.seed,
+    )
+
+
+def cell_run_spec(sweep: SweepSpec, model: ModelSpec, cell: Cell) -> RunSpec:
+    return replace(
+        dense_run_spec(sweep, model),
+        compression=ComponentSpec(cell.method, dict(cell.params)),
+        include_dense=False,
+    )
+
+
+def levels_from(plugins: PluginSet) -> Callable[[str], Sequence[str]]:
+    """`levels_of` for `parse_sweep_spec`: each compressor's declared levels (an unknown
+    method is one clear error, with "did you mean")."""
+    return lambda method: plugins.registry.get("compressor", method).levels
+
+
+def merge_sweep_options(file: Mapping[str, Any], **opts: Any) -> dict[str, Any]:
+    """Command-line options over a sweep spec file: given lists replace the file's, `--param`
+    (METHOD.key=value) and `--task-param` (TASK.key=value) add to its tables. Pure."""
+    data = dict(file)
+    for key in ("models", "methods", "sparsity", "patterns", "bits", "tasks"):
+        if opts.get(key):
+            data[key] = list(opts[key])
+            if key == "models":
+                data.pop("model", None)
+    for key in ("limit", "batch_size", "seed", "rel_tol", "abs_tol", "judge", "copy"):
+        if opts.get(key) is not None:
+            data[key] = opts[key]
+    for key, items in (("params", opts.get("params")), ("task_params", opts.get("task_params"))):
+        if items:
+            tables = {k: dict(v) for k, v in data.get(key, {}).items()}
+            for name, kv in parse_task_assignments(items).items():
+                tables.setdefault(name, {}).update(kv)
+            data[key] = tables
+    return data
