@@ -35,6 +35,7 @@ def optional_member(obj: Any, name: str, default: Any) -> Any:
     """An optional Protocol member of `obj`, or `default` when the plugin does not define it."""
     return getattr(obj, name, default)
 
+
 ChatTurns = Sequence[str]
 """A conversation as alternating user/assistant texts, starting with a user turn."""
 
@@ -60,12 +61,14 @@ class ModelBackend(Protocol):
     def info(self) -> Mapping[str, Any]:
         """Provenance: model id, revision, dtype, device, parameter count."""
 
-    def count_tokens(self, text: str) -> int: ...
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens `text` encodes to (no special tokens)."""
 
     def truncate(self, text: str, max_tokens: int) -> str:
         """Keep the first `max_tokens` tokens of `text`."""
 
-    def encode(self, text: str) -> list[int]: ...
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text` (no special tokens)."""
 
     def generate(
         self,
@@ -114,7 +117,8 @@ class CompressibleModel(ModelBackend, Protocol):
         """The underlying `torch.nn.Module`."""
 
     @property
-    def tokenizer(self) -> Any: ...
+    def tokenizer(self) -> Any:
+        """The underlying tokenizer (calibration encodes its texts with it)."""
 
     def save(self, path: str) -> None:
         """Write a folder that `AutoModelForCausalLM.from_pretrained` loads."""
@@ -154,15 +158,17 @@ class Task(Protocol):
     def settings(self) -> Mapping[str, Any]:
         """Data source/revision, decoding settings, prompt format: recorded in the report."""
 
-    def samples(self) -> Sequence[Sample]: ...
+    def samples(self) -> Sequence[Sample]:
+        """The items to evaluate, after `limit` and seeded selection; ids unique."""
 
-    def predict(
-        self, model: ModelBackend, samples: Sequence[Sample], *, batch_size: int
-    ) -> list[Prediction]: ...
+    def predict(self, model: ModelBackend, samples: Sequence[Sample], *, batch_size: int) -> list[Prediction]:
+        """Query the model for `samples` (one Prediction each, in order; an error on the item)."""
 
-    def score(self, sample: Sample, prediction: Prediction) -> Mapping[str, float]: ...
+    def score(self, sample: Sample, prediction: Prediction) -> Mapping[str, float]:
+        """Per-item metrics; a KickError here becomes the record's error."""
 
-    def aggregate(self, records: Sequence[Record]) -> Mapping[str, Any]: ...
+    def aggregate(self, records: Sequence[Record]) -> Mapping[str, Any]:
+        """The task's metrics over its records without an error (means, rates, perplexity)."""
 
 
 @runtime_checkable
@@ -176,7 +182,8 @@ class Judge(Protocol):
     def info(self) -> Mapping[str, Any]:
         """Judge model, endpoint (without secrets), templates: recorded in the report."""
 
-    def judge(self, items: Sequence[JudgeItem]) -> list[Judgement]: ...
+    def judge(self, items: Sequence[JudgeItem]) -> list[Judgement]:
+        """One Judgement per item, same order and ids; a failure is a Judgement with an error."""
 
     def reference_answers(self) -> Mapping[str, Sequence[str]] | None:
         """Optional: the judge's own reference answers by sample id (a `references` file); None
@@ -192,13 +199,17 @@ class Progress:
     This base class is silent: subclass it and override what you display. Keys are unique per
     bar (`variant/task`, prefixed with the cell id in a sweep); `total` is the bar's length."""
 
-    def stage(self, text: str) -> None: ...
+    def stage(self, text: str) -> None:
+        """A phase starts (loading, compressing, saving): one line of text."""
 
-    def start(self, key: str, text: str, total: int) -> None: ...
+    def start(self, key: str, text: str, total: int) -> None:
+        """A bar `key` of `total` items starts, described by `text`."""
 
-    def advance(self, key: str, n: int) -> None: ...
+    def advance(self, key: str, n: int) -> None:
+        """`n` more items of bar `key` are done."""
 
-    def finish(self, key: str) -> None: ...
+    def finish(self, key: str) -> None:
+        """Bar `key` is complete."""
 
     def cell_done(self, cell: str, summary: Mapping[str, Any]) -> None:
         """A sweep cell (its id, e.g. `smollm2-135m/wanda-s0.5`) finished with this summary."""

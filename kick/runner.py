@@ -394,11 +394,3 @@ def rejudge(
         level=Level.from_dict(old["level"]) if old.get("level") else None,
         force_judge=force,
     )
-
-
-def load_summary(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / SUMMARY
-    if not path.exists():
-        raise RunDirError(f"{run_dir} has no {SUMMARY}: is it a finished kick run?")
-    data: dict[str, Any] = read_json(path)
-    return data

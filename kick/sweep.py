@@ -20,7 +20,6 @@ replaces exactly those cells.
 
 from __future__ import annotations
 
-import copy
 import logging
 import shutil
 import time
@@ -31,13 +30,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import kick
+from kick.copies import FreshModels, TimedModel, Timings, available_bytes, copy_fits, param_bytes, timed
 from kick.errors import RunDirError
 from kick.interfaces import Progress
 from kick.plugins import PluginSet, load_model, load_plugins
 from kick.provenance import seed_everything
 from kick.rundir import COMPRESSION, RECORDS, SPEC, SUMMARY, read_json, write_json_atomic
 from kick.runner import build_components, run
-from kick.sweep_spec import Cell, CopyMode, SweepSpec, cell_run_spec, dense_run_spec, model_slug
+from kick.sweep_spec import Cell, SweepSpec, cell_run_spec, dense_run_spec, model_slug
 from kick.types import COMPRESSED, DENSE, ModelSpec, RunSpec
 
 SWEEP = "sweep.json"
@@ -125,66 +125,6 @@ def prepare_sweep_dir(
     return states
 
 
-# ---- timing --------------------------------------------------------------------------------------
-@dataclass
-class Timings:
-    """Seconds spent per activity; `overhead` is what the sweep machinery itself costs."""
-
-    load: float = 0.0
-    copy: float = 0.0
-    compress: float = 0.0
-    model_calls: float = 0.0
-    total: float = 0.0
-
-    @property
-    def overhead(self) -> float:
-        return max(0.0, self.total - self.load - self.copy - self.compress - self.model_calls)
-
-    def as_dict(self) -> dict[str, float]:
-        return {
-            "load": self.load,
-            "copy": self.copy,
-            "compress": self.compress,
-            "model_calls": self.model_calls,
-            "overhead": self.overhead,
-            "total": self.total,
-        }
-
-
-_MODEL_CALLS = ("generate", "choice_logprobs", "loglikelihood", "token_nll")
-
-
-class TimedModel:
-    """Forwards everything to the model and adds the time spent in its forward-pass methods."""
-
-    def __init__(self, model: Any, timings: Timings) -> None:
-        self._model = model
-        self._timings = timings
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._model, name)
-        if name not in _MODEL_CALLS or not callable(attr):
-            return attr
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return attr(*args, **kwargs)
-            finally:
-                self._timings.model_calls += time.perf_counter() - t0
-
-        return timed
-
-
-@contextmanager
-def _timed(timings: Timings, attr: str) -> Iterator[None]:
-    t0 = time.perf_counter()
-    try:
-        yield
-    finally:
-        setattr(timings, attr, getattr(timings, attr) + time.perf_counter() - t0)
-
-
 @contextmanager
 def _sweep_log(out: Path) -> Iterator[logging.Logger]:
     log = logging.getLogger(f"kick.sweep.{id(out)}")
@@ -198,52 +138,6 @@ def _sweep_log(out: Path) -> Iterator[logging.Logger]:
     finally:
         log.removeHandler(handler)
         handler.close()
-
-
-# ---- fresh copies of the dense model ------------------------------------------------------------
-def _param_bytes(model: Any) -> int | None:
-    module = getattr(model, "module", None)
-    if module is None or not hasattr(module, "parameters"):
-        return None
-    return int(sum(p.numel() * p.element_size() for p in module.parameters()))
-
-
-def _available_bytes() -> int | None:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
-def copy_fits(model_bytes: int | None, available: int | None) -> bool:
-    """A second copy fits when it takes less than half the memory still available."""
-    return model_bytes is None or available is None or 2 * model_bytes < available
-
-
-class FreshModels:
-    """Fresh copies of the dense model, one per cell: `copy` deep-copies the loaded model,
-    `reload` loads it again. `auto` measures both on the first two cells and keeps the faster
-    (a deep copy needs the memory for a second model; reloading a cached safetensors file is
-    often as fast, e.g. SmolLM2-135M on 2 CPU cores: reload 0.4-0.8 s, deep copy 0.9-3.3 s)."""
-
-    def __init__(self, base: Any, reload: Callable[[], Any], mode: CopyMode, *, fits: bool) -> None:
-        self._base, self._reload = base, reload
-        self.mode: CopyMode = "reload" if mode == "auto" and not fits else mode
-        self.seconds: dict[str, float] = {}
-
-    def take(self) -> Any:
-        how: str = self.mode
-        if how == "auto":
-            untried = [h for h in ("copy", "reload") if h not in self.seconds]
-            how = untried[0] if untried else min(self.seconds, key=self.seconds.__getitem__)
-        t0 = time.perf_counter()
-        model = copy.deepcopy(self._base) if how == "copy" else self._reload()
-        self.seconds.setdefault(how, time.perf_counter() - t0)
-        return model
 
 
 # ---- the loop -----------------------------------------------------------------------------------
@@ -314,19 +208,19 @@ def _run_model(
         return
     timings = result.timings
     progress.stage(f"loading model {dense.model.name}")
-    with _timed(timings, "load"):
+    with timed(timings, "load"):
         seed_everything(sweep.seed)
         base = model_loader(dense.model, plugins)
     fresh = FreshModels(
         base, lambda: model_loader(dense.model, plugins), sweep.copy_mode,
-        fits=copy_fits(_param_bytes(base), _available_bytes()),
+        fits=copy_fits(param_bytes(base), available_bytes()),
     )  # fmt: skip
     log.info("model %s loaded; fresh copies per cell: %s", dense.model.name, fresh.mode)
     for p in todo:
         if p.cell is None:
             model = base
         else:
-            with _timed(timings, "copy"):
+            with timed(timings, "copy"):
                 model = fresh.take()
         log.info("%s: evaluating", p.id)
         stats_before = _mtime(p.path / COMPRESSION)

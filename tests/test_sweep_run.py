@@ -209,7 +209,7 @@ def test_a_bad_method_name_fails_before_any_model_is_loaded(
 
 
 def test_auto_copy_mode_tries_deep_copy_and_reload_then_keeps_the_faster() -> None:
-    from kick.sweep import FreshModels
+    from kick.copies import FreshModels
 
     base = fakeplug.load_fake(None)
     reloads: list[int] = []
