@@ -220,7 +220,7 @@ def cmd_plugins(
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return
-    from kick.render import plugins_table
+    from kick.console import plugins_table
 
     console.print(plugins_table(ps))
 
@@ -234,7 +234,7 @@ def _plugins(ctx: typer.Context) -> PluginSet:
 def _run_common(
     ctx: typer.Context, spec: RunSpec, out: Path, mode: str, rel_tol: float, abs_tol: float | None
 ) -> None:
-    from kick.render import RichProgress, summary_table
+    from kick.console import RichProgress, summary_table
     from kick.runner import run
 
     with RichProgress(console) as progress:
@@ -372,7 +372,7 @@ def cmd_compress(
     )
     with console.status(f"compressing {model} with {method}"):
         stats = compress_to_folder(run_spec, out, overwrite=overwrite, plugins=_plugins(ctx))
-    from kick.render import compression_table
+    from kick.console import compression_table
 
     console.print(compression_table(stats))
     console.print(f"saved: [bold]{out}[/]")
@@ -431,8 +431,8 @@ def cmd_sweep(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo cells whose spec changed.")] = False,
 ) -> None:
     """Sweep models x methods x levels x tasks (dense once per model); resumable."""
+    from kick.console import SweepRichProgress
     from kick.sweep import parse_sweep_spec, run_sweep
-    from kick.sweep_render import SweepRichProgress
 
     data = merge_sweep_options(
         load_spec_file(spec),
@@ -477,7 +477,7 @@ def cmd_report(
     """Tables, plots, HTML/Markdown/CSV/JSON from any run or sweep directory."""
     from rich.table import Table
 
-    from kick.reporting import caption, report_dir, table_rows
+    from kick.report.files import caption, report_dir, table_rows
 
     files = report_dir(run_dir, out, rel_tol=rel_tol, abs_tol=abs_tol)
     for t in files.tables:
@@ -505,8 +505,8 @@ def cmd_judge(
     ] = False,
 ) -> None:
     """Judge (or re-judge) a finished run from its records, without regenerating; rewrites summary.json."""
+    from kick.console import RichProgress, summary_table
     from kick.judging import rejudge_run
-    from kick.render import RichProgress, summary_table
 
     spec = ComponentSpec(judge, parse_assignments(param or []))
     with RichProgress(console) as progress:

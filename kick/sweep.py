@@ -620,7 +620,7 @@ def _run_model(
         if states[p.id] == "finished":
             result.cells.append(_cell_entry(p, "finished", None))
             progress.advance("sweep", 1)
-            progress.cell_done(p, read_json(p.path / SUMMARY))
+            progress.cell_done(p.id, read_json(p.path / SUMMARY))
     if not todo:
         return
     timings = result.timings
@@ -783,7 +783,7 @@ def _evaluate_cell(
         log.info(
             "%s: %s %s=%s n=%s errors=%s", p.id, name, primary, m.get(primary), m.get("n"), m.get("errors")
         )
-    progress.cell_done(p, summary)
+    progress.cell_done(p.id, summary)
     return summary
 
 

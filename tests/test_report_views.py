@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from kick.reporting import fmt_cell, write_report
-from kick.views import (
+from kick.report.files import fmt_cell, write_report
+from kick.report.model import (
     Level,
     Series,
     collect,
