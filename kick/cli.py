@@ -482,7 +482,7 @@ def cmd_report(
     files = report_dir(run_dir, out, rel_tol=rel_tol, abs_tol=abs_tol)
     for t in files.tables:
         # the terminal shows the headline metrics; per-subject/bucket ones are in the files
-        shown = [i for i, m in enumerate(t.metrics) if "/" not in m][:5]
+        shown = [t.metrics.index(m) for m in t.headline(limit=5)]
         table = Table(title=f"{t.task} ({t.model})", caption=caption(t.rel_tol, t.abs_tol))
         table.add_column("configuration")
         for i in shown:

@@ -25,6 +25,7 @@ from rich.progress import (
 from rich.table import Table
 
 from kick.interfaces import Progress as RunnerProgress
+from kick.metrics import headline_metrics
 from kick.plugins import PluginSet
 
 
@@ -156,19 +157,10 @@ def _fmt(x: Any) -> str:
     return "-" if x is None else str(x)
 
 
-def headline_metrics(task_entry: Mapping[str, Any]) -> list[str]:
-    """The metrics to show per task: the task's primary one first, then other top-level ones."""
+def task_headline(task_entry: Mapping[str, Any], limit: int = 8) -> list[str]:
+    """The metrics a run's table shows per task: the headline ones of its first variant."""
     metrics: Mapping[str, Any] = next(iter(task_entry["metrics"].values()), {})
-    names = [
-        k
-        for k, v in metrics.items()
-        if isinstance(v, (int, float)) and "/" not in k and k not in ("n", "errors")
-    ]
-    primary = task_entry.get("primary_metric")
-    if primary in names:
-        names.remove(primary)
-        names.insert(0, primary)
-    return names[:8]
+    return headline_metrics(metrics, task_entry.get("primary_metric"), limit=limit)
 
 
 def summary_table(summary: Mapping[str, Any]) -> Table:
@@ -190,7 +182,7 @@ def summary_table(summary: Mapping[str, Any]) -> Table:
         table.add_column("delta", justify="right")
         table.add_column("match", justify="center")
     for name, entry in summary["tasks"].items():
-        for metric in headline_metrics(entry):
+        for metric in task_headline(entry):
             row = [name, metric] + [_fmt(entry["metrics"][v].get(metric)) for v in variants]
             if len(variants) > 1:
                 c = entry.get("comparison", {}).get(metric)
@@ -223,8 +215,8 @@ def cell_rows(summary: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
         metrics = entry.get("metrics", {})
         variant = "compressed" if "compressed" in metrics else "dense"
         values = metrics.get(variant, {})
-        if metric not in values:
-            metric = next((k for k, v in values.items() if isinstance(v, float)), None)
+        if metric not in values:  # no primary metric: the first headline one
+            metric = next(iter(headline_metrics(values, None)), None)
         if metric is None:
             continue
         value = values.get(metric)

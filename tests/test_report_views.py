@@ -186,3 +186,26 @@ def test_report_of_a_directory_without_results_is_a_clear_error(tmp_path: Path) 
 
     with pytest.raises(RunDirError, match="nothing finished"):
         collect(tmp_path)
+
+
+def test_table_columns_are_the_headline_metrics_then_the_breakdowns() -> None:
+    dense = {"acc/b": 0.5, "acc": 0.5, "n": 8, "errors": 0, "flag": True, "acc_macro": 0.25}
+    data = from_summaries(
+        [{**dense_summary(), "tasks": {"mmlu": {"metrics": {"dense": dense}, "primary_metric": "acc"}}}]
+    )
+    (t,) = task_tables(data)
+    assert t.metrics == ("acc", "acc_macro", "acc/b")
+    assert t.headline() == ["acc", "acc_macro"] and t.headline(limit=1) == ["acc"]
+    assert t.main_metric == "acc"
+
+
+def test_report_and_console_modules_load_neither_matplotlib_nor_the_runner_or_sweep() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, kick.report.files, kick.report.plots, kick.console; "
+        "print(sorted(m for m in ('matplotlib', 'kick.runner', 'kick.sweep', 'torch') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -11,12 +11,12 @@ import base64
 import csv
 import html
 import io
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kick.metrics import as_number
 from kick.report.model import (
     Level,
     MetricCell,
@@ -61,17 +61,13 @@ def level_text(level: Level | None) -> str:
 
 def table_rows(t: TaskTable) -> list[list[str]]:
     """The table as text: a dense row, then one row per method @ level."""
-    rows = [["dense", *(fmt_value(_f(t.dense.get(m))) for m in t.metrics)]]
+    rows = [["dense", *(fmt_value(as_number(t.dense.get(m))) for m in t.metrics)]]
     rows += [[r.label, *(fmt_cell(c) for c in r.cells)] for r in t.rows]
     return rows
 
 
-def _f(x: Any) -> float | None:
-    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
-
-
 def matching_lines(t: TaskTable) -> list[str]:
-    metric = t.primary_metric if t.primary_metric in t.metrics else (t.metrics[0] if t.metrics else None)
+    metric = t.main_metric
     if metric is None:
         return []
     out = []
@@ -133,8 +129,8 @@ def csv_rows(tables: Sequence[TaskTable]) -> list[dict[str, Any]]:
                     "level_kind": "",
                     "level": "",
                     "metric": m,
-                    "value": _f(t.dense.get(m)),
-                    "dense": _f(t.dense.get(m)),
+                    "value": as_number(t.dense.get(m)),
+                    "dense": as_number(t.dense.get(m)),
                     "delta": 0.0,
                     "rel_delta": 0.0,
                     "matches": True,
@@ -258,7 +254,3 @@ def write_report(
 
 def report_dir(run_dir: Path, out: Path | None, **tol: Any) -> ReportFiles:
     return write_report(collect(run_dir), out or run_dir / "report", **tol)
-
-
-def json_dumps(obj: Any) -> str:
-    return json.dumps(to_jsonable(obj), indent=2)
