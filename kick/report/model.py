@@ -105,9 +105,10 @@ def level_from_params(params: Mapping[str, Any]) -> Level:
 
 
 def _level(summary: Mapping[str, Any]) -> Level:
-    cell_level = (summary.get("cell") or {}).get("level")
-    if cell_level:
-        return Level.from_dict(cell_level)
+    """The summary's own `level`; older summaries: the sweep cell's, else the compression params."""
+    recorded = summary.get("level") or (summary.get("cell") or {}).get("level")
+    if recorded:
+        return Level.from_dict(recorded)
     comp = (summary.get("spec") or {}).get("compression") or {}
     return Level.from_params(comp.get("params") or {})
 
@@ -123,7 +124,7 @@ def from_summaries(summaries: Iterable[Mapping[str, Any]]) -> ReportData:
         comp = (s.get("spec") or {}).get("compression")
         for task, entry in s.get("tasks", {}).items():
             metrics = entry.get("metrics", {})
-            lower = tuple(
+            lower = tuple(  # `kick run` summaries before 0.2 record it only per comparison
                 entry.get("lower_is_better")
                 or [k for k, c in (entry.get("comparison") or {}).items() if c.get("lower_is_better")]
             )
