@@ -105,7 +105,7 @@ def cmd_plugins(
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return
-    from kick.render import plugins_table
+    from kick.console import plugins_table
 
     console.print(plugins_table(ps))
 
@@ -137,7 +137,7 @@ def _plugins(ctx: typer.Context) -> PluginSet:
 def _run_common(
     ctx: typer.Context, spec: RunSpec, out: Path, mode: str, rel_tol: float, abs_tol: float | None
 ) -> None:
-    from kick.render import RichProgress, summary_table
+    from kick.console import RichProgress, summary_table
     from kick.runner import run
 
     with RichProgress(console) as progress:
@@ -225,7 +225,7 @@ def cmd_compress(
     run_spec = build_run_spec(file={}, **_run_options(locals(), include_dense=False))
     with console.status(f"compressing {model} with {method}"):
         stats = compress_to_folder(run_spec, out, overwrite=overwrite, plugins=_plugins(ctx))
-    from kick.render import compression_table
+    from kick.console import compression_table
 
     console.print(compression_table(stats))
     console.print(f"saved: [bold]{out}[/]")
@@ -263,8 +263,8 @@ def cmd_sweep(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo cells whose spec changed.")] = False,
 ) -> None:
     """Sweep models x methods x levels x tasks (dense once per model); resumable."""
+    from kick.console import SweepRichProgress
     from kick.sweep import run_sweep
-    from kick.sweep_render import SweepRichProgress
     from kick.sweep_spec import levels_from, merge_sweep_options, parse_sweep_spec
 
     data = merge_sweep_options(
@@ -310,12 +310,12 @@ def cmd_report(
     """Tables, plots, HTML/Markdown/CSV/JSON from any run or sweep directory."""
     from rich.table import Table
 
-    from kick.reporting import caption, report_dir, table_rows
+    from kick.report.files import caption, report_dir, table_rows
 
     files = report_dir(run_dir, out, rel_tol=rel_tol, abs_tol=abs_tol)
     for t in files.tables:
         # the terminal shows the headline metrics; per-subject/bucket ones are in the files
-        shown = [i for i, m in enumerate(t.metrics) if "/" not in m][:5]
+        shown = [t.metrics.index(m) for m in t.headline(limit=5)]
         table = Table(title=f"{t.task} ({t.model})", caption=caption(t.rel_tol, t.abs_tol))
         table.add_column("configuration")
         for i in shown:
@@ -338,7 +338,7 @@ def cmd_judge(
     ] = False,
 ) -> None:
     """Judge (or re-judge) a finished run from its records, without regenerating; rewrites summary.json."""
-    from kick.render import RichProgress, summary_table
+    from kick.console import RichProgress, summary_table
     from kick.runner import rejudge
 
     spec = ComponentSpec(judge, parse_assignments(param or []))

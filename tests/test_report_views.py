@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from kick.reporting import fmt_cell, write_report
-from kick.views import (
+from kick.report.files import fmt_cell, write_report
+from kick.report.model import (
     Level,
     Series,
     collect,
@@ -186,3 +186,61 @@ def test_report_of_a_directory_without_results_is_a_clear_error(tmp_path: Path) 
 
     with pytest.raises(RunDirError, match="nothing finished"):
         collect(tmp_path)
+
+
+def test_table_columns_are_the_headline_metrics_then_the_breakdowns() -> None:
+    dense = {"acc/b": 0.5, "acc": 0.5, "n": 8, "errors": 0, "flag": True, "acc_macro": 0.25}
+    data = from_summaries(
+        [{**dense_summary(), "tasks": {"mmlu": {"metrics": {"dense": dense}, "primary_metric": "acc"}}}]
+    )
+    (t,) = task_tables(data)
+    assert t.metrics == ("acc", "acc_macro", "acc/b")
+    assert t.headline() == ["acc", "acc_macro"] and t.headline(limit=1) == ["acc"]
+    assert t.main_metric == "acc"
+
+
+def test_report_and_console_modules_load_neither_matplotlib_nor_the_runner_or_sweep() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, kick.report.files, kick.report.plots, kick.console; "
+        "print(sorted(m for m in ('matplotlib', 'kick.runner', 'kick.sweep', 'torch') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def unified(summary: dict[str, Any]) -> dict[str, Any]:
+    """The same summary in the unified shape: a top-level level, lower_is_better on every task."""
+    comp = summary["spec"]["compression"]
+    level = Level.from_params(comp["params"]).to_dict() if comp else None
+    tasks = {
+        name: {**e, "lower_is_better": ["ppl"] if name == "ppl" else []}
+        for name, e in summary["tasks"].items()
+    }
+    return {**summary, "level": level, "tasks": tasks}
+
+
+def test_unified_summaries_give_the_same_tables_as_older_ones() -> None:
+    old = task_tables(from_summaries(summaries()))
+    new = task_tables(from_summaries([unified(s) for s in summaries()]))
+    assert new == old
+
+
+def test_the_summary_level_wins_over_the_cell_and_the_params() -> None:
+    s = unified(cell_summary("wanda", {"sparsity": 0.5}, 0.5, 0.25, 9.5))
+    s["level"] = Level("pattern", "2:4").to_dict()
+    s["cell"] = {"level": Level("sparsity", 0.7).to_dict()}
+    assert {r.level for r in from_summaries([s]).results} == {Level("pattern", "2:4")}
+    del s["level"]
+    assert {r.level for r in from_summaries([s]).results} == {Level("sparsity", 0.7)}
+
+
+def test_a_kick_run_summary_without_task_level_lower_is_better_reads_it_from_its_comparison() -> None:
+    run = cell_summary(
+        "wanda", {"sparsity": 0.5}, 0.5, 0.25, 9.5
+    )  # dense and compressed, as `kick run` wrote it
+    assert "lower_is_better" not in run["tasks"]["ppl"]
+    (ppl,) = (t for t in task_tables(from_summaries([run])) if t.task == "ppl")
+    assert ppl.lower_is_better == ("ppl",) and ppl.rows[0].cell("ppl").matches is True

@@ -8,18 +8,15 @@ dense within tolerance, the series a plot draws, and the largest level that stil
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kick.errors import RunDirError
-from kick.metrics import compare
+from kick.metrics import COUNTERS, as_number, compare, headline_metrics, is_number
 from kick.rundir import SUMMARY
 from kick.types import COMPRESSED, DENSE, Level
-
-DEFAULT_LEVEL = Level("default")
 
 
 @dataclass(frozen=True)
@@ -81,6 +78,18 @@ class TaskTable:
     rel_tol: float
     abs_tol: float | None
 
+    @property
+    def main_metric(self) -> str | None:
+        """The metric a plot draws and "still matches" is judged on: the primary one, or the first."""
+        if self.primary_metric in self.metrics:
+            return self.primary_metric
+        return self.metrics[0] if self.metrics else None
+
+    def headline(self, limit: int | None = None) -> list[str]:
+        """The columns without the per-subject/bucket breakdowns, primary first (the terminal's)."""
+        numeric = dict.fromkeys(self.metrics, 0.0)  # every column is numeric by construction
+        return headline_metrics(numeric, self.primary_metric, limit=limit)
+
 
 @dataclass(frozen=True)
 class ReportData:
@@ -96,9 +105,10 @@ def level_from_params(params: Mapping[str, Any]) -> Level:
 
 
 def _level(summary: Mapping[str, Any]) -> Level:
-    cell_level = (summary.get("cell") or {}).get("level")
-    if cell_level:
-        return Level.from_dict(cell_level)
+    """The summary's own `level`; older summaries: the sweep cell's, else the compression params."""
+    recorded = summary.get("level") or (summary.get("cell") or {}).get("level")
+    if recorded:
+        return Level.from_dict(recorded)
     comp = (summary.get("spec") or {}).get("compression") or {}
     return Level.from_params(comp.get("params") or {})
 
@@ -114,7 +124,7 @@ def from_summaries(summaries: Iterable[Mapping[str, Any]]) -> ReportData:
         comp = (s.get("spec") or {}).get("compression")
         for task, entry in s.get("tasks", {}).items():
             metrics = entry.get("metrics", {})
-            lower = tuple(
+            lower = tuple(  # `kick run` summaries before 0.2 record it only per comparison
                 entry.get("lower_is_better")
                 or [k for k, c in (entry.get("comparison") or {}).items() if c.get("lower_is_better")]
             )
@@ -169,16 +179,10 @@ def collect(run_dir: Path) -> ReportData:
 
 
 # ---- tables -------------------------------------------------------------------------------------
-def _num(x: Any) -> float | None:
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-        return None
-    return float(x)
-
-
 def metric_cell(
     metric: str, value: Any, dense: Any, *, rel_tol: float, abs_tol: float | None, lower_is_better: bool
 ) -> MetricCell:
-    v, d = _num(value), _num(dense)
+    v, d = as_number(value), as_number(dense)
     if v is None or d is None:
         return MetricCell(metric, v, d, None, None, None)
     c = compare(
@@ -194,16 +198,16 @@ def metric_cell(
 def table_metrics(
     primary: str | None, dense: Mapping[str, Any], results: Sequence[Result]
 ) -> tuple[str, ...]:
-    """The numeric metrics to show: the primary one first, then the rest, without counters."""
-    names: list[str] = []
+    """The numeric metrics to show: the headline ones (primary first), then the per-subject or
+    per-bucket breakdowns ('acc/anatomy'), never the counters. A metric counts when dense or any
+    result has a number for it."""
+    seen: dict[str, Any] = {}
     for m in [dense, *(r.metrics for r in results)]:
         for k, v in m.items():
-            if _num(v) is not None and k not in ("n", "errors") and k not in names:
-                names.append(k)
-    if primary in names:
-        names.remove(primary)
-        names.insert(0, primary)
-    return tuple(names)
+            if is_number(v):
+                seen.setdefault(k, v)
+    headline = headline_metrics(seen, primary)
+    return (*headline, *(k for k in seen if k not in headline and k not in COUNTERS))
 
 
 def sort_key(method_order: Sequence[str], r: Result | Row) -> tuple[int, int, float, str]:
@@ -326,14 +330,10 @@ def _points(rows: Sequence[Row], metric: str, kind: str, x_of: Any) -> tuple[Ser
 def plot_series(table: TaskTable, secondary: TaskTable | None = None) -> PlotSeries | None:
     """The series of one task's plot (None when the task has no numeric primary metric).
     Lines start at sparsity 0 with the dense score, so each line shows the drop from dense."""
-    metric = (
-        table.primary_metric
-        if table.primary_metric in table.metrics
-        else (table.metrics[0] if table.metrics else None)
-    )
+    metric = table.main_metric
     if metric is None:
         return None
-    dense = _num(table.dense.get(metric))
+    dense = as_number(table.dense.get(metric))
     lower = metric in table.lower_is_better
     lines = _points(table.rows, metric, "sparsity", lambda lv: lv.sparsity)
     if dense is not None:
@@ -344,7 +344,7 @@ def plot_series(table: TaskTable, secondary: TaskTable | None = None) -> PlotSer
         sec_metric = secondary.primary_metric or (secondary.metrics[0] if secondary.metrics else None)
         if sec_metric:
             sec = _points(secondary.rows, sec_metric, "sparsity", lambda lv: lv.sparsity)
-            sd = _num(secondary.dense.get(sec_metric))
+            sd = as_number(secondary.dense.get(sec_metric))
             if sd is not None:
                 sec = tuple(Series(s.label, (0.0, *s.x), (sd, *s.y)) for s in sec)
     return PlotSeries(

@@ -1,11 +1,18 @@
-"""Rich rendering for the CLI: progress, plugin listing, and the dense-vs-compressed table."""
+"""Console output for the CLI (rich): progress bars for runs and sweeps, the live table of a
+sweep's finished cells, the plugin listing, and the dense-vs-compressed table of a run.
+
+`RichProgress` is the one progress display: a bar per key (description, bar, n/N, elapsed, ETA).
+`SweepRichProgress` extends it with a live table of finished cells. Nothing here imports the
+runner or the sweep: they only call the `kick.interfaces.Progress` methods."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -18,6 +25,7 @@ from rich.progress import (
 from rich.table import Table
 
 from kick.interfaces import Progress as RunnerProgress
+from kick.metrics import headline_metrics
 from kick.plugins import PluginSet
 
 
@@ -36,6 +44,8 @@ def progress_bar(console: Console) -> Progress:
 
 
 class RichProgress(RunnerProgress):
+    """A run's progress: stages logged above one bar per key."""
+
     def __init__(self, console: Console) -> None:
         self._console = console
         self._bar = progress_bar(console)
@@ -48,10 +58,14 @@ class RichProgress(RunnerProgress):
     def __exit__(self, *exc: Any) -> None:
         self._bar.__exit__(*exc)
 
+    def _shown(self) -> None:
+        """Called before anything is displayed (the sweep starts its live display here)."""
+
     def stage(self, text: str) -> None:
         self._console.log(text)
 
     def start(self, key: str, text: str, total: int) -> None:
+        self._shown()
         self._ids[key] = self._bar.add_task(text, total=total)
 
     def advance(self, key: str, n: int) -> None:
@@ -62,6 +76,58 @@ class RichProgress(RunnerProgress):
         if key in self._ids:
             t = self._bar.tasks[self._ids[key]]
             self._bar.update(self._ids[key], completed=t.total)
+
+
+class SweepRichProgress(RichProgress):
+    """A sweep's progress: the cells bar and per-task sample bars (with ETA) above a live table
+    of finished cells (primary metric, delta to dense, match mark)."""
+
+    def __init__(self, console: Console, *, max_rows: int = 30) -> None:
+        super().__init__(console)
+        self._rows: list[tuple[str, str, str, str, str]] = []
+        self._max_rows = max_rows
+        self._live = Live(self, console=console, refresh_per_second=4, transient=False)
+        self._started = False
+
+    def __rich__(self) -> Group:
+        return Group(self._bar, self.table())
+
+    def table(self) -> Table:
+        table = Table(title="finished cells", title_justify="left")
+        for col in ("cell", "task", "metric", "value", "delta"):
+            table.add_column(col, justify="right" if col in ("value", "delta") else "left")
+        for row in self._rows[-self._max_rows :]:
+            table.add_row(*row)
+        return table
+
+    def __enter__(self) -> SweepRichProgress:
+        return self
+
+    def _shown(self) -> None:
+        """The live display starts with the first event, so an early error prints alone."""
+        if not self._started:
+            self._live.__enter__()
+            self._started = True
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._started:
+            self._live.__exit__(*exc)
+            self._console.print()
+
+    def stage(self, text: str) -> None:
+        self._shown()
+        self._live.console.print(f"[dim]{datetime.now():%H:%M:%S}[/] {text}", highlight=False)
+
+    def finish(self, key: str) -> None:
+        if key == "sweep" or key not in self._ids:
+            super().finish(key)
+        else:  # finished sample bars go away; the cells bar and the table stay
+            self._bar.remove_task(self._ids.pop(key))
+
+    def cell_done(self, cell: str, summary: Mapping[str, Any]) -> None:
+        """A row per task of the finished cell `cell` (its id, e.g. `smollm2-135m/wanda-s0.5`)."""
+        for task, metric, value, delta in cell_rows(summary):
+            self._rows.append((cell, task, metric, value, delta))
 
 
 def plugins_table(ps: PluginSet) -> Table:
@@ -91,19 +157,10 @@ def _fmt(x: Any) -> str:
     return "-" if x is None else str(x)
 
 
-def headline_metrics(task_entry: Mapping[str, Any]) -> list[str]:
-    """The metrics to show per task: the task's primary one first, then other top-level ones."""
+def task_headline(task_entry: Mapping[str, Any], limit: int = 8) -> list[str]:
+    """The metrics a run's table shows per task: the headline ones of its first variant."""
     metrics: Mapping[str, Any] = next(iter(task_entry["metrics"].values()), {})
-    names = [
-        k
-        for k, v in metrics.items()
-        if isinstance(v, (int, float)) and "/" not in k and k not in ("n", "errors")
-    ]
-    primary = task_entry.get("primary_metric")
-    if primary in names:
-        names.remove(primary)
-        names.insert(0, primary)
-    return names[:8]
+    return headline_metrics(metrics, task_entry.get("primary_metric"), limit=limit)
 
 
 def summary_table(summary: Mapping[str, Any]) -> Table:
@@ -125,7 +182,7 @@ def summary_table(summary: Mapping[str, Any]) -> Table:
         table.add_column("delta", justify="right")
         table.add_column("match", justify="center")
     for name, entry in summary["tasks"].items():
-        for metric in headline_metrics(entry):
+        for metric in task_headline(entry):
             row = [name, metric] + [_fmt(entry["metrics"][v].get(metric)) for v in variants]
             if len(variants) > 1:
                 c = entry.get("comparison", {}).get(metric)
@@ -148,3 +205,24 @@ def compression_table(manifest: Mapping[str, Any]) -> Table:
         if isinstance(v, (int, float, str)) and k != "method":
             table.add_row(k, _fmt(v))
     return table
+
+
+def cell_rows(summary: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(task, primary metric, value, delta-and-match) per task of a finished cell's summary."""
+    rows = []
+    for task, entry in summary.get("tasks", {}).items():
+        metric = entry.get("primary_metric")
+        metrics = entry.get("metrics", {})
+        variant = "compressed" if "compressed" in metrics else "dense"
+        values = metrics.get(variant, {})
+        if metric not in values:  # no primary metric: the first headline one
+            metric = next(iter(headline_metrics(values, None)), None)
+        if metric is None:
+            continue
+        value = values.get(metric)
+        comp = (entry.get("comparison") or {}).get(metric)
+        delta = "-"
+        if comp:
+            delta = f"{comp['delta']:+.3g} " + ("[green]match[/]" if comp["matches"] else "[red]no[/]")
+        rows.append((task, metric, "-" if value is None else f"{value:.4g}", delta))
+    return rows

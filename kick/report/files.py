@@ -1,7 +1,8 @@
-"""Rendering the report's views (`kick.views`): plots, Markdown, CSV, JSON, one HTML page.
+"""The report's files from its model (`kick.report.model`): Markdown, CSV, JSON and one HTML page,
+next to the plots (`kick.report.plots`).
 
-Every writer takes the pure data model and returns what it wrote (the plot functions return the
-series they drew), so tests check numbers, never pixels.
+Every writer takes the pure data model and returns what it wrote, so tests check numbers and
+text, never pixels.
 """
 
 from __future__ import annotations
@@ -10,26 +11,24 @@ import base64
 import csv
 import html
 import io
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kick.rundir import write_json_atomic
-from kick.types import to_jsonable
-from kick.views import (
+from kick.metrics import as_number
+from kick.report.model import (
     Level,
     MetricCell,
-    PlotSeries,
     ReportData,
     TaskTable,
     collect,
     largest_matching_level,
-    perplexity_table,
-    plot_series,
     task_tables,
 )
+from kick.report.plots import Drawn, write_plots
+from kick.rundir import write_json_atomic
+from kick.types import to_jsonable
 
 MATCH, MISS = "✓", "✗"
 
@@ -62,17 +61,13 @@ def level_text(level: Level | None) -> str:
 
 def table_rows(t: TaskTable) -> list[list[str]]:
     """The table as text: a dense row, then one row per method @ level."""
-    rows = [["dense", *(fmt_value(_f(t.dense.get(m))) for m in t.metrics)]]
+    rows = [["dense", *(fmt_value(as_number(t.dense.get(m))) for m in t.metrics)]]
     rows += [[r.label, *(fmt_cell(c) for c in r.cells)] for r in t.rows]
     return rows
 
 
-def _f(x: Any) -> float | None:
-    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
-
-
 def matching_lines(t: TaskTable) -> list[str]:
-    metric = t.primary_metric if t.primary_metric in t.metrics else (t.metrics[0] if t.metrics else None)
+    metric = t.main_metric
     if metric is None:
         return []
     out = []
@@ -134,8 +129,8 @@ def csv_rows(tables: Sequence[TaskTable]) -> list[dict[str, Any]]:
                     "level_kind": "",
                     "level": "",
                     "metric": m,
-                    "value": _f(t.dense.get(m)),
-                    "dense": _f(t.dense.get(m)),
+                    "value": as_number(t.dense.get(m)),
+                    "dense": as_number(t.dense.get(m)),
                     "delta": 0.0,
                     "rel_delta": 0.0,
                     "matches": True,
@@ -187,111 +182,6 @@ def report_json(tables: Sequence[TaskTable]) -> dict[str, Any]:
             for t in tables
         ],
     }
-
-
-# ---- plots ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Drawn:
-    """What one plot file holds: the series drawn and the files written."""
-
-    series: PlotSeries
-    png: Path
-    svg: Path
-    figure: Any
-
-
-def draw(series: PlotSeries) -> Any:
-    """A matplotlib Figure: score vs sparsity (one line per method, N:M as hollow points, the
-    dense reference with its tolerance band, perplexity on a second axis), and a quantization
-    panel (score vs bits) when the task has quantized results."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    panels = 2 if series.bit_points else 1
-    fig, axes = plt.subplots(1, panels, figsize=(6.4 * panels, 4.2), squeeze=False)
-    ax = axes[0][0]
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    methods = list(dict.fromkeys([s.label for s in (*series.lines, *series.nm_points, *series.bit_points)]))
-    color = {m: colors[i % len(colors)] for i, m in enumerate(methods)}
-
-    def reference(a: Any) -> None:
-        if series.dense is not None:
-            a.axhline(series.dense, color="black", linestyle="--", linewidth=1, label="dense")
-        if series.band is not None:
-            a.axhspan(*series.band, color="grey", alpha=0.2, label="matches dense")
-
-    reference(ax)
-    for s in series.lines:
-        ax.plot(s.x, s.y, marker="o", color=color[s.label], label=s.label)
-    for s in series.nm_points:
-        ax.plot(
-            s.x,
-            s.y,
-            linestyle="none",
-            marker="s",
-            markerfacecolor="none",
-            markersize=9,
-            color=color[s.label],
-            label=f"{s.label} N:M",
-        )
-    ax.set_xlabel("sparsity (N:M at 1 - N/M)")
-    ax.set_ylabel(series.metric + (" (lower is better)" if series.lower_is_better else ""))
-    ax.set_title(f"{series.task} - {series.model}")
-    if series.secondary:
-        ax2 = ax.twinx()
-        for s in series.secondary:
-            ax2.plot(
-                s.x,
-                s.y,
-                linestyle=":",
-                marker="x",
-                color=color.get(s.label, "grey"),
-                alpha=0.7,
-                label=f"{s.label} {series.secondary_metric}",
-            )
-        ax2.set_ylabel(f"{series.secondary_metric} (dotted)")
-    ax.legend(fontsize="small", loc="best")
-    if series.bit_points:
-        bx = axes[0][1]
-        reference(bx)
-        for s in series.bit_points:
-            bx.plot(s.x, s.y, linestyle="none", marker="D", color=color[s.label], label=s.label)
-        bx.set_xticks(sorted({x for s in series.bit_points for x in s.x}))
-        bx.set_xlabel("bits")
-        bx.invert_xaxis()
-        bx.set_title("quantization")
-        bx.legend(fontsize="small", loc="best")
-    fig.tight_layout()
-    return fig
-
-
-def write_plots(tables: Sequence[TaskTable], out: Path) -> list[Drawn]:
-    """One PNG and one SVG per (model, task) table with a numeric metric."""
-    import matplotlib.pyplot as plt
-
-    out.mkdir(parents=True, exist_ok=True)
-    drawn = []
-    for t in tables:
-        ppl = perplexity_table(tables, t.model)
-        series = plot_series(t, ppl if ppl is not None and ppl.task != t.task else None)
-        if series is None or not (
-            series.lines or series.nm_points or series.bit_points or series.dense is not None
-        ):
-            continue
-        fig = draw(series)
-        stem = f"{_safe(t.model)}__{_safe(t.task)}"
-        png, svg = out / f"{stem}.png", out / f"{stem}.svg"
-        fig.savefig(png, dpi=110)
-        fig.savefig(svg)
-        plt.close(fig)
-        drawn.append(Drawn(series, png, svg, fig))
-    return drawn
-
-
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
 
 
 # ---- HTML -------------------------------------------------------------------------------------
@@ -364,7 +254,3 @@ def write_report(
 
 def report_dir(run_dir: Path, out: Path | None, **tol: Any) -> ReportFiles:
     return write_report(collect(run_dir), out or run_dir / "report", **tol)
-
-
-def json_dumps(obj: Any) -> str:
-    return json.dumps(to_jsonable(obj), indent=2)
