@@ -38,7 +38,6 @@ from kick.interfaces import (  # noqa: E402
 )
 from kick.params import build_config, config_fields  # noqa: E402
 from kick.plugins import DEFAULT_MODEL, PluginSet, load_model, load_plugins  # noqa: E402
-from kick.runner import rejudge, run  # noqa: E402
 from kick.types import (  # noqa: E402
     COMPRESSED,
     DENSE,
@@ -54,6 +53,18 @@ from kick.types import (  # noqa: E402
     Scalar,
     parse_pattern,
 )
+
+_LAZY = {"run": "kick.runner", "rejudge": "kick.runner"}
+"""Names imported on first use, so `import kick.<module>` does not load the whole pipeline."""
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'kick' has no attribute {name!r}")
+
 
 __all__ = [
     "COMPRESSED",
