@@ -16,6 +16,7 @@ from rich.console import Console
 from kick.errors import KickError, SpecError
 from kick.params import parse_assignments
 from kick.plugins import DEFAULT_MODEL, PluginSet
+from kick.rundir import Mode
 from kick.spec import build_run_spec, load_spec_file, mode_of
 from kick.types import ComponentSpec, RunSpec
 
@@ -135,7 +136,7 @@ def _plugins(ctx: typer.Context) -> PluginSet:
 
 
 def _run_common(
-    ctx: typer.Context, spec: RunSpec, out: Path, mode: str, rel_tol: float, abs_tol: float | None
+    ctx: typer.Context, spec: RunSpec, out: Path, mode: Mode, rel_tol: float, abs_tol: float | None
 ) -> None:
     from kick.console import RichProgress, summary_table
     from kick.runner import run
@@ -143,7 +144,7 @@ def _run_common(
     with RichProgress(console) as progress:
         summary = run(
             spec, out, mode=mode, plugins=_plugins(ctx), progress=progress, rel_tol=rel_tol, abs_tol=abs_tol
-        )  # type: ignore[arg-type]
+        )
     console.print(summary_table(summary))
     console.print(f"run directory: [bold]{out}[/]")
 
@@ -287,7 +288,7 @@ def cmd_sweep(
     with SweepRichProgress(console) as progress:
         result = run_sweep(
             sweep, out, mode=mode_of(resume, overwrite), plugins=_plugins(ctx), progress=progress
-        )  # type: ignore[arg-type]
+        )
     t = result.timings
     console.print(
         f"sweep directory: [bold]{out}[/]  ({t.total:.1f}s: load {t.load:.1f}s, compress {t.compress:.1f}s, "

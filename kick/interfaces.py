@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from kick.types import JudgeItem, Judgement, Prediction, Record, Sample
 
@@ -47,7 +47,7 @@ class ModelBackend(Protocol):
     The core itself only reads `info()`; tasks call the rest, so a model that cannot score
     choices (say) still runs tasks that only generate."""
 
-    __optional__ = (
+    __optional__: ClassVar[tuple[str, ...]] = (
         "name", "context_length", "count_tokens", "truncate", "encode", "generate", "choice_logprobs",
         "loglikelihood", "token_nll",
     )  # fmt: skip
@@ -110,7 +110,7 @@ class ModelBackend(Protocol):
 class CompressibleModel(ModelBackend, Protocol):
     """A backend whose weights a compressor may change in place; `kick compress` calls `save`."""
 
-    __optional__ = ("module", "tokenizer", "save")
+    __optional__: ClassVar[tuple[str, ...]] = ("module", "tokenizer", "save")
 
     @property
     def module(self) -> Any:
@@ -146,7 +146,7 @@ class Task(Protocol):
     runner calls it once per run.
     """
 
-    __optional__ = ("primary_metric", "lower_is_better")
+    __optional__: ClassVar[tuple[str, ...]] = ("primary_metric", "lower_is_better")
 
     name: str
     judge_kind: str | None
@@ -175,7 +175,7 @@ class Task(Protocol):
 class Judge(Protocol):
     """Grades answers; returns one Judgement per item, in order, never dropping one."""
 
-    __optional__ = ("reference_answers", "bind_run_dir")
+    __optional__: ClassVar[tuple[str, ...]] = ("reference_answers", "bind_run_dir")
 
     name: str
 

@@ -35,7 +35,9 @@ def provenance(plugins: PluginSet) -> dict[str, Any]:
 
 def run_env() -> dict[str, str]:
     """The KICK_* settings in the environment (never a variable whose name says KEY or TOKEN)."""
-    return {k: v for k, v in os.environ.items() if k.startswith("KICK_") and "KEY" not in k and "TOKEN" not in k}
+    return {
+        k: v for k, v in os.environ.items() if k.startswith("KICK_") and "KEY" not in k and "TOKEN" not in k
+    }
 
 
 def seed_everything(seed: int) -> None:

@@ -55,7 +55,9 @@ class Entry:
                 f"{self.factory!r}: {type(e).__name__}: {e}"
             ) from None
         if not callable(obj):
-            raise PluginLoadError(f"{self.kind} {self.name!r} of {self.owner}: {self.factory!r} is not callable")
+            raise PluginLoadError(
+                f"{self.kind} {self.name!r} of {self.owner}: {self.factory!r} is not callable"
+            )
         return obj  # type: ignore[no-any-return]
 
 
@@ -87,7 +89,9 @@ class Registry:
             )
         if isinstance(entry.factory, str):
             if not _TARGET.match(entry.factory):
-                raise TypeError(f"{entry.kind} {entry.name!r}: factory {entry.factory!r} is not 'module:attr'")
+                raise TypeError(
+                    f"{entry.kind} {entry.name!r}: factory {entry.factory!r} is not 'module:attr'"
+                )
         elif not callable(entry.factory):
             raise TypeError(f"{entry.kind} {entry.name!r}: factory {entry.factory!r} is not callable")
         bad = [lv for lv in entry.levels if lv not in LEVEL_PARAMS]
@@ -107,7 +111,9 @@ class Registry:
         entries = self._entries[kind]
         if name not in entries:
             avail = ", ".join(sorted(entries)) or "none"
-            raise UnknownComponentError(f"unknown {kind} {name!r}{suggest(name, entries)}; available: {avail}")
+            raise UnknownComponentError(
+                f"unknown {kind} {name!r}{suggest(name, entries)}; available: {avail}"
+            )
         return entries[name]
 
     def has(self, kind: str, name: str) -> bool:

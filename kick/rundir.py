@@ -16,7 +16,9 @@ from kick.errors import RunDirError
 from kick.metrics import clean_number
 from kick.types import Record, RunSpec, to_jsonable
 
-Mode = Literal["new", "resume", "overwrite", "rejudge"]
+StartMode = Literal["new", "resume", "overwrite"]
+"""What --resume / --overwrite choose, for a run or a sweep."""
+Mode = Literal[StartMode, "rejudge"]
 """How `run()` opens its directory: `new` refuses an existing run, `resume` continues one written
 by the same spec, `overwrite` replaces one, `rejudge` re-judges a finished one (its spec may
 differ only in the judge) without generating anything."""

@@ -12,7 +12,7 @@ import tomllib
 from kick.errors import SpecError
 from kick.params import parse_assignments, parse_task_assignments
 from kick.plugins import DEFAULT_MODEL
-from kick.rundir import Mode
+from kick.rundir import StartMode
 from kick.types import ComponentSpec, ModelSpec, RunSpec, Scalar
 
 
@@ -124,7 +124,7 @@ def build_run_spec(
     )
 
 
-def mode_of(resume: bool, overwrite: bool) -> Mode:
+def mode_of(resume: bool, overwrite: bool) -> StartMode:
     """The run-directory mode the --resume / --overwrite flags ask for."""
     if resume and overwrite:
         raise SpecError("--resume and --overwrite exclude each other")

@@ -35,7 +35,7 @@ from kick.errors import RunDirError
 from kick.interfaces import Progress
 from kick.plugins import PluginSet, load_model, load_plugins
 from kick.provenance import seed_everything
-from kick.rundir import COMPRESSION, RECORDS, SPEC, SUMMARY, read_json, write_json_atomic
+from kick.rundir import COMPRESSION, RECORDS, SPEC, SUMMARY, StartMode, read_json, write_json_atomic
 from kick.runner import build_components, run
 from kick.sweep_spec import Cell, SweepSpec, cell_run_spec, dense_run_spec, model_slug
 from kick.types import COMPRESSED, DENSE, ModelSpec, RunSpec
@@ -43,7 +43,7 @@ from kick.types import COMPRESSED, DENSE, ModelSpec, RunSpec
 SWEEP = "sweep.json"
 INDEX = "index.json"
 LOG = "sweep.log"
-SweepMode = Literal["new", "resume", "overwrite"]
+SweepMode = StartMode
 ModelLoader = Callable[[ModelSpec, PluginSet], Any]
 
 

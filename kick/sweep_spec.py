@@ -157,7 +157,7 @@ def method_cells(
         return [Cell(model, method, None, fixed, method)]
     cells = []
     for lv in chosen:
-        merged = {**dict(params), lv.param: lv.value}
+        merged: dict[str, Any] = {**dict(params), lv.param: lv.value}
         cells.append(Cell(model, method, lv, tuple(sorted(merged.items())), f"{method}-{lv.slug}"))
     return cells
 
