@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from compress_fixtures import make_llama, make_tokenizer, random_text, shared_data
-from kick_prune.calibration import load_calibration, read_calibration_text, sample_windows
+from kick_layerwise.calibration import load_calibration, read_calibration_text, sample_windows
 from kick_prune.perplexity import perplexity
 
 from kick.errors import KickError, SpecError
@@ -79,7 +79,7 @@ def test_default_calibration_is_the_shared_c4_file(monkeypatch: pytest.MonkeyPat
 
 
 def test_no_calibration_found_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import kick_prune.calibration as calmod
+    import kick_layerwise.calibration as calmod
 
     monkeypatch.delenv("KICK_CALIBRATION", raising=False)
     monkeypatch.setattr(calmod, "shared_data_dirs", lambda: [tmp_path])

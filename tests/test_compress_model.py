@@ -13,8 +13,8 @@ import kick_quant
 import pytest
 import torch
 from compress_fixtures import CALIB, TinyModel, linear_weights, make_tokenizer, random_text, tiny_model
-from kick_prune.engine import CalibrationSettings, Plan, run_plan
-from kick_prune.topology import find_blocks
+from kick_layerwise.engine import CalibrationSettings, Plan, run_plan
+from kick_layerwise.topology import find_blocks
 
 from kick.errors import KickError, ModelLoadError, SpecError
 
@@ -268,7 +268,7 @@ def _norms_at_block1(module: Any, input_ids: torch.Tensor) -> torch.Tensor:
 
 
 def test_block_statistics_come_from_the_already_compressed_previous_block() -> None:
-    from kick_prune.calibration import load_calibration
+    from kick_layerwise.calibration import load_calibration
     from kick_prune.masks import prune_mask, wanda_score
 
     model = tiny_model()

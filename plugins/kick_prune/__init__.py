@@ -12,9 +12,10 @@ from kick.hookspecs import hookimpl
 
 
 def make_magnitude(**params: Any) -> Any:
+    from kick_layerwise.engine import LayerwiseCompressor
+
     from kick.params import build_config
     from kick_prune import magnitude
-    from kick_prune.engine import LayerwiseCompressor
 
     return LayerwiseCompressor(
         "magnitude", build_config(magnitude.MagnitudeConfig, params, owner="magnitude"), magnitude.plan
@@ -22,17 +23,19 @@ def make_magnitude(**params: Any) -> Any:
 
 
 def make_wanda(**params: Any) -> Any:
+    from kick_layerwise.engine import LayerwiseCompressor
+
     from kick.params import build_config
     from kick_prune import wanda
-    from kick_prune.engine import LayerwiseCompressor
 
     return LayerwiseCompressor("wanda", build_config(wanda.WandaConfig, params, owner="wanda"), wanda.plan)
 
 
 def make_sparsegpt(**params: Any) -> Any:
+    from kick_layerwise.engine import LayerwiseCompressor
+
     from kick.params import build_config
     from kick_prune import sparsegpt
-    from kick_prune.engine import LayerwiseCompressor
 
     config = build_config(sparsegpt.SparseGPTConfig, params, owner="sparsegpt")
     return LayerwiseCompressor("sparsegpt", config, sparsegpt.plan)

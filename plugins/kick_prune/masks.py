@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import torch
+from kick_layerwise import NM
 
 from kick.errors import SpecError
 
-NM = tuple[int, int]
 _PATTERN = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
 
 

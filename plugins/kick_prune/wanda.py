@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from kick_layerwise.checks import check_calibration, check_pattern, check_sparsity
+from kick_layerwise.engine import CalibrationSettings, Plan
 from torch import nn
 
-from kick_prune.checks import check_calibration, check_pattern, check_sparsity
-from kick_prune.engine import CalibrationSettings, Plan
 from kick_prune.masks import parse_pattern, prune_mask, wanda_score
 
 

@@ -12,7 +12,7 @@ from kick.hookspecs import hookimpl
 
 
 def make_gptq(**params: Any) -> Any:
-    from kick_prune.engine import LayerwiseCompressor
+    from kick_layerwise.engine import LayerwiseCompressor
 
     from kick.params import build_config
     from kick_quant import gptq
@@ -21,7 +21,7 @@ def make_gptq(**params: Any) -> Any:
 
 
 def make_rtn(**params: Any) -> Any:
-    from kick_prune.engine import LayerwiseCompressor
+    from kick_layerwise.engine import LayerwiseCompressor
 
     from kick.params import build_config
     from kick_quant import rtn

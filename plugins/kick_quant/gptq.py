@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from kick_prune.checks import check_bits, check_calibration, check_group_size, check_positive
-from kick_prune.engine import CalibrationSettings, Plan
+from kick_layerwise.checks import check_bits, check_calibration, check_group_size, check_positive
+from kick_layerwise.engine import CalibrationSettings, Plan
 from torch import nn
 
 from kick_quant.gptq_math import gptq_quantize

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from kick_prune.checks import check_bits, check_group_size
-from kick_prune.engine import Plan
+from kick_layerwise.checks import check_bits, check_group_size
+from kick_layerwise.engine import Plan
 from torch import nn
 
 from kick_quant.quantizer import rtn_quantize
