@@ -9,7 +9,8 @@ from kick_layerwise.checks import check_pattern, check_sparsity
 from kick_layerwise.engine import Plan
 from torch import nn
 
-from kick_prune.masks import parse_pattern, prune_mask
+from kick.types import parse_pattern
+from kick_prune.masks import prune_mask
 
 
 @dataclass(frozen=True)

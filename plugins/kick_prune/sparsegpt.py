@@ -9,7 +9,7 @@ from kick_layerwise.checks import check_calibration, check_pattern, check_positi
 from kick_layerwise.engine import CalibrationSettings, Plan
 from torch import nn
 
-from kick_prune.masks import parse_pattern
+from kick.types import parse_pattern
 from kick_prune.sparsegpt_math import sparsegpt_prune
 
 

@@ -9,7 +9,8 @@ from kick_layerwise.checks import check_calibration, check_pattern, check_sparsi
 from kick_layerwise.engine import CalibrationSettings, Plan
 from torch import nn
 
-from kick_prune.masks import parse_pattern, prune_mask, wanda_score
+from kick.types import parse_pattern
+from kick_prune.masks import prune_mask, wanda_score
 
 
 @dataclass(frozen=True)
