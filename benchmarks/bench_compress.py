@@ -71,16 +71,19 @@ def run_one(key: str, args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(args.threads)
-    import kick_prune
-    import kick_quant
+    from kick_prune.magnitude import make_magnitude
+    from kick_prune.sparsegpt import make_sparsegpt
+    from kick_prune.wanda import make_wanda
+    from kick_quant.gptq import make_gptq
+    from kick_quant.rtn import make_rtn
     from kick_prune.perplexity import perplexity
 
     factories = {
-        "magnitude": kick_prune.make_magnitude,
-        "wanda": kick_prune.make_wanda,
-        "sparsegpt": kick_prune.make_sparsegpt,
-        "gptq": kick_quant.make_gptq,
-        "rtn": kick_quant.make_rtn,
+        "magnitude": make_magnitude,
+        "wanda": make_wanda,
+        "sparsegpt": make_sparsegpt,
+        "gptq": make_gptq,
+        "rtn": make_rtn,
     }
     model, tok = load_model(args.model_dir)
     method, params = CONFIGS[key]

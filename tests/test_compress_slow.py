@@ -47,18 +47,21 @@ def smollm() -> tuple[Any, Any, dict[str, Any], str]:
 
 
 def ppl_after(smollm: tuple[Any, Any, dict[str, Any], str], method: str, **params: Any) -> float:
-    import kick_prune
-    import kick_quant
+    from kick_prune.magnitude import make_magnitude
+    from kick_prune.sparsegpt import make_sparsegpt
+    from kick_prune.wanda import make_wanda
+    from kick_quant.gptq import make_gptq
+    from kick_quant.rtn import make_rtn
     from kick_prune.perplexity import perplexity
 
     model, tok, dense, text = smollm
     model.load_state_dict(dense)
     factory = {
-        "magnitude": kick_prune.make_magnitude,
-        "wanda": kick_prune.make_wanda,
-        "sparsegpt": kick_prune.make_sparsegpt,
-        "gptq": kick_quant.make_gptq,
-        "rtn": kick_quant.make_rtn,
+        "magnitude": make_magnitude,
+        "wanda": make_wanda,
+        "sparsegpt": make_sparsegpt,
+        "gptq": make_gptq,
+        "rtn": make_rtn,
     }[method]
     if method in ("wanda", "sparsegpt", "gptq"):
         params = {**CALIB, **params}
