@@ -67,20 +67,42 @@ def load_model(model_dir: str | None) -> tuple[Any, Any]:
     return model, tok
 
 
+def perplexity(model: Any, tok: Any, args: argparse.Namespace) -> tuple[dict[str, float], int]:
+    """WikiText-2 perplexity through the one implementation: the `perplexity` task via `token_nll`."""
+    from kick_models.hf import HFModel
+
+    from kick.plugins import load_plugins
+
+    task = load_plugins().registry.create(
+        "task",
+        "perplexity",
+        data=str(shared_data() / "calibration" / "wikitext-2-raw-v1.test.raw"),
+        seqlen=args.ppl_window,
+        max_windows=args.ppl_windows,
+    )
+    (sample,) = task.samples()
+    (pred,) = task.predict(HFModel(model, tok, name="smollm2-135m", provenance={}), [sample], batch_size=1)
+    if pred.error:
+        raise SystemExit(f"perplexity: {pred.error}")
+    return dict(task.score(sample, pred)), int(pred.extra["tokens"])
+
+
 def run_one(key: str, args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(args.threads)
-    import kick_prune
-    import kick_quant
-    from kick_prune.perplexity import perplexity
+    from kick_prune.magnitude import make_magnitude
+    from kick_prune.sparsegpt import make_sparsegpt
+    from kick_prune.wanda import make_wanda
+    from kick_quant.gptq import make_gptq
+    from kick_quant.rtn import make_rtn
 
     factories = {
-        "magnitude": kick_prune.make_magnitude,
-        "wanda": kick_prune.make_wanda,
-        "sparsegpt": kick_prune.make_sparsegpt,
-        "gptq": kick_quant.make_gptq,
-        "rtn": kick_quant.make_rtn,
+        "magnitude": make_magnitude,
+        "wanda": make_wanda,
+        "sparsegpt": make_sparsegpt,
+        "gptq": make_gptq,
+        "rtn": make_rtn,
     }
     model, tok = load_model(args.model_dir)
     method, params = CONFIGS[key]
@@ -103,10 +125,9 @@ def run_one(key: str, args: argparse.Namespace) -> dict[str, Any]:
             levels=stats.get("quantization", {}).get("max_levels_per_group"),
             nm_ok=stats.get("nm", {}).get("ok"),
         )
-    text = (shared_data() / "calibration" / "wikitext-2-raw-v1.test.raw").read_text(encoding="utf-8")
     t = time.perf_counter()
-    ppl = perplexity(model, tok, text, window=args.ppl_window, max_windows=args.ppl_windows)
-    out.update(ppl=ppl.ppl, ppl_tokens=ppl.tokens, ppl_seconds=time.perf_counter() - t)
+    scores, tokens = perplexity(model, tok, args)
+    out.update(ppl=scores["perplexity"], ppl_tokens=tokens, ppl_seconds=time.perf_counter() - t)
     import resource
 
     out["peak_rss_total"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

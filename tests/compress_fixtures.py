@@ -1,9 +1,12 @@
-"""Shared helpers for the compression tests: a tiny random Llama with an offline tokenizer."""
+"""Shared helpers for the compression tests: a tiny random Llama with an offline tokenizer, and
+perplexity through the one implementation (the `perplexity` task scoring via `token_nll`)."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -67,3 +70,25 @@ def linear_weights(module: Any) -> dict[str, torch.Tensor]:
 
 
 CALIB = dict(calibration="text:" + random_text(3000), nsamples=8, seqlen=32)
+
+
+def backend(module: Any, tokenizer: Any, name: str = "tiny-llama") -> Any:
+    """The `hf` model backend around a transformers module and its tokenizer."""
+    from kick_models.hf import HFModel
+
+    return HFModel(module, tokenizer, name=name, provenance={})
+
+
+def perplexity(
+    module: Any, tokenizer: Any, data: str | Path, *, window: int, max_windows: int = 0, batch_size: int = 1
+) -> tuple[Mapping[str, float], Any]:
+    """The `perplexity` task on the raw text file `data`, created through the registry:
+    (its scores, its Prediction with nll_sum, tokens, windows, window_nll in `extra`)."""
+    from kick.plugins import load_plugins
+
+    task = load_plugins().registry.create(
+        "task", "perplexity", data=str(data), seqlen=window, max_windows=max_windows
+    )
+    (sample,) = task.samples()
+    (pred,) = task.predict(backend(module, tokenizer), [sample], batch_size=batch_size)
+    return ({} if pred.error else task.score(sample, pred)), pred

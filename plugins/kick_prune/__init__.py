@@ -1,49 +1,34 @@
 """Built-in pruning: magnitude, wanda, sparsegpt.
 
-Importing this module must not import torch (`kick --help` stays fast): implementation modules
-are imported inside the factories.
+Only the hook lives here, registering each factory as a lazy `"module:function"` string: importing
+this module does not import torch (`kick --help` stays fast); a method's module is imported when
+its compressor is first created.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from kick.hookspecs import Register, hookimpl
 
-from kick.hookspecs import hookimpl
-
-
-def make_magnitude(**params: Any) -> Any:
-    from kick.params import build_config
-    from kick_prune import magnitude
-    from kick_prune.engine import LayerwiseCompressor
-
-    return LayerwiseCompressor(
-        "magnitude", build_config(magnitude.MagnitudeConfig, params, owner="magnitude"), magnitude.plan
-    )
-
-
-def make_wanda(**params: Any) -> Any:
-    from kick.params import build_config
-    from kick_prune import wanda
-    from kick_prune.engine import LayerwiseCompressor
-
-    return LayerwiseCompressor("wanda", build_config(wanda.WandaConfig, params, owner="wanda"), wanda.plan)
-
-
-def make_sparsegpt(**params: Any) -> Any:
-    from kick.params import build_config
-    from kick_prune import sparsegpt
-    from kick_prune.engine import LayerwiseCompressor
-
-    config = build_config(sparsegpt.SparseGPTConfig, params, owner="sparsegpt")
-    return LayerwiseCompressor("sparsegpt", config, sparsegpt.plan)
+PRUNING_LEVELS = ("sparsity", "pattern")
 
 
 @hookimpl
-def register_compressors(register: Any) -> None:
-    register("magnitude", make_magnitude, description="per-matrix magnitude pruning (unstructured or N:M)")
+def register_compressors(register: Register) -> None:
     register(
-        "wanda", make_wanda, description="Wanda: |W| x input norm, per output row, sequential calibration"
+        "magnitude",
+        "kick_prune.magnitude:make_magnitude",
+        description="per-matrix magnitude pruning (unstructured or N:M)",
+        levels=PRUNING_LEVELS,
     )
     register(
-        "sparsegpt", make_sparsegpt, description="SparseGPT: OBS pruning with calibration Hessian, sequential"
+        "wanda",
+        "kick_prune.wanda:make_wanda",
+        description="Wanda: |W| x input norm, per output row, sequential calibration",
+        levels=PRUNING_LEVELS,
+    )
+    register(
+        "sparsegpt",
+        "kick_prune.sparsegpt:make_sparsegpt",
+        description="SparseGPT: OBS pruning with calibration Hessian, sequential",
+        levels=PRUNING_LEVELS,
     )

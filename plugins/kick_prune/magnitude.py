@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+from kick_layerwise.checks import check_pattern, check_sparsity
+from kick_layerwise.engine import LayerwiseCompressor, Plan
 from torch import nn
 
-from kick_prune.checks import check_pattern, check_sparsity
-from kick_prune.engine import Plan
-from kick_prune.masks import parse_pattern, prune_mask
+from kick.params import build_config
+from kick.types import parse_pattern
+from kick_prune.masks import prune_mask
 
 
 @dataclass(frozen=True)
@@ -30,3 +33,8 @@ def plan(config: MagnitudeConfig) -> Plan:
         lin.weight.data.masked_fill_(mask, 0.0)
 
     return Plan("magnitude", config, process, nm=nm)
+
+
+def make_magnitude(**params: Any) -> LayerwiseCompressor:
+    """The `magnitude` compressor, from the user's parameters (bad values raise SpecError)."""
+    return LayerwiseCompressor("magnitude", build_config(MagnitudeConfig, params, owner="magnitude"), plan)

@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import torch
+from kick_layerwise import NM
 
 from kick.errors import SpecError
-
-NM = tuple[int, int]
-_PATTERN = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
-
-
-def parse_pattern(pattern: str) -> NM | None:
-    """'unstructured' -> None; 'N:M' -> (N, M) with 0 < N < M (N weights kept in every M)."""
-    if pattern.strip().lower() == "unstructured":
-        return None
-    match = _PATTERN.match(pattern)
-    if not match:
-        raise SpecError(f"pattern {pattern!r}: expected 'unstructured' or 'N:M' such as '2:4'")
-    n, m = int(match.group(1)), int(match.group(2))
-    if not 0 < n < m:
-        raise SpecError(f"pattern {pattern!r}: N:M needs 0 < N < M (N weights kept in every group of M)")
-    return n, m
 
 
 def lowest_k_mask(score: torch.Tensor, k: int) -> torch.Tensor:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+from kick_layerwise.checks import check_calibration, check_pattern, check_positive, check_sparsity
+from kick_layerwise.engine import CalibrationSettings, LayerwiseCompressor, Plan
 from torch import nn
 
-from kick_prune.checks import check_calibration, check_pattern, check_positive, check_sparsity
-from kick_prune.engine import CalibrationSettings, Plan
-from kick_prune.masks import parse_pattern
+from kick.params import build_config
+from kick.types import parse_pattern
 from kick_prune.sparsegpt_math import sparsegpt_prune
 
 
@@ -50,3 +52,8 @@ def plan(config: SparseGPTConfig) -> Plan:
         config.calibration, config.nsamples, config.seqlen, config.seed, config.batch_size
     )
     return Plan("sparsegpt", config, process, statistic="hessian", calibration=calib, nm=nm)
+
+
+def make_sparsegpt(**params: Any) -> LayerwiseCompressor:
+    """The `sparsegpt` compressor, from the user's parameters (bad values raise SpecError)."""
+    return LayerwiseCompressor("sparsegpt", build_config(SparseGPTConfig, params, owner="sparsegpt"), plan)

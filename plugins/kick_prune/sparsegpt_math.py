@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
+from kick_layerwise.obs import inverse_hessian_cholesky, prepare_hessian, small_ops_threads
 
 from kick_prune.masks import NM
-from kick_prune.obs import inverse_hessian_cholesky, prepare_hessian, small_ops_threads
 
 
 def block_prune_counts(rows: int, cols: int, sparsity: float, blocksize: int) -> list[int]:

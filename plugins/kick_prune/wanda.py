@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+from kick_layerwise.checks import check_calibration, check_pattern, check_sparsity
+from kick_layerwise.engine import CalibrationSettings, LayerwiseCompressor, Plan
 from torch import nn
 
-from kick_prune.checks import check_calibration, check_pattern, check_sparsity
-from kick_prune.engine import CalibrationSettings, Plan
-from kick_prune.masks import parse_pattern, prune_mask, wanda_score
+from kick.params import build_config
+from kick.types import parse_pattern
+from kick_prune.masks import prune_mask, wanda_score
 
 
 @dataclass(frozen=True)
@@ -39,3 +42,8 @@ def plan(config: WandaConfig) -> Plan:
         config.calibration, config.nsamples, config.seqlen, config.seed, config.batch_size
     )
     return Plan("wanda", config, process, statistic="norms", calibration=calib, nm=nm)
+
+
+def make_wanda(**params: Any) -> LayerwiseCompressor:
+    """The `wanda` compressor, from the user's parameters (bad values raise SpecError)."""
+    return LayerwiseCompressor("wanda", build_config(WandaConfig, params, owner="wanda"), plan)

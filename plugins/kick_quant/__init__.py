@@ -1,37 +1,26 @@
 """Built-in weight quantization: gptq, rtn (weights stored dequantized).
 
-Shares topology, calibration and the sequential engine with `kick_prune`. Importing this module
-must not import torch; implementation modules are imported inside the factories.
+Shares topology, calibration and the sequential engine with `kick_prune` through the library
+`kick_layerwise`. Only the hook lives here, registering each factory as a lazy
+`"module:function"` string: importing this module does not import torch.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from kick.hookspecs import hookimpl
-
-
-def make_gptq(**params: Any) -> Any:
-    from kick_prune.engine import LayerwiseCompressor
-
-    from kick.params import build_config
-    from kick_quant import gptq
-
-    return LayerwiseCompressor("gptq", build_config(gptq.GPTQConfig, params, owner="gptq"), gptq.plan)
-
-
-def make_rtn(**params: Any) -> Any:
-    from kick_prune.engine import LayerwiseCompressor
-
-    from kick.params import build_config
-    from kick_quant import rtn
-
-    return LayerwiseCompressor("rtn", build_config(rtn.RTNConfig, params, owner="rtn"), rtn.plan)
+from kick.hookspecs import Register, hookimpl
 
 
 @hookimpl
-def register_compressors(register: Any) -> None:
+def register_compressors(register: Register) -> None:
     register(
-        "gptq", make_gptq, description="GPTQ: 2/3/4/8-bit OBS quantization, groups, act-order, sequential"
+        "gptq",
+        "kick_quant.gptq:make_gptq",
+        description="GPTQ: 2/3/4/8-bit OBS quantization, groups, act-order, sequential",
+        levels=("bits",),
     )
-    register("rtn", make_rtn, description="round-to-nearest 2/3/4/8-bit quantization with groups")
+    register(
+        "rtn",
+        "kick_quant.rtn:make_rtn",
+        description="round-to-nearest 2/3/4/8-bit quantization with groups",
+        levels=("bits",),
+    )

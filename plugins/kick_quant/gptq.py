@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
-from kick_prune.checks import check_bits, check_calibration, check_group_size, check_positive
-from kick_prune.engine import CalibrationSettings, Plan
+from kick_layerwise.checks import check_bits, check_calibration, check_group_size, check_positive
+from kick_layerwise.engine import CalibrationSettings, LayerwiseCompressor, Plan
 from torch import nn
 
+from kick.params import build_config
 from kick_quant.gptq_math import gptq_quantize
 
 
@@ -59,3 +61,8 @@ def plan(config: GPTQConfig) -> Plan:
         group_size=config.group_size,
         bits=config.bits,
     )
+
+
+def make_gptq(**params: Any) -> LayerwiseCompressor:
+    """The `gptq` compressor, from the user's parameters (bad values raise SpecError)."""
+    return LayerwiseCompressor("gptq", build_config(GPTQConfig, params, owner="gptq"), plan)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from kick_prune.obs import inverse_hessian_cholesky, prepare_hessian, small_ops_threads
+from kick_layerwise.obs import inverse_hessian_cholesky, prepare_hessian, small_ops_threads
 
 from kick_quant.quantizer import fake_quant, grid_params
 

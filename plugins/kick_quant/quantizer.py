@@ -45,12 +45,3 @@ def rtn_quantize(weight: torch.Tensor, bits: int, group_size: int, sym: bool) ->
     groups = w.reshape(rows * (cols // gs), gs)
     scale, zero = grid_params(groups, bits, sym)
     return fake_quant(groups, scale, zero, bits).reshape(rows, cols)
-
-
-def max_levels_per_group(weight: torch.Tensor, group_size: int) -> int:
-    """Distinct values in each (row, column group), maximised over groups: <= 2^bits if quantized."""
-    rows, cols = weight.shape
-    gs = cols if group_size == -1 else group_size
-    groups = torch.sort(weight.detach().reshape(rows * (cols // gs), gs), dim=1).values
-    distinct = 1 + (groups[:, 1:] != groups[:, :-1]).sum(dim=1)
-    return int(distinct.max().item())

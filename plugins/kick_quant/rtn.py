@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
-from kick_prune.checks import check_bits, check_group_size
-from kick_prune.engine import Plan
+from kick_layerwise.checks import check_bits, check_group_size
+from kick_layerwise.engine import LayerwiseCompressor, Plan
 from torch import nn
 
+from kick.params import build_config
 from kick_quant.quantizer import rtn_quantize
 
 
@@ -29,3 +31,8 @@ def plan(config: RTNConfig) -> Plan:
         lin.weight.data.copy_(new.to(lin.weight.dtype))
 
     return Plan("rtn", config, process, group_size=config.group_size, bits=config.bits)
+
+
+def make_rtn(**params: Any) -> LayerwiseCompressor:
+    """The `rtn` compressor, from the user's parameters (bad values raise SpecError)."""
+    return LayerwiseCompressor("rtn", build_config(RTNConfig, params, owner="rtn"), plan)

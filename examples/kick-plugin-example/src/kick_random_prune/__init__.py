@@ -1,19 +1,19 @@
-"""kick plugin: random unstructured pruning (a baseline)."""
+"""kick plugin: random unstructured pruning (a baseline).
+
+The factory is registered as a lazy `"module:function"` string, so torch (imported by
+`pruner.py`) is loaded only when the compressor is first created.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-from kick.hookspecs import hookimpl
-
-
-def make_random(**params: Any) -> Any:
-    from kick.params import build_config
-    from kick_random_prune.pruner import RandomPruneConfig, RandomPruner
-
-    return RandomPruner(build_config(RandomPruneConfig, params, owner="compressor random"))
+from kick.hookspecs import Register, hookimpl
 
 
 @hookimpl
-def register_compressors(register: Any) -> None:
-    register("random", make_random, description="random unstructured pruning of decoder Linear layers (baseline)")
+def register_compressors(register: Register) -> None:
+    register(
+        "random",
+        "kick_random_prune.pruner:make_random",
+        description="random unstructured pruning of decoder Linear layers (baseline)",
+        levels=("sparsity",),
+    )

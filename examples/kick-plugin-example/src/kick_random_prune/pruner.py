@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from kick.errors import SpecError
+from kick.params import build_config
 
 
 @dataclass(frozen=True)
@@ -44,3 +45,8 @@ class RandomPruner:
         if total == 0:
             raise SpecError("compressor random: the model has no Linear layers inside '.layers.'")
         return {"config": asdict(self.config), "zeros": zeros, "weights": total, "sparsity": zeros / total}
+
+
+def make_random(**params: Any) -> RandomPruner:
+    """The `random` compressor: `--param key=value` pairs become a frozen, checked config."""
+    return RandomPruner(build_config(RandomPruneConfig, params, owner="compressor random"))

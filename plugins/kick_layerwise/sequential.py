@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from kick.errors import KickError
-from kick_prune.obs import small_ops_threads
-from kick_prune.topology import Block, BlockInputs, Topology, capture_block_inputs, run_block
+from kick_layerwise.obs import small_ops_threads
+from kick_layerwise.topology import Block, BlockInputs, Topology, capture_block_inputs, run_block
 
 Statistic = Literal["norms", "hessian"]
 LayerFn = Callable[[str, nn.Linear, torch.Tensor], None]

@@ -20,11 +20,11 @@ import torch
 from torch import nn
 
 from kick.errors import SpecError
-from kick_prune.calibration import load_calibration, model_max_positions
-from kick_prune.masks import NM
-from kick_prune.obs import small_ops_threads
-from kick_prune.sequential import LayerFn, Statistic, calibrate_sequentially
-from kick_prune.topology import Topology, find_blocks
+from kick_layerwise import NM
+from kick_layerwise.calibration import load_calibration, model_max_positions
+from kick_layerwise.obs import small_ops_threads
+from kick_layerwise.sequential import LayerFn, Statistic, calibrate_sequentially
+from kick_layerwise.topology import Topology, find_blocks
 
 
 @dataclass(frozen=True)
@@ -133,9 +133,16 @@ def measure_sparsity(topology: Topology, nm: NM | None) -> dict[str, Any]:
     return out
 
 
-def measure_levels(topology: Topology, group_size: int, bits: int) -> dict[str, Any]:
-    from kick_quant.quantizer import max_levels_per_group
+def max_levels_per_group(weight: torch.Tensor, group_size: int) -> int:
+    """Distinct values in each (row, column group), maximised over groups: <= 2^bits if quantized."""
+    rows, cols = weight.shape
+    gs = cols if group_size == -1 else group_size
+    groups = torch.sort(weight.detach().reshape(rows * (cols // gs), gs), dim=1).values
+    distinct = 1 + (groups[:, 1:] != groups[:, :-1]).sum(dim=1)
+    return int(distinct.max().item())
 
+
+def measure_levels(topology: Topology, group_size: int, bits: int) -> dict[str, Any]:
     per_layer = {name: max_levels_per_group(lin.weight, group_size) for name, lin in topology.linears()}
     worst = max(per_layer.values())
     return {

@@ -61,7 +61,6 @@ def default_source() -> str:
     )
 
 
-
 def _read_jsonl(path: Path) -> list[str]:
     """The `text` field of every line; a malformed line is an error naming file and line."""
     from dataset_builder.readers import iter_jsonl, require_field

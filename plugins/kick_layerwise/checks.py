@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kick.errors import SpecError
-from kick_prune.masks import parse_pattern
+from kick.types import parse_pattern
 
 
 def check_sparsity(owner: str, sparsity: float) -> None:
