@@ -18,7 +18,7 @@ from typing import Any
 from kick_tasks.common import shared_data_dir
 from kick_tasks.mmlu import CHOICE_CONTINUATIONS, letter_from_logprobs
 
-from kick.plugins import load_plugins
+from kick.plugins import load_model, load_plugins
 from kick.runner import make_record
 from kick.types import ModelSpec
 
@@ -81,7 +81,7 @@ def main() -> None:
     skip = set(args.skip.split(","))
     q = args.quick
     t0 = time.perf_counter()
-    model = load_plugins().registry.get("model", "smollm2-135m").factory(spec=ModelSpec("smollm2-135m"))
+    model = load_model(ModelSpec("smollm2-135m"), load_plugins())
     print(f"model loaded in {time.perf_counter() - t0:.1f}s; context {model.context_length}", flush=True)
     shared = shared_data_dir()
     real = "shared" if shared is not None else None
