@@ -23,7 +23,7 @@ local-hf: model=smollm2-135m, protocol=pairwise|single, device=cpu, dtype=float3
 
 from __future__ import annotations
 
-from kick.hookspecs import Register, hookimpl
+from kick import Register, hookimpl
 
 
 @hookimpl

@@ -18,9 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from kick.errors import SpecError
-from kick.params import build_config
-from kick.types import JudgeItem, Judgement
+from kick import JudgeItem, Judgement, SpecError, build_config
 from kick_judges import scoring, templates
 from kick_judges.cache import ReplyCache, cache_key, resolve_cache_dir
 from kick_judges.parsing import ParseError, parse_reply

@@ -51,8 +51,7 @@ class LocalHFBackend:
 
     def _load(self) -> Any:
         if self._backend is None:
-            from kick.plugins import load_model, load_plugins
-            from kick.types import ModelSpec
+            from kick import ModelSpec, load_model, load_plugins
 
             spec = ModelSpec(name=self.model, dtype=self._dtype, device=self._device)
             self._backend = load_model(spec, load_plugins())

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kick.errors import DataError
+from kick import DataError
 
 
 def _answer_turns(row: Mapping[str, Any]) -> list[str] | None:

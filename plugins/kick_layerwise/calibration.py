@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kick.errors import KickError, SpecError
-from kick.files import sha256_file
+from kick import KickError, SpecError, sha256_file
 
 SHARED_C4 = Path("calibration") / "c4_validation_2k.jsonl"
 C4_DATA_FILE = "en/c4-train.00000-of-01024.json.gz"

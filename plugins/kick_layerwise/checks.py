@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from kick.errors import SpecError
-from kick.types import parse_pattern
+from kick import SpecError, parse_pattern
 
 
 def check_sparsity(owner: str, sparsity: float) -> None:

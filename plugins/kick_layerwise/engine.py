@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from kick.errors import SpecError
+from kick import SpecError
 from kick_layerwise import NM
 from kick_layerwise.calibration import load_calibration, model_max_positions
 from kick_layerwise.obs import small_ops_threads

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import torch
 
-from kick.errors import KickError
+from kick import KickError
 
 
 @contextmanager

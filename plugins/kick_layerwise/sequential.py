@@ -16,7 +16,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from kick.errors import KickError
+from kick import KickError
 from kick_layerwise.obs import small_ops_threads
 from kick_layerwise.topology import Block, BlockInputs, Topology, capture_block_inputs, run_block
 

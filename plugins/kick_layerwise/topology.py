@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from kick.errors import ModelLoadError
+from kick import ModelLoadError
 
 
 @dataclass(frozen=True)

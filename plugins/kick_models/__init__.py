@@ -6,7 +6,7 @@ transformers are imported when a model is first loaded.
 
 from __future__ import annotations
 
-from kick.hookspecs import Register, hookimpl
+from kick import Register, hookimpl
 
 
 @hookimpl

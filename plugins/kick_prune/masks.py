@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from kick_layerwise import NM
 
-from kick.errors import SpecError
+from kick import SpecError
 
 
 def lowest_k_mask(score: torch.Tensor, k: int) -> torch.Tensor:

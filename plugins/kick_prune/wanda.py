@@ -10,8 +10,7 @@ from kick_layerwise.checks import check_calibration, check_pattern, check_sparsi
 from kick_layerwise.engine import CalibrationSettings, LayerwiseCompressor, Plan
 from torch import nn
 
-from kick.params import build_config
-from kick.types import parse_pattern
+from kick import build_config, parse_pattern
 from kick_prune.masks import prune_mask, wanda_score
 
 

@@ -7,7 +7,7 @@ Shares topology, calibration and the sequential engine with `kick_prune` through
 
 from __future__ import annotations
 
-from kick.hookspecs import Register, hookimpl
+from kick import Register, hookimpl
 
 
 @hookimpl

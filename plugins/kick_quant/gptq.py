@@ -10,7 +10,7 @@ from kick_layerwise.checks import check_bits, check_calibration, check_group_siz
 from kick_layerwise.engine import CalibrationSettings, LayerwiseCompressor, Plan
 from torch import nn
 
-from kick.params import build_config
+from kick import build_config
 from kick_quant.gptq_math import gptq_quantize
 
 

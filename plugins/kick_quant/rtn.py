@@ -10,7 +10,7 @@ from kick_layerwise.checks import check_bits, check_group_size
 from kick_layerwise.engine import LayerwiseCompressor, Plan
 from torch import nn
 
-from kick.params import build_config
+from kick import build_config
 from kick_quant.quantizer import rtn_quantize
 
 

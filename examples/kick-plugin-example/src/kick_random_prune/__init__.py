@@ -6,7 +6,7 @@ The factory is registered as a lazy `"module:function"` string, so torch (import
 
 from __future__ import annotations
 
-from kick.hookspecs import Register, hookimpl
+from kick import Register, hookimpl
 
 
 @hookimpl

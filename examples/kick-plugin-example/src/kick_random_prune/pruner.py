@@ -8,8 +8,7 @@ from typing import Any
 
 import torch
 
-from kick.errors import SpecError
-from kick.params import build_config
+from kick import SpecError, build_config
 
 
 @dataclass(frozen=True)
