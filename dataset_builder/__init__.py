@@ -1,4 +1,4 @@
-"""Raw LLM-KICK sources -> curated datasets in the normalized schema (`kick/schema.py`) ->
+"""Raw LLM-KICK sources -> curated datasets in the normalized schema (`dataset_builder/schema.py`) ->
 Parquet in the Hub layout with a dataset card -> one commit to a Hub dataset repo.
 
 Modules: `readers` (pure, one per raw format), `curate` (records -> schema rows), `build`

@@ -1,5 +1,5 @@
 """Build a dataset folder in the layout the Hub serves: `<config>/<split>-00000-of-00001.parquet`
-for every config of `kick/schema.py` (plus optional `<config>_mini` variants) and a dataset card.
+for every config of `dataset_builder/schema.py` (plus optional `<config>_mini` variants) and a dataset card.
 
 `collect` reads and curates (pure except for reading files); `write_folder` writes Parquet and
 the card. Heavy libraries (pyarrow, huggingface_hub) are imported inside the functions that use
@@ -19,7 +19,7 @@ from typing import Any
 from dataset_builder import curate, readers, sources
 from dataset_builder.stats import SplitStats, TokenCounter, split_stats
 from kick.errors import DataError
-from kick.schema import CONFIGS, MINI_SUFFIX, base_config
+from dataset_builder.schema import CONFIGS, MINI_SUFFIX, base_config
 
 Tables = dict[str, dict[str, list[dict[str, Any]]]]  # config -> split -> rows
 

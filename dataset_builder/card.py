@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from dataset_builder.sources import CONFIG_SOURCE, LLM_KICK_CITATION, SOURCES, TASK_CATEGORIES
 from dataset_builder.stats import SplitStats, render_table
-from kick.schema import base_config
+from dataset_builder.schema import base_config
 
 if TYPE_CHECKING:
     from huggingface_hub import DatasetCard
@@ -64,7 +64,7 @@ def card_body(tables: Tables, stats: Sequence[SplitStats]) -> str:
         "",
         "The evaluation data of LLM-KICK (Jaiswal et al., *Compressing LLMs: The Truth is Rarely Pure "
         "and Never Simple*, ICLR 2024), rebuilt from the original releases by `kick data build` and "
-        "normalized to the schema in `kick/schema.py`. Every row has `id`, `source` and `license`.",
+        "normalized to the schema in `dataset_builder/schema.py`. Every row has `id`, `source` and `license`.",
         "",
         "Load one config with `datasets.load_dataset(<this repo or folder>, <config>, split=<split>)`.",
         "",

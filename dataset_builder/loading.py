@@ -4,7 +4,7 @@
     ds = load_split("/path/to/built", "mmlu", "test")        # datasets.Dataset
     rows = read_rows("/path/to/built", "mmlu", "dev")         # list[dict], pyarrow only
 
-Both check the config against `kick/schema.py` and the columns against its fields.
+Both check the config against `dataset_builder/schema.py` and the columns against its fields.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kick.errors import DataError
-from kick.schema import CONFIGS, base_config
+from dataset_builder.schema import CONFIGS, base_config
 
 SHARD_SUFFIX = "-00000-of-00001.parquet"
 

@@ -18,7 +18,7 @@ from dataset_builder import readers
 from dataset_builder.loading import configs_in, load_split, read_rows
 from dataset_builder.plugin import register_commands
 from dataset_builder.sources import SOURCES
-from kick.schema import CONFIGS
+from dataset_builder.schema import CONFIGS
 
 
 def shared_data() -> Path | None:

@@ -8,7 +8,7 @@ a folder built by `dataset_builder`, a Hub id), provenance of that source, and s
              `<repo>/../shared/data`;
   - a path   a raw file/folder in its original format, or a folder built by `dataset_builder`
              (recognised by its `<config>/` sub-folder of Parquet shards);
-  - `owner/name` a Hugging Face Hub dataset id in the normalized schema (`kick.schema`).
+  - `owner/name` a Hugging Face Hub dataset id in the normalized schema (`dataset_builder.schema`).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def resolve_source(data: str, *, smoke: str, shared: str, config: str) -> Source
     """Turn a task's `data` parameter into a Source (without reading the data yet).
 
     smoke: file name in the smoke folder; shared: path of the default raw file/folder inside the
-    shared data folder; config: the `kick.schema` config of a built folder or Hub dataset.
+    shared data folder; config: the `dataset_builder.schema` config of a built folder or Hub dataset.
     """
     if data == "smoke":
         p = SMOKE_DIR / smoke
