@@ -17,13 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from dataset_builder import curate, readers, sources
+from dataset_builder.card import build_card
+from dataset_builder.layout import Tables, field_types, shard_path
+from dataset_builder.schema import CONFIGS, MINI_SUFFIX, base_config
 from dataset_builder.stats import SplitStats, TokenCounter, split_stats
 from kick.errors import DataError
-from dataset_builder.schema import CONFIGS, MINI_SUFFIX, base_config
-
-Tables = dict[str, dict[str, list[dict[str, Any]]]]  # config -> split -> rows
-
-SHARD = "{split}-00000-of-00001.parquet"
 
 
 def _need(path: Path) -> Path:
@@ -141,14 +139,6 @@ def validate(config: str, splits: dict[str, list[dict[str, Any]]]) -> None:
 # --------------------------------------------------------------------------- writing
 
 
-def field_types(config: str) -> dict[str, str]:
-    """Column -> "string" | "list[string]", id/source/license first, in schema order."""
-    spec = CONFIGS[base_config(config)]["fields"]
-    cols = {"id": "string", "source": "string", "license": "string"}
-    cols.update({k: "list[string]" if v.startswith("list[string]") else "string" for k, v in spec.items()})
-    return cols
-
-
 def write_parquet(path: Path, config: str, rows: Sequence[dict[str, Any]]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -158,10 +148,6 @@ def write_parquet(path: Path, config: str, rows: Sequence[dict[str, Any]]) -> No
     table = pa.Table.from_pylist([{k: r[k] for k in schema.names} for r in rows], schema=schema)
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path)
-
-
-def shard_path(config: str, split: str) -> str:
-    return f"{config}/{SHARD.format(split=split)}"
 
 
 @dataclass(frozen=True)
@@ -182,8 +168,6 @@ def table_stats(tables: Tables, count_tokens: TokenCounter | None = None) -> lis
 def write_folder(out: Path, tables: Tables, count_tokens: TokenCounter | None = None) -> BuildResult:
     """Write all shards and the card into `out` atomically (a temp folder renamed into place);
     `out` must not exist or be empty."""
-    from dataset_builder.card import build_card
-
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise DataError(f"{out}: output folder exists and is not empty")

@@ -7,15 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from dataset_builder.layout import Tables, field_types, shard_path
+from dataset_builder.schema import base_config
 from dataset_builder.sources import CONFIG_SOURCE, LLM_KICK_CITATION, SOURCES, TASK_CATEGORIES
 from dataset_builder.stats import SplitStats, render_table
-from dataset_builder.schema import base_config
 
 if TYPE_CHECKING:
     from huggingface_hub import DatasetCard
-
-Tables = dict[str, dict[str, list[dict[str, Any]]]]
-
 
 def _size_category(n: int) -> str:
     for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K")):
@@ -26,8 +24,6 @@ def _size_category(n: int) -> str:
 
 def card_metadata(tables: Tables) -> dict[str, Any]:
     """The YAML metadata as plain data (configs with data_files, features, licenses ...)."""
-    from dataset_builder.build import field_types, shard_path
-
     configs, infos = [], []
     for config, splits in tables.items():
         configs.append(
