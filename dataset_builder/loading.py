@@ -38,6 +38,11 @@ def configs_in(folder: str | Path) -> dict[str, list[str]]:
     return out
 
 
+def is_built(path: Path, config: str) -> bool:
+    """Whether `path` is a built dataset folder holding `config` (a `<config>/` of Parquet shards)."""
+    return path.is_dir() and (path / config).is_dir() and any((path / config).glob("*.parquet"))
+
+
 def shard(folder: str | Path, config: str, split: str) -> Path:
     path = Path(folder) / config / f"{split}{SHARD_SUFFIX}"
     if not path.is_file():
