@@ -19,6 +19,8 @@ from typing import Any
 from dataset_builder import curate, readers, sources
 from dataset_builder.card import build_card
 from dataset_builder.layout import Tables, field_types, shard_path
+from dataset_builder.rows import freebaseqa_file, mmlu_csv_rows, story_buckets
+from dataset_builder.rows import freebaseqa_questions as read_freebaseqa
 from dataset_builder.schema import CONFIGS, MINI_SUFFIX, base_config
 from dataset_builder.stats import SplitStats, TokenCounter, split_stats
 from kick.errors import DataError
@@ -32,33 +34,26 @@ def _need(path: Path) -> Path:
 
 def freebaseqa_questions(raw: Path, split: str) -> list[readers.FreebaseQuestion]:
     """The official 2019 JSON if present, else the derived v1.1 JSON, else the `.tab` release."""
-    d = raw / sources.FREEBASEQA_DIR
-    for name in (f"FreebaseQA-{split}.json", f"FreebaseQA-{split}.v1_1.json"):
-        if (d / name).is_file():
-            return readers.read_freebaseqa_json(d / name)
-    return readers.group_freebaseqa_tab(
-        readers.read_freebaseqa_tab(_need(d / f"FreebaseQA-{split}.tab")), split
-    )
+    d = _need(raw / sources.FREEBASEQA_DIR)
+    return read_freebaseqa(freebaseqa_file(d, split), split)
 
 
 def mmlu_split(raw: Path, split: str) -> list[dict[str, Any]]:
-    d = _need(raw / sources.MMLU_DIR / sources.MMLU_SPLIT_DIRS[split])
-    suffix = f"_{sources.MMLU_SPLIT_DIRS[split]}.csv"
-    files = sorted(p for p in d.iterdir() if p.name.endswith(suffix))
-    if not files:
-        raise DataError(f"{d}: no MMLU files '*{suffix}'")
-    rows: list[dict[str, Any]] = []
-    for f in files:
-        rows.extend(curate.mmlu_rows(f.name[: -len(suffix)], split, readers.read_mmlu_csv(f)))
-    return rows
+    d = _need(raw / sources.MMLU_DIR)
+    _need(d / sources.MMLU_SPLIT_DIRS[split])
+    found = mmlu_csv_rows(d, split)
+    if not found:
+        raise DataError(
+            f"{d / sources.MMLU_SPLIT_DIRS[split]}: no MMLU files '*_{sources.MMLU_SPLIT_DIRS[split]}.csv'"
+        )
+    return found
 
 
 def stories(raw: Path) -> dict[str, list[readers.Story]]:
     d = raw / sources.STORIES_DIR
-    by_bucket = {
-        b: [readers.read_story(p) for p in sorted(_need(d / b).glob("*.story"))] for b in sources.BUCKETS
-    }
-    return curate.assign_buckets(by_bucket, sources.BUCKETS)
+    for bucket in sources.BUCKETS:
+        _need(d / bucket)
+    return curate.assign_buckets(story_buckets(d), sources.BUCKETS)
 
 
 def collect(raw: Path) -> Tables:

@@ -15,6 +15,7 @@ from dataset_builder.stats import SplitStats, render_table
 if TYPE_CHECKING:
     from huggingface_hub import DatasetCard
 
+
 def _size_category(n: int) -> str:
     for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K")):
         if n < limit:
