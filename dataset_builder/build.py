@@ -1,5 +1,5 @@
 """Build a dataset folder in the layout the Hub serves: `<config>/<split>-00000-of-00001.parquet`
-for every config of `kick/schema.py` (plus optional `<config>_mini` variants) and a dataset card.
+for every config of `dataset_builder/schema.py` (plus optional `<config>_mini` variants) and a dataset card.
 
 `collect` reads and curates (pure except for reading files); `write_folder` writes Parquet and
 the card. Heavy libraries (pyarrow, huggingface_hub) are imported inside the functions that use
@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from dataset_builder import curate, readers, sources
+from dataset_builder.card import build_card
+from dataset_builder.layout import Tables, field_types, shard_path
+from dataset_builder.rows import freebaseqa_file, mmlu_csv_rows, story_buckets
+from dataset_builder.rows import freebaseqa_questions as read_freebaseqa
+from dataset_builder.schema import CONFIGS, MINI_SUFFIX, base_config
 from dataset_builder.stats import SplitStats, TokenCounter, split_stats
 from kick.errors import DataError
-from kick.schema import CONFIGS, MINI_SUFFIX, base_config
-
-Tables = dict[str, dict[str, list[dict[str, Any]]]]  # config -> split -> rows
-
-SHARD = "{split}-00000-of-00001.parquet"
 
 
 def _need(path: Path) -> Path:
@@ -34,33 +34,26 @@ def _need(path: Path) -> Path:
 
 def freebaseqa_questions(raw: Path, split: str) -> list[readers.FreebaseQuestion]:
     """The official 2019 JSON if present, else the derived v1.1 JSON, else the `.tab` release."""
-    d = raw / sources.FREEBASEQA_DIR
-    for name in (f"FreebaseQA-{split}.json", f"FreebaseQA-{split}.v1_1.json"):
-        if (d / name).is_file():
-            return readers.read_freebaseqa_json(d / name)
-    return readers.group_freebaseqa_tab(
-        readers.read_freebaseqa_tab(_need(d / f"FreebaseQA-{split}.tab")), split
-    )
+    d = _need(raw / sources.FREEBASEQA_DIR)
+    return read_freebaseqa(freebaseqa_file(d, split), split)
 
 
 def mmlu_split(raw: Path, split: str) -> list[dict[str, Any]]:
-    d = _need(raw / sources.MMLU_DIR / sources.MMLU_SPLIT_DIRS[split])
-    suffix = f"_{sources.MMLU_SPLIT_DIRS[split]}.csv"
-    files = sorted(p for p in d.iterdir() if p.name.endswith(suffix))
-    if not files:
-        raise DataError(f"{d}: no MMLU files '*{suffix}'")
-    rows: list[dict[str, Any]] = []
-    for f in files:
-        rows.extend(curate.mmlu_rows(f.name[: -len(suffix)], split, readers.read_mmlu_csv(f)))
-    return rows
+    d = _need(raw / sources.MMLU_DIR)
+    _need(d / sources.MMLU_SPLIT_DIRS[split])
+    found = mmlu_csv_rows(d, split)
+    if not found:
+        raise DataError(
+            f"{d / sources.MMLU_SPLIT_DIRS[split]}: no MMLU files '*_{sources.MMLU_SPLIT_DIRS[split]}.csv'"
+        )
+    return found
 
 
 def stories(raw: Path) -> dict[str, list[readers.Story]]:
     d = raw / sources.STORIES_DIR
-    by_bucket = {
-        b: [readers.read_story(p) for p in sorted(_need(d / b).glob("*.story"))] for b in sources.BUCKETS
-    }
-    return curate.assign_buckets(by_bucket, sources.BUCKETS)
+    for bucket in sources.BUCKETS:
+        _need(d / bucket)
+    return curate.assign_buckets(story_buckets(d), sources.BUCKETS)
 
 
 def collect(raw: Path) -> Tables:
@@ -141,14 +134,6 @@ def validate(config: str, splits: dict[str, list[dict[str, Any]]]) -> None:
 # --------------------------------------------------------------------------- writing
 
 
-def field_types(config: str) -> dict[str, str]:
-    """Column -> "string" | "list[string]", id/source/license first, in schema order."""
-    spec = CONFIGS[base_config(config)]["fields"]
-    cols = {"id": "string", "source": "string", "license": "string"}
-    cols.update({k: "list[string]" if v.startswith("list[string]") else "string" for k, v in spec.items()})
-    return cols
-
-
 def write_parquet(path: Path, config: str, rows: Sequence[dict[str, Any]]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -158,10 +143,6 @@ def write_parquet(path: Path, config: str, rows: Sequence[dict[str, Any]]) -> No
     table = pa.Table.from_pylist([{k: r[k] for k in schema.names} for r in rows], schema=schema)
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path)
-
-
-def shard_path(config: str, split: str) -> str:
-    return f"{config}/{SHARD.format(split=split)}"
 
 
 @dataclass(frozen=True)
@@ -182,8 +163,6 @@ def table_stats(tables: Tables, count_tokens: TokenCounter | None = None) -> lis
 def write_folder(out: Path, tables: Tables, count_tokens: TokenCounter | None = None) -> BuildResult:
     """Write all shards and the card into `out` atomically (a temp folder renamed into place);
     `out` must not exist or be empty."""
-    from dataset_builder.card import build_card
-
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise DataError(f"{out}: output folder exists and is not empty")

@@ -7,14 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from dataset_builder.layout import Tables, field_types, shard_path
+from dataset_builder.schema import base_config
 from dataset_builder.sources import CONFIG_SOURCE, LLM_KICK_CITATION, SOURCES, TASK_CATEGORIES
 from dataset_builder.stats import SplitStats, render_table
-from kick.schema import base_config
 
 if TYPE_CHECKING:
     from huggingface_hub import DatasetCard
-
-Tables = dict[str, dict[str, list[dict[str, Any]]]]
 
 
 def _size_category(n: int) -> str:
@@ -26,8 +25,6 @@ def _size_category(n: int) -> str:
 
 def card_metadata(tables: Tables) -> dict[str, Any]:
     """The YAML metadata as plain data (configs with data_files, features, licenses ...)."""
-    from dataset_builder.build import field_types, shard_path
-
     configs, infos = [], []
     for config, splits in tables.items():
         configs.append(
@@ -64,7 +61,7 @@ def card_body(tables: Tables, stats: Sequence[SplitStats]) -> str:
         "",
         "The evaluation data of LLM-KICK (Jaiswal et al., *Compressing LLMs: The Truth is Rarely Pure "
         "and Never Simple*, ICLR 2024), rebuilt from the original releases by `kick data build` and "
-        "normalized to the schema in `kick/schema.py`. Every row has `id`, `source` and `license`.",
+        "normalized to the schema in `dataset_builder/schema.py`. Every row has `id`, `source` and `license`.",
         "",
         "Load one config with `datasets.load_dataset(<this repo or folder>, <config>, split=<split>)`.",
         "",

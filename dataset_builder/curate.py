@@ -1,4 +1,4 @@
-"""Curation: reader records -> rows of the normalized schema (`kick/schema.py`). Pure functions."""
+"""Curation: reader records -> rows of the normalized schema (`dataset_builder/schema.py`). Pure functions."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
-"""How tasks read a built dataset: a local folder written by `kick data build`, or a Hub repo.
+"""The one reader of built datasets: a local folder written by `kick data build`, or a Hub repo.
 
     from dataset_builder.loading import load_split, read_rows
     ds = load_split("/path/to/built", "mmlu", "test")        # datasets.Dataset
     rows = read_rows("/path/to/built", "mmlu", "dev")         # list[dict], pyarrow only
 
-Both check the config against `kick/schema.py` and the columns against its fields.
+Both check the config against `dataset_builder/schema.py` and the columns against its fields.
+Tasks reach it through `dataset_builder.rows`, which adds provenance.
 """
 
 from __future__ import annotations
@@ -12,16 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dataset_builder.layout import SHARD_SUFFIX, expected_columns
 from kick.errors import DataError
-from kick.schema import CONFIGS, base_config
-
-SHARD_SUFFIX = "-00000-of-00001.parquet"
-
-
-def expected_columns(config: str) -> set[str]:
-    if base_config(config) not in CONFIGS:
-        raise DataError(f"unknown dataset config {config!r}; known: {', '.join(CONFIGS)}")
-    return {"id", "source", "license", *CONFIGS[base_config(config)]["fields"]}
 
 
 def _check_columns(config: str, columns: list[str], where: str) -> None:
@@ -43,6 +36,11 @@ def configs_in(folder: str | Path) -> dict[str, list[str]]:
     if not out:
         raise DataError(f"{folder}: no '<config>/<split>{SHARD_SUFFIX}' shards; run `kick data build`")
     return out
+
+
+def is_built(path: Path, config: str) -> bool:
+    """Whether `path` is a built dataset folder holding `config` (a `<config>/` of Parquet shards)."""
+    return path.is_dir() and (path / config).is_dir() and any((path / config).glob("*.parquet"))
 
 
 def shard(folder: str | Path, config: str, split: str) -> Path:
@@ -76,18 +74,31 @@ def load_split(
     cache_dir: str | Path | None = None,
 ) -> Any:
     """A `datasets.Dataset` for one split: from a local built folder when `source` is a folder
-    (no network), otherwise from the Hub dataset repo `source` (at `revision`)."""
+    (no network), otherwise from the Hub dataset repo `source` (at `revision`). A folder without
+    card metadata (only `<config>/<split>-*.parquet` shards) is read shard by shard."""
     expected_columns(config)
     if Path(source).is_dir():
-        import datasets
-
         shard(source, config, split)  # clear error before datasets' own
-        ds = datasets.load_dataset(
-            str(source), config, split=split, cache_dir=str(cache_dir) if cache_dir else None
-        )
+        ds = _load_folder(Path(source), config, split, cache_dir)
     else:
         from dataset_builder.hub import load_from_hub
 
         ds = load_from_hub(str(source), config, split, revision, cache_dir)
     _check_columns(config, list(ds.column_names), f"{source} [{config}/{split}]")
     return ds
+
+
+def _load_folder(folder: Path, config: str, split: str, cache_dir: str | Path | None) -> Any:
+    import datasets
+
+    cache = str(cache_dir) if cache_dir else None
+    try:
+        return datasets.load_dataset(str(folder), config, split=split, cache_dir=cache)
+    except Exception as first:  # noqa: BLE001 - no card naming the config: read the shards directly
+        shards = sorted((folder / config).glob(f"{split}-*.parquet"))
+        try:
+            return datasets.load_dataset(
+                "parquet", data_files={split: [str(s) for s in shards]}, split=split, cache_dir=cache
+            )
+        except Exception:  # noqa: BLE001
+            raise DataError(f"cannot load {folder} config {config!r} split {split!r}: {first}") from None

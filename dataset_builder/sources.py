@@ -195,17 +195,23 @@ TASK_CATEGORIES: dict[str, list[str]] = {
     "wikitext2": ["text-generation"],
 }
 
-# raw file locations, relative to the shared data folder
+# raw file locations, relative to the shared data folder (the builder reads these; `rows` uses
+# them as the tasks' `data=shared` defaults)
 FREEBASEQA_DIR = "freebaseqa"
+FREEBASEQA_DERIVED = FREEBASEQA_DIR + "/FreebaseQA-{split}.v1_1.json"
 MMLU_DIR = "mmlu"
-MMLU_SPLIT_DIRS = {"dev": "dev", "validation": "val", "test": "test"}
+MMLU_SPLIT_DIRS = {"dev": "dev", "validation": "val", "val": "val", "test": "test"}
 NQ_OPEN_ORACLE = "nq_open_oracle/nq-open-oracle.jsonl"
 SQUAD_DEV = "squad_v1.1_dev/dev-v1.1.explorer-derived.json"
-STORIES_DIR = "cnn_dm_summarization/selected_stories"
+CNN_DM_DIR = "cnn_dm_summarization"
+STORIES_DIR = CNN_DM_DIR + "/selected_stories"
 BUCKETS = ("small", "mid", "large")
-VICUNA_QUESTIONS = "vicuna_bench_llm_kick/question.jsonl"
-VICUNA_ANSWERS = "vicuna_bench_llm_kick/answer_gpt-3.5-turbo.jsonl"
-MT_BENCH_QUESTIONS = "mt_bench/question.jsonl"
-MT_BENCH_REFERENCES = "mt_bench/reference_answer/gpt-4.jsonl"
+QUESTION_FILE = "question.jsonl"
+VICUNA_DIR = "vicuna_bench_llm_kick"
+VICUNA_QUESTIONS = f"{VICUNA_DIR}/{QUESTION_FILE}"
+VICUNA_ANSWERS = f"{VICUNA_DIR}/answer_gpt-3.5-turbo.jsonl"
+MT_BENCH_DIR = "mt_bench"
+MT_BENCH_QUESTIONS = f"{MT_BENCH_DIR}/{QUESTION_FILE}"
+MT_BENCH_REFERENCES = f"{MT_BENCH_DIR}/reference_answer/gpt-4.jsonl"
 WIKITEXT2_TEST = "calibration/wikitext-2-raw-v1.test.raw"
 TRIVIAQA_VERIFIED_DEV = "triviaqa/verified-wikipedia-dev.json"

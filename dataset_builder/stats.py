@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kick.schema import base_config
+from dataset_builder.schema import base_config
 
 TokenCounter = Callable[[str], int]
 

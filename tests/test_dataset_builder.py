@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from collections import Counter
 from pathlib import Path
@@ -17,20 +16,11 @@ from dataset_builder import build as builder
 from dataset_builder import readers
 from dataset_builder.loading import configs_in, load_split, read_rows
 from dataset_builder.plugin import register_commands
+from dataset_builder.rows import shared_data_dir
+from dataset_builder.schema import CONFIGS
 from dataset_builder.sources import SOURCES
-from kick.schema import CONFIGS
 
-
-def shared_data() -> Path | None:
-    """`<repo>/../shared/data` (how CI lays it out), else `$KICK_SHARED_DATA`."""
-    beside = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    if beside.is_dir():
-        return beside
-    env = os.environ.get("KICK_SHARED_DATA")
-    return Path(env) if env and Path(env).is_dir() else None
-
-
-RAW = shared_data()
+RAW = shared_data_dir()
 pytestmark = pytest.mark.skipif(RAW is None, reason="shared data not found (set KICK_SHARED_DATA)")
 
 
@@ -358,3 +348,29 @@ def test_publish_rejects_a_bad_repo_id(built: Path) -> None:
     result = CliRunner().invoke(cli(), ["data", "publish", str(built), "--repo-id", "a/b/c", "--dry-run"])
     assert result.exit_code == 2
     assert "error: invalid dataset repo id 'a/b/c'" in result.output
+
+
+def test_tasks_raw_rows_equal_the_built_rows(built: Path, rows: Any) -> None:
+    """`dataset_builder.rows` reads the shared raw data with the builder's own discovery and
+    curation: the rows a task gets from `data=shared` are the built rows (ids: see rows.py)."""
+    from dataset_builder import rows as task_rows
+
+    def raw(dataset: str, split: str = "test", **options: Any) -> list[dict[str, Any]]:
+        source = task_rows.resolve(dataset, "shared", smoke=Path("unused"), split=split)
+        return task_rows.read(dataset, source, split, **options).rows
+
+    def without_id(rs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in r.items() if k != "id"} for r in rs]
+
+    assert raw("factoid_qa", "eval") == rows["factoid_qa"]["eval"]
+    assert raw("mmlu", "test") == rows["mmlu"]["test"]
+    assert raw("mmlu", "val") == rows["mmlu"]["validation"]
+    assert raw("wikitext2") == rows["wikitext2"]["test"]
+    buckets = [r for b in ("small", "mid", "large") for r in rows[f"summarization_{b}"]["test"]]
+    assert raw("summarization") == buckets
+    nq = raw("icrqa")
+    assert without_id(nq) == without_id(rows["icrqa_nq_open"]["test"]) and nq[0]["id"] == "nq-0"
+    mt = raw("mt_bench")
+    assert without_id(mt) == without_id(rows["mt_bench"]["test"]) and mt[0]["id"] == "81"
+    built_source = task_rows.resolve("mmlu", str(built), smoke=Path("unused"))
+    assert task_rows.read("mmlu", built_source, "dev").rows == rows["mmlu"]["dev"]

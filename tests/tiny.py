@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
+
+from dataset_builder.rows import shared_data_dir  # noqa: F401  (the one lookup; conftest and helpers use it)
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -19,14 +19,6 @@ CORPUS = [
     "Summarize the given story in less than 150 words. The quick brown fox jumps over the lazy dog.",
     "Answer these questions:\n\nQ: who wrote hamlet\nA: William Shakespeare 0123456789",
 ]
-
-
-def shared_data_dir() -> Path | None:
-    """../shared/data beside the checkout (as in CI), or KICK_SHARED_DATA (which wins)."""
-    env = os.environ.get("KICK_SHARED_DATA")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[1].parent / "shared" / "data")
-    return next((c for c in candidates if c.is_dir()), None)
 
 
 def bpe_tokenizer_object(corpus: Sequence[str], *, vocab_size: int, specials: Sequence[str]) -> Any:

@@ -14,23 +14,15 @@ parse, on the eval split, exactly N items. Metrics per sample:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from dataset_builder import curate, readers
-from kick.errors import DataError, SpecError
+from dataset_builder import rows
+from kick.errors import SpecError
 from kick.interfaces import ModelBackend
 from kick.params import build_config
 from kick.types import Prediction, Record, Sample
-from kick_tasks.common import (
-    CachedSamples,
-    Source,
-    check_limit,
-    load_schema_rows,
-    resolve_source,
-    select,
-    with_digest,
-)
+from kick_tasks.common import SMOKE_DIR, CachedSamples, check_limit, select
 from kick_tasks.metrics import alias_contained, exact_match, first_line, mean, paper_contains_prompt
 
 PROMPT = "Please give answer to this question: {question}\nThe answer is "
@@ -56,30 +48,6 @@ def build_prompt(question: str) -> str:
     return PROMPT.format(question=question.strip())
 
 
-def load_items(source: Source, split: str) -> list[tuple[str, str, list[str]]]:
-    """(id, question, aliases of every parse); raw files are read and curated by dataset_builder."""
-    if source.kind in ("built", "hub"):
-        return [(str(r["id"]), str(r["question"]), list(r["answers"])) for r in load_schema_rows(source, split)]
-    path = source.path
-    if path.is_dir():
-        cands = sorted(path.glob(f"FreebaseQA-{split}*.json")) or sorted(path.glob(f"FreebaseQA-{split}.tab"))
-        if not cands:
-            raise DataError(f"{path}: no FreebaseQA-{split} JSON or .tab file")
-        path = cands[0]
-    source.details["file"] = str(path)
-    if path.suffix == ".tab":
-        grouped = readers.group_freebaseqa_tab(readers.read_freebaseqa_tab(path), split)
-        # the task's ids for the .tab release: `<file stem>-<index>`
-        questions = [replace(q, question_id=f"{path.stem}-{i}") for i, q in enumerate(grouped)]
-    else:
-        questions = readers.read_freebaseqa_json(path)
-    try:
-        rows = curate.factoid_rows(questions)
-    except DataError as e:  # a question without any answer name: the file is malformed
-        raise DataError(f"{path}: {e}") from None
-    return [(r["id"], r["question"], r["answers"]) for r in rows]
-
-
 def score_answer(prompt: str, output: str, aliases: Sequence[str]) -> dict[str, float]:
     answer = first_line(output)
     return {
@@ -96,11 +64,8 @@ class FactoidQA(CachedSamples):
     def __init__(self, config: FactoidConfig) -> None:
         self.config = config
         self.primary_metric = config.metric_mode
-        self.source = resolve_source(
-            config.data,
-            smoke="factoid_qa.json",
-            shared=f"freebaseqa/FreebaseQA-{config.split}.v1_1.json",
-            config="factoid_qa",
+        self.source = rows.resolve(
+            "factoid_qa", config.data, smoke=SMOKE_DIR / "factoid_qa.json", split=config.split
         )
 
     def settings(self) -> Mapping[str, Any]:
@@ -112,7 +77,11 @@ class FactoidQA(CachedSamples):
             "seed": self.config.seed,
             "n": len(self.samples()),
             "prompt": PROMPT,
-            "decoding": {"greedy": True, "max_new_tokens": self.config.max_new_tokens, "stop": "first newline"},
+            "decoding": {
+                "greedy": True,
+                "max_new_tokens": self.config.max_new_tokens,
+                "stop": "first newline",
+            },
             "metrics": list(METRICS),
             "primary_metric": self.primary_metric,
             "note": "kick metrics use the generation only; paper_contains_prompt is the paper's inflated metric",
@@ -122,12 +91,17 @@ class FactoidQA(CachedSamples):
         return self._cached(self._build)
 
     def _build(self) -> list[Sample]:
-        items = load_items(self.source, self.config.split)
-        self.source = with_digest(self.source)
-        chosen = select(items, self.config.limit, self.config.seed)
+        got = rows.read("factoid_qa", self.source, self.config.split)
+        self.source = got.source
+        chosen = select(got.rows, self.config.limit, self.config.seed)
         return [
-            Sample(id=qid, prompt=build_prompt(q), reference=aliases, meta={"question": q})
-            for qid, q, aliases in chosen
+            Sample(
+                id=str(r["id"]),
+                prompt=build_prompt(str(r["question"])),
+                reference=list(r["answers"]),
+                meta={"question": str(r["question"])},
+            )
+            for r in chosen
         ]
 
     def predict(self, model: ModelBackend, samples: Sequence[Sample], *, batch_size: int) -> list[Prediction]:

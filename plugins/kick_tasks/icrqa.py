@@ -19,21 +19,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dataset_builder import curate, readers
-from kick.errors import DataError, SpecError
+from dataset_builder import rows
+from kick.errors import SpecError
 from kick.interfaces import ModelBackend
 from kick.params import build_config
 from kick.types import Prediction, Record, Sample
-from kick_tasks.common import (
-    CachedSamples,
-    Source,
-    check_limit,
-    load_schema_rows,
-    read_jsonl,
-    resolve_source,
-    select,
-    with_digest,
-)
+from kick_tasks.common import SMOKE_DIR, CachedSamples, check_limit, select
 from kick_tasks.metrics import alias_contained, exact_match, first_line, mean, token_f1
 
 CLOSED = "Answer these questions:\n\nQ: {question}\nA:"
@@ -71,48 +62,21 @@ def open_prompt(context: str, question: str) -> str:
     return OPEN.format(context=context, question=question)
 
 
-def _item(row: Mapping[str, Any], item_id: str | None = None) -> QAItem:
-    """A normalized-schema row (built folder, Hub, or raw data curated by dataset_builder)."""
-    context = f"{row.get('context_title', '')}\n{row['context']}".strip()
-    return QAItem(item_id or str(row["id"]), str(row["question"]).strip(), tuple(row["answers"]), context)
-
-
-def parse_triviaqa_rc(rows: Sequence[Mapping[str, Any]]) -> list[QAItem]:
-    """Hub `trivia_qa` rc schema: first wiki context + first search context as evidence."""
-    out = []
-    for i, r in enumerate(rows):
-        ans = r["answer"]
-        aliases = tuple(dict.fromkeys([ans.get("value", ""), *ans.get("aliases", [])]))
-        wiki = (r.get("entity_pages") or {}).get("wiki_context") or []
-        web = (r.get("search_results") or {}).get("search_context") or []
-        ctx = "\n".join(x for x in (wiki[:1] + web[:1]) if x)
-        out.append(QAItem(str(r.get("question_id", f"tqa-{i}")), r["question"].strip(), aliases, ctx))
-    return out
-
-
-def load_items(source: Source) -> list[QAItem]:
-    if source.kind in ("built", "hub"):
-        return [_item(r) for r in load_schema_rows(source, "test")]
-    path = source.path
-    if path.is_dir():
-        cands = sorted(path.glob("*.jsonl")) or sorted(path.glob("*.json"))
-        if not cands:
-            raise DataError(f"{path}: no .jsonl/.json QA file")
-        path = cands[0]
-        source.details["file"] = str(path)
-    if path.suffix == ".jsonl":
-        first = next((obj for _, obj in readers.iter_jsonl(path)), {})
-        if "ctxs" in first:  # NaturalQuestions-Open oracle; the task's ids are nq-<index>
-            return [_item(r, f"nq-{i}") for i, r in enumerate(curate.nq_rows(readers.read_nq_open_oracle(path)))]
-        if "answer" in first:
-            return parse_triviaqa_rc(read_jsonl(path))
-        raise DataError(f"{path}: neither NQ-Open oracle (ctxs) nor TriviaQA rc (answer) rows")
-    return [_item(r) for r in curate.squad_rows(readers.read_squad_json(path))]
+def qa_item(row: Mapping[str, Any]) -> QAItem:
+    """A normalized-schema row -> the task's item; the context is `title + newline + passage`
+    (just the passage when the row has no title, as for TriviaQA rc evidence)."""
+    title = row.get("context_title", "")
+    context = f"{title}\n{row['context']}".strip() if title else str(row["context"])
+    return QAItem(str(row["id"]), str(row["question"]).strip(), tuple(row["answers"]), context)
 
 
 def score_answer(output: str, aliases: Sequence[str]) -> dict[str, float]:
     answer = first_line(output)
-    return {"em": exact_match(answer, aliases), "f1": token_f1(answer, aliases), "contains": alias_contained(answer, aliases)}
+    return {
+        "em": exact_match(answer, aliases),
+        "f1": token_f1(answer, aliases),
+        "contains": alias_contained(answer, aliases),
+    }
 
 
 def fit_context(model: ModelBackend, context: str, question: str, max_new_tokens: int) -> tuple[str, bool]:
@@ -123,7 +87,9 @@ def fit_context(model: ModelBackend, context: str, question: str, max_new_tokens
     if model.count_tokens(context) <= budget:
         return context, False
     cut = model.truncate(context, budget)
-    while budget > 0 and model.count_tokens(open_prompt(cut, question)) > model.context_length - max_new_tokens:
+    while (
+        budget > 0 and model.count_tokens(open_prompt(cut, question)) > model.context_length - max_new_tokens
+    ):
         budget -= 4  # re-tokenizing the cut text can merge differently at its end
         cut = model.truncate(context, budget)
     return cut, True
@@ -140,22 +106,22 @@ class ICRQA(CachedSamples):
         self.book = book
         self.name = f"icrqa-{book}"
         self.config = config
-        self.source = resolve_source(
-            config.data, smoke="icrqa.jsonl", shared="nq_open_oracle/nq-open-oracle.jsonl", config="icrqa_nq_open"
-        )
+        self.source = rows.resolve("icrqa", config.data, smoke=SMOKE_DIR / "icrqa.jsonl")
 
     def samples(self) -> list[Sample]:
         return self._cached(self._build)
 
     def _build(self) -> list[Sample]:
-        items = load_items(self.source)
-        self.source = with_digest(self.source)
-        chosen = select(items, self.config.limit, self.config.seed)
+        got = rows.read("icrqa", self.source, "test")
+        self.source = got.source
+        chosen = select([qa_item(r) for r in got.rows], self.config.limit, self.config.seed)
         out = []
         for it in chosen:
             ctx = it.context[: self.config.max_context_chars] if self.config.max_context_chars else it.context
             prompt = closed_prompt(it.question) if self.book == "closed" else open_prompt(ctx, it.question)
-            out.append(Sample(it.id, prompt, list(it.answers), meta={"question": it.question, "context": ctx}))
+            out.append(
+                Sample(it.id, prompt, list(it.answers), meta={"question": it.question, "context": ctx})
+            )
         return out
 
     def settings(self) -> Mapping[str, Any]:
@@ -166,7 +132,11 @@ class ICRQA(CachedSamples):
             "prompt": CLOSED if self.book == "closed" else OPEN,
             "decoding": {"greedy": True, "max_new_tokens": self.config.max_new_tokens, "keep": "first line"},
             "context": "title + newline + passage; truncated by tokens to fit context_length - max_new_tokens"
-            + (f"; first cut to {self.config.max_context_chars} chars" if self.config.max_context_chars else ""),
+            + (
+                f"; first cut to {self.config.max_context_chars} chars"
+                if self.config.max_context_chars
+                else ""
+            ),
             "limit": self.config.limit,
             "seed": self.config.seed,
             "n": len(self.samples()),
@@ -176,13 +146,17 @@ class ICRQA(CachedSamples):
         prompts, extras = [], []
         for s in samples:
             if self.book == "open":
-                ctx, cut = fit_context(model, s.meta["context"], s.meta["question"], self.config.max_new_tokens)
+                ctx, cut = fit_context(
+                    model, s.meta["context"], s.meta["question"], self.config.max_new_tokens
+                )
                 prompts.append(open_prompt(ctx, s.meta["question"]))
                 extras.append({"truncated": cut, "context_tokens": model.count_tokens(ctx)})
             else:
                 prompts.append(s.prompt)
                 extras.append({"truncated": False})
-        outs = model.generate(prompts, max_new_tokens=self.config.max_new_tokens, stop_at_newline=True, batch_size=batch_size)
+        outs = model.generate(
+            prompts, max_new_tokens=self.config.max_new_tokens, stop_at_newline=True, batch_size=batch_size
+        )
         return [Prediction(s.id, first_line(o), e) for s, o, e in zip(samples, outs, extras, strict=True)]
 
     def score(self, sample: Sample, prediction: Prediction) -> Mapping[str, float]:

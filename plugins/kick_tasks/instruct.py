@@ -17,24 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dataset_builder import readers
+from dataset_builder import rows
 from kick.errors import DataError, SpecError
 from kick.interfaces import ModelBackend
 from kick.params import build_config
 from kick.types import Prediction, Record, Sample
-from kick_tasks.common import (
-    CachedSamples,
-    Source,
-    check_limit,
-    load_schema_rows,
-    resolve_source,
-    select,
-    with_digest,
-)
+from kick_tasks.common import SMOKE_DIR, CachedSamples, check_limit, select
 from kick_tasks.metrics import distinct_n, mean, words
 
 SEPARATOR = "\n\n"
-NEED_REFERENCE = frozenset({"math", "reasoning", "coding"})  # as FastChat's llm_judge
 
 
 @dataclass(frozen=True)
@@ -76,36 +67,15 @@ def distinct_scores(text: str) -> dict[str, float]:
 
 
 def aggregate_distinct(records: Sequence[Record]) -> dict[str, float]:
-    out = {k: mean(r.scores.get(k, 0.0) for r in records) for k in ("unique_words", "words", "distinct_1", "distinct_2")}
+    out = {
+        k: mean(r.scores.get(k, 0.0) for r in records)
+        for k in ("unique_words", "words", "distinct_1", "distinct_2")
+    }
     corpus = [w for r in records for w in words(r.output)]
     out["corpus_distinct_1"] = distinct_n(corpus, 1)
     out["corpus_distinct_2"] = distinct_n(corpus, 2)
     out["empty_rate"] = mean(float(not r.output.strip()) for r in records)
     return out
-
-
-def _question_file(source: Source, default_name: str) -> Path:
-    path = source.path
-    if path.is_dir():
-        path = path / default_name
-        if not path.is_file():
-            raise DataError(f"{source.location}: no {default_name}")
-        source.details["file"] = str(path)
-    return path
-
-
-def read_reference_answers(path: Path) -> dict[str, str]:
-    """question_id -> answer text, from `{"question_id", "text"}` or `{"question_id", "choices"}` lines."""
-    return {str(a.question_id): a.turns[0] for a in readers.read_answers(path) if a.turns}
-
-
-def read_questions(path: Path) -> list[tuple[str, str, str, str | None]]:
-    """(id, category, question, None): Vicuna `{"question_id", "text", "category"}` lines, or
-    FastChat llm_judge `{"question_id", "category", "turns"}` lines (first turn)."""
-    first = next((o for _, o in readers.iter_jsonl(path)), {})
-    if "text" in first:
-        return [(str(q.question_id), q.category, q.text, None) for q in readers.read_vicuna_questions(path)]
-    return [(str(q.question_id), q.category, q.turns[0], None) for q in readers.read_mt_bench_questions(path)]
 
 
 class InstructionFollowing(CachedSamples):
@@ -116,36 +86,33 @@ class InstructionFollowing(CachedSamples):
 
     def __init__(self, config: InstructConfig) -> None:
         self.config = config
-        self.source = resolve_source(
-            config.data, smoke="instruction_following.jsonl", shared="vicuna_bench_llm_kick", config="vicuna_bench"
+        self.source = rows.resolve(
+            "vicuna_bench", config.data, smoke=SMOKE_DIR / "instruction_following.jsonl"
         )
         self.reference_source: dict[str, Any] = {"kind": "dense model answers"}
 
     def _rows(self) -> list[tuple[str, str, str, str | None]]:
         """(id, category, question, reference answer or None)."""
-        if self.source.kind in ("built", "hub"):
-            rows = load_schema_rows(self.source, "test")
-            return [(str(r["id"]), r["category"], r["question"], r.get("reference_answer")) for r in rows]
-        path = _question_file(self.source, "question.jsonl")
-        self.source = with_digest(self.source)
-        return read_questions(path)
+        got = rows.read("vicuna_bench", self.source, "test")
+        self.source = got.source
+        return [(str(r["id"]), r["category"], r["question"], r.get("reference_answer")) for r in got.rows]
 
     def samples(self) -> list[Sample]:
         return self._cached(self._build)
 
     def _build(self) -> list[Sample]:
-        rows = self._rows()
+        questions = self._rows()
         refs: dict[str, str] = {}
         if self.config.reference == "data":  # a built dataset's own reference_answer column
-            refs = {qid: ref for qid, _, _, ref in rows if ref}
+            refs = {qid: ref for qid, _, _, ref in questions if ref}
             self.reference_source = {"kind": "reference_answer field of the data"}
         elif self.config.reference != "dense":
             ref_path = Path(self.config.reference).expanduser()
             if not ref_path.is_file():
                 raise DataError(f"instruction-following: reference file {ref_path} does not exist")
-            refs = read_reference_answers(ref_path)
-            self.reference_source = with_digest(Source("raw", str(ref_path))).as_dict()
-        chosen = select(rows, self.config.limit, self.config.seed)
+            refs, ref_source = rows.reference_answers(ref_path)
+            self.reference_source = ref_source.as_dict()
+        chosen = select(questions, self.config.limit, self.config.seed)
         out = []
         for qid, cat, q, _ in chosen:
             ref = refs.get(qid) if self.config.reference != "dense" else None
@@ -166,7 +133,10 @@ class InstructionFollowing(CachedSamples):
 
     def predict(self, model: ModelBackend, samples: Sequence[Sample], *, batch_size: int) -> list[Prediction]:
         outs = model.generate(
-            [s.prompt for s in samples], max_new_tokens=self.config.max_new_tokens, chat=True, batch_size=batch_size
+            [s.prompt for s in samples],
+            max_new_tokens=self.config.max_new_tokens,
+            chat=True,
+            batch_size=batch_size,
         )
         return [Prediction(s.id, o.strip()) for s, o in zip(samples, outs, strict=True)]
 
@@ -185,36 +155,19 @@ class MTBench(CachedSamples):
 
     def __init__(self, config: MTBenchConfig) -> None:
         self.config = config
-        self.source = resolve_source(config.data, smoke="mt_bench.jsonl", shared="mt_bench", config="mt_bench")
+        self.source = rows.resolve("mt_bench", config.data, smoke=SMOKE_DIR / "mt_bench.jsonl")
         self.reference_source: dict[str, Any] | None = None
 
     def _rows(self) -> list[tuple[str, str, list[str], list[str]]]:
-        if self.source.kind in ("built", "hub"):
-            rows = load_schema_rows(self.source, "test")
-            return [(str(r["id"]), r["category"], list(r["turns"]), list(r["reference_turns"] or [])) for r in rows]
-        qpath = _question_file(self.source, "question.jsonl")
-        self.source = with_digest(self.source)
-        refs = self._references(qpath)
-        out = []
-        for q in readers.read_mt_bench_questions(qpath):
-            qid = str(q.question_id)
-            if len(q.turns) != 2:
-                raise DataError(f"{qpath}: question {qid} has {len(q.turns)} turns, expected 2")
-            ref = refs.get(qid, list(q.reference)) if q.category in NEED_REFERENCE else []
-            out.append((qid, q.category, list(q.turns), ref))
-        return out
-
-    def _references(self, qpath: Path) -> dict[str, list[str]]:
-        ref = self.config.references
-        if ref == "none":
-            return {}
-        path = qpath.parent / "reference_answer" / "gpt-4.jsonl" if ref == "auto" else Path(ref).expanduser()
-        if not path.is_file():
-            if ref == "auto":
-                return {}
-            raise DataError(f"mt-bench: reference file {path} does not exist")
-        self.reference_source = with_digest(Source("raw", str(path))).as_dict()
-        return {str(a.question_id): list(a.turns) for a in readers.read_mt_bench_answers(path)}
+        """(id, category, two turns, reference turns)."""
+        got = rows.read("mt_bench", self.source, "test", references=self.config.references)
+        self.source = got.source
+        if got.references is not None:
+            self.reference_source = got.references.as_dict()
+        return [
+            (str(r["id"]), r["category"], list(r["turns"]), list(r["reference_turns"] or []))
+            for r in got.rows
+        ]
 
     def samples(self) -> list[Sample]:
         return self._cached(self._build)
@@ -245,10 +198,14 @@ class MTBench(CachedSamples):
 
     def predict(self, model: ModelBackend, samples: Sequence[Sample], *, batch_size: int) -> list[Prediction]:
         n = self.config.max_new_tokens
-        first = model.generate([[s.meta["turns"][0]] for s in samples], max_new_tokens=n, chat=True, batch_size=batch_size)
+        first = model.generate(
+            [[s.meta["turns"][0]] for s in samples], max_new_tokens=n, chat=True, batch_size=batch_size
+        )
         first = [a.strip() for a in first]
         convs = [[s.meta["turns"][0], a, s.meta["turns"][1]] for s, a in zip(samples, first, strict=True)]
-        second = [a.strip() for a in model.generate(convs, max_new_tokens=n, chat=True, batch_size=batch_size)]
+        second = [
+            a.strip() for a in model.generate(convs, max_new_tokens=n, chat=True, batch_size=batch_size)
+        ]
         return [
             Prediction(s.id, a1 + SEPARATOR + a2, {"turns": list(s.meta["turns"]), "answers": [a1, a2]})
             for s, a1, a2 in zip(samples, first, second, strict=True)

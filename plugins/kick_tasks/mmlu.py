@@ -17,28 +17,18 @@ Metrics: `acc` (micro), `acc_macro` (mean over subjects), `acc_stem`, `acc_human
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
-from dataset_builder import readers
+from dataset_builder import rows
 from dataset_builder.mmlu_categories import CATEGORIES, SUBJECTS, category_of
 from kick.errors import DataError, SpecError
 from kick.interfaces import ModelBackend
 from kick.params import build_config
 from kick.types import Prediction, Record, Sample
-from kick_tasks.common import (
-    CachedSamples,
-    Source,
-    check_limit,
-    load_schema_rows,
-    resolve_source,
-    select,
-    with_digest,
-)
+from kick_tasks.common import SMOKE_DIR, CachedSamples, check_limit, select
 from kick_tasks.metrics import mean
 
 
@@ -112,40 +102,17 @@ def _question(subject: str, row: Sequence[str], where: str) -> Question:
     return Question(subject, row[0], (row[1], row[2], row[3], row[4]), answer)
 
 
-def read_csv_split(folder: Path, split: str, subjects: Sequence[str]) -> dict[str, list[Question]]:
-    """`<folder>/<split>/<subject>_<split>.csv` files of the Hendrycks release (no header)."""
-    raw = _RAW_SPLITS[split]
-    base = folder / raw if (folder / raw).is_dir() else folder / "data" / raw
-    if not base.is_dir():
-        raise DataError(f"{folder}: no {raw}/ folder of MMLU CSV files")
-    files = sorted(base.glob(f"*_{raw}.csv"))
-    out: dict[str, list[Question]] = {}
-    for f in files:
-        subject = f.name[: -len(f"_{raw}.csv")]
-        if subjects and subject not in subjects:
-            continue
-        out[subject] = [Question(subject, r.question, r.choices, r.answer) for r in readers.read_mmlu_csv(f)]
-    return out
-
-
-def read_json_split(path: Path, split: str, subjects: Sequence[str]) -> dict[str, list[Question]]:
-    """The smoke-set layout: {"dev": [{subject, question, choices, answer}], "test": [...]}."""
-    obj = json.loads(path.read_text(encoding="utf-8"))
+def by_subject(
+    schema_rows: Sequence[Mapping[str, Any]], subjects: Sequence[str]
+) -> dict[str, list[Question]]:
+    """Schema rows -> questions per subject (in row order), only `subjects` when given."""
     out: dict[str, list[Question]] = defaultdict(list)
-    for i, r in enumerate(obj.get(_RAW_SPLITS[split], obj.get(split, []))):
+    for r in schema_rows:
         if subjects and r["subject"] not in subjects:
             continue
-        out[r["subject"]].append(_question(r["subject"], [r["question"], *r["choices"], r["answer"]], f"{path}#{i}"))
-    return dict(out)
-
-
-def read_schema_split(source: Source, split: str, subjects: Sequence[str]) -> dict[str, list[Question]]:
-    name = {"val": "validation"}.get(split, split)
-    out: dict[str, list[Question]] = defaultdict(list)
-    for r in load_schema_rows(source, name):
-        if subjects and r["subject"] not in subjects:
-            continue
-        out[r["subject"]].append(_question(r["subject"], [r["question"], *r["choices"], r["answer"]], str(r["id"])))
+        out[r["subject"]].append(
+            _question(r["subject"], [r["question"], *r["choices"], r["answer"]], str(r["id"]))
+        )
     return dict(out)
 
 
@@ -159,16 +126,13 @@ class MMLU(CachedSamples):
         unknown = [s for s in config.subjects if s not in SUBJECTS]
         if unknown and config.data != "smoke":
             raise SpecError(f"mmlu: unknown subject(s) {', '.join(unknown)}")
-        self.source = resolve_source(config.data, smoke="mmlu.json", shared="mmlu", config="mmlu")
+        self.source = rows.resolve("mmlu", config.data, smoke=SMOKE_DIR / "mmlu.json")
         self._dev: dict[str, list[Question]] = {}
 
     def _read(self, split: str) -> dict[str, list[Question]]:
-        subjects = self.config.subjects
-        if self.source.kind in ("built", "hub"):
-            return read_schema_split(self.source, split, subjects)
-        if self.source.path.is_file():
-            return read_json_split(self.source.path, split, subjects)
-        return read_csv_split(self.source.path, split, subjects)
+        got = rows.read("mmlu", self.source, split)
+        self.source = got.source
+        return by_subject(got.rows, self.config.subjects)
 
     def samples(self) -> list[Sample]:
         return self._cached(self._build)
@@ -177,10 +141,9 @@ class MMLU(CachedSamples):
         tests = self._read(self.config.split)
         self._dev = self._read("dev")
         if not tests:
-            raise DataError(f"mmlu: no questions for subjects {self.config.subjects or 'all'} in {self.source.location}")
-        if self.source.kind == "raw":
-            files = [p for p in self.source.path.rglob("*.csv")] if self.source.path.is_dir() else None
-            self.source = with_digest(self.source, files)
+            raise DataError(
+                f"mmlu: no questions for subjects {self.config.subjects or 'all'} in {self.source.location}"
+            )
         items = [(s, i, q) for s in sorted(tests) for i, q in enumerate(tests[s])]
         chosen = select(items, self.config.limit, self.config.seed)
         return [
@@ -237,20 +200,28 @@ class MMLU(CachedSamples):
             header = self.header(subject, k)
             prompts = [samples[i].prompt for i in idx]
             if self.config.mode == "logits":
-                lps = model.choice_logprobs(prompts, CHOICE_CONTINUATIONS, prefix=header, batch_size=batch_size)
+                lps = model.choice_logprobs(
+                    prompts, CHOICE_CONTINUATIONS, prefix=header, batch_size=batch_size
+                )
                 for i, lp in zip(idx, lps, strict=True):
-                    preds[i] = Prediction(samples[i].id, letter_from_logprobs(lp), {"logprobs": lp, "shots": k})
+                    preds[i] = Prediction(
+                        samples[i].id, letter_from_logprobs(lp), {"logprobs": lp, "shots": k}
+                    )
             else:
                 outs = model.generate([header + p for p in prompts], max_new_tokens=1, batch_size=batch_size)
                 for i, o in zip(idx, outs, strict=True):
-                    preds[i] = Prediction(samples[i].id, letter_from_generation(o), {"generated": o, "shots": k})
+                    preds[i] = Prediction(
+                        samples[i].id, letter_from_generation(o), {"generated": o, "shots": k}
+                    )
         return [p for p in preds if p is not None]
 
     def score(self, sample: Sample, prediction: Prediction) -> Mapping[str, float]:
         return {"acc": float(prediction.output.strip() == sample.reference)}
 
     def aggregate(self, records: Sequence[Record]) -> Mapping[str, Any]:
-        return aggregate_accuracy([(str(r.sample_id).rsplit("-", 2)[0], r.scores.get("acc", 0.0)) for r in records])
+        return aggregate_accuracy(
+            [(str(r.sample_id).rsplit("-", 2)[0], r.scores.get("acc", 0.0)) for r in records]
+        )
 
 
 def aggregate_accuracy(pairs: Sequence[tuple[str, float]]) -> dict[str, float]:

@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dataset_builder import curate, readers
-from kick.errors import DataError, SpecError
+from dataset_builder import rows
+from kick.errors import SpecError
 from kick.interfaces import ModelBackend
 from kick.params import build_config
 from kick.types import Prediction, Record, Sample
-from kick_tasks.common import CachedSamples, Source, load_schema_rows, resolve_source, sha256_tree
+from kick_tasks.common import SMOKE_DIR, CachedSamples
 from kick_tasks.metrics import perplexity_from_nll
 
 
@@ -58,21 +58,12 @@ class Perplexity(CachedSamples):
 
     def __init__(self, config: PerplexityConfig) -> None:
         self.config = config
-        self.source = resolve_source(
-            config.data, smoke="perplexity.txt", shared="calibration/wikitext-2-raw-v1.test.raw", config="wikitext2"
-        )
+        self.source = rows.resolve("wikitext2", config.data, smoke=SMOKE_DIR / "perplexity.txt")
 
     def text(self) -> str:
-        src = self.source
-        if src.kind in ("built", "hub"):
-            rows = load_schema_rows(src, "test")
-        else:
-            if not src.path.is_file():
-                raise DataError(f"perplexity: {src.location} is not a text file")
-            if src.digest is None:
-                self.source = Source(src.kind, src.location, sha256_tree(src.path), src.details)
-            rows = curate.wikitext_rows(readers.read_wikitext_raw(src.path))
-        return "".join(str(r["text"]) for r in rows)  # each row is one line with its "\n"
+        got = rows.read("wikitext2", self.source, "test")
+        self.source = got.source
+        return "".join(str(r["text"]) for r in got.rows)  # each row is one line with its "\n"
 
     def samples(self) -> list[Sample]:
         return self._cached(lambda: [Sample("stream", "", None, meta={"chars": len(self.text())})])
@@ -97,10 +88,19 @@ class Perplexity(CachedSamples):
                 continue
             res = model.token_nll(wins, batch_size=batch_size)
             nll, n = sum(r[0] for r in res), sum(r[1] for r in res)
-            out.append(Prediction(s.id, f"{perplexity_from_nll(nll, n):.4f}", {
-                "nll_sum": nll, "tokens": n, "windows": len(wins), "seqlen": seqlen,
-                "window_nll": [r[0] for r in res],
-            }))
+            out.append(
+                Prediction(
+                    s.id,
+                    f"{perplexity_from_nll(nll, n):.4f}",
+                    {
+                        "nll_sum": nll,
+                        "tokens": n,
+                        "windows": len(wins),
+                        "seqlen": seqlen,
+                        "window_nll": [r[0] for r in res],
+                    },
+                )
+            )
         return out
 
     def score(self, sample: Sample, prediction: Prediction) -> Mapping[str, float]:

@@ -15,30 +15,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
-from dataset_builder import curate, readers
-from kick.errors import DataError, SpecError
+from dataset_builder import readers, rows
+from kick.errors import SpecError
 from kick.interfaces import ModelBackend
 from kick.params import build_config
 from kick.types import Prediction, Record, Sample
-from kick_tasks.common import (
-    CachedSamples,
-    Source,
-    check_limit,
-    load_schema_rows,
-    resolve_source,
-    select,
-    sha256_tree,
-)
+from kick_tasks.common import SMOKE_DIR, CachedSamples, check_limit, select
 from kick_tasks.metrics import mean, words
 
 INSTRUCTION = (
     "Summarize the given story in less than 150 words while preserving high coherence, consistency, "
     "fluency, and relevance."
 )
-BUCKETS = ("small", "mid", "large")
+BUCKETS = rows.BUCKETS
 _TEMPLATE_MARGIN = 32  # tokens reserved for the chat template around the prompt
 
 
@@ -68,44 +59,27 @@ def build_prompt(story: str) -> str:
     return f"{INSTRUCTION}\n\n{story}"
 
 
+def story(row: Mapping[str, Any]) -> Story:
+    """A summarization schema row -> the task's story."""
+    return Story(str(row["id"]), str(row["bucket"]), row["story"], tuple(row["highlights"]))
+
+
 def curated(buckets: Mapping[str, Sequence[readers.Story]]) -> tuple[list[Story], int]:
     """Raw stories per bucket -> task stories (dataset_builder's curation: paragraphs separated by
     a blank line, each story kept in its first bucket only) and the number of duplicates removed."""
-    kept = curate.assign_buckets(buckets, BUCKETS)
-    out = [
-        Story(str(r["id"]), b, r["story"], tuple(r["highlights"]))
-        for b in BUCKETS
-        for r in curate.summarization_rows(b, kept.get(b, []))
-    ]
-    return out, sum(len(v) for v in buckets.values()) - len(out)
-
-
-def read_story_folder(path: Path) -> dict[str, list[readers.Story]]:
-    """`<path>/{small,mid,large}/*.story` (or `<path>/selected_stories/...`)."""
-    base = path / "selected_stories" if (path / "selected_stories").is_dir() else path
-    out = {b: [readers.read_story(f) for f in sorted((base / b).glob("*.story"))] for b in BUCKETS}
-    if not any(out.values()):
-        raise DataError(f"{path}: no {{small,mid,large}}/*.story files")
-    return out
-
-
-def read_story_jsonl(path: Path) -> dict[str, list[readers.Story]]:
-    """Smoke layout: one JSON per line {id, bucket, text} where text is a `.story` file's text."""
-    out: dict[str, list[readers.Story]] = {}
-    for n, r in readers.iter_jsonl(path):
-        where = f"{path}:{n}"
-        story_id = str(readers.require_field(r, "id", object, where))
-        text = readers.require_field(r, "text", str, where)
-        story = readers.parse_story(text, story_id, f"{where} (story {story_id}), text line")
-        out.setdefault(readers.require_field(r, "bucket", str, where), []).append(story)
-    return out
+    kept, removed = rows.curate_stories(buckets)
+    return [story(r) for r in kept], removed
 
 
 def rouge_l(prediction: str, references: Sequence[str]) -> float:
     from rouge_score import rouge_scorer
 
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-    return float(scorer.score(" ".join(references), prediction)["rougeL"].fmeasure) if prediction.strip() else 0.0
+    return (
+        float(scorer.score(" ".join(references), prediction)["rougeL"].fmeasure)
+        if prediction.strip()
+        else 0.0
+    )
 
 
 class Summarization(CachedSamples):
@@ -116,27 +90,13 @@ class Summarization(CachedSamples):
 
     def __init__(self, config: SummarizationConfig) -> None:
         self.config = config
-        self.source = resolve_source(
-            config.data, smoke="summarization.jsonl", shared="cnn_dm_summarization", config="summarization_small"
-        )
+        self.source = rows.resolve("summarization", config.data, smoke=SMOKE_DIR / "summarization.jsonl")
         self.duplicates_removed = 0
 
     def _load(self) -> list[Story]:
-        src = self.source
-        if src.kind in ("built", "hub"):
-            out = []
-            for b in BUCKETS:
-                cfg = Source(src.kind, src.location, src.digest, {**src.details, "config": f"summarization_{b}"})
-                out += [Story(str(r["id"]), b, r["story"], tuple(r["highlights"])) for r in load_schema_rows(cfg, "test")]
-            return out
-        if src.path.is_dir():
-            raw = read_story_folder(src.path)
-            self.source = Source(src.kind, src.location, sha256_tree(src.path, list(src.path.rglob("*.story"))), src.details)
-        else:
-            self.source = Source(src.kind, src.location, sha256_tree(src.path), src.details)
-            raw = read_story_jsonl(src.path)
-        stories, self.duplicates_removed = curated(raw)
-        return stories
+        got = rows.read("summarization", self.source, "test")
+        self.source, self.duplicates_removed = got.source, got.removed
+        return [story(r) for r in got.rows]
 
     def samples(self) -> list[Sample]:
         return self._cached(self._build)
@@ -186,7 +146,10 @@ class Summarization(CachedSamples):
     def predict(self, model: ModelBackend, samples: Sequence[Sample], *, batch_size: int) -> list[Prediction]:
         fitted = [self.fit(model, s) for s in samples]
         outs = model.generate(
-            [p for p, _ in fitted], max_new_tokens=self.config.max_new_tokens, chat=True, batch_size=batch_size
+            [p for p, _ in fitted],
+            max_new_tokens=self.config.max_new_tokens,
+            chat=True,
+            batch_size=batch_size,
         )
         return [
             Prediction(s.id, o.strip(), {"overflow": cut, "bucket": s.meta["bucket"]})
@@ -202,7 +165,9 @@ class Summarization(CachedSamples):
         }
 
     def aggregate(self, records: Sequence[Record]) -> Mapping[str, Any]:
-        out: dict[str, Any] = {k: mean(r.scores.get(k, 0.0) for r in records) for k in ("rougeL", "words", "under_150_words")}
+        out: dict[str, Any] = {
+            k: mean(r.scores.get(k, 0.0) for r in records) for k in ("rougeL", "words", "under_150_words")
+        }
         out["overflow_rate"] = mean(float(bool(r.extra.get("overflow"))) for r in records)
         for b in BUCKETS:
             rs = [r for r in records if r.extra.get("bucket") == b]
