@@ -15,9 +15,9 @@ import sys
 import time
 from typing import Any
 
-from kick_tasks.common import shared_data_dir
 from kick_tasks.mmlu import CHOICE_CONTINUATIONS, letter_from_logprobs
 
+from dataset_builder.rows import shared_data_dir
 from kick.plugins import load_model, load_plugins
 from kick.runner import make_record
 from kick.types import ModelSpec

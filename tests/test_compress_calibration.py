@@ -78,10 +78,8 @@ def test_default_calibration_is_the_shared_c4_file(monkeypatch: pytest.MonkeyPat
 
 
 def test_no_calibration_found_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import kick_layerwise.calibration as calmod
-
     monkeypatch.delenv("KICK_CALIBRATION", raising=False)
-    monkeypatch.setattr(calmod, "shared_data_dirs", lambda: [tmp_path])
+    monkeypatch.setenv("KICK_SHARED_DATA", str(tmp_path))  # a shared folder without C4
     with pytest.raises(SpecError, match="no calibration data"):
         read_calibration_text(None)
 

@@ -74,7 +74,7 @@ def test_choice_logprobs_match_a_manual_forward_pass(tiny) -> None:
     assert got[0] == pytest.approx([float(logp[i]) for i in ids], abs=1e-5)
 
 
-def test_prefix_cached_scoring_equals_plain_scoring(tiny) -> None:
+def test_prefix_cache_scoring_equals_plain_scoring(tiny) -> None:
     prefix = "The following are multiple choice questions (with answers) about geography.\n\n"
     questions = [p + "\nAnswer:" for p in PROMPTS]
     plain = tiny.choice_logprobs([prefix + q for q in questions], [" A", " B", " C", " D"], batch_size=3)

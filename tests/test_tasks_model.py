@@ -44,7 +44,7 @@ def test_mmlu_letter_scoring_matches_hand_computed_logits(model) -> None:  # typ
         assert p.extra["shots"] == 2
 
 
-def test_prefix_cached_and_plain_scoring_agree(model) -> None:  # type: ignore[no-untyped-def]
+def test_prefix_cache_and_plain_scoring_agree(model) -> None:  # type: ignore[no-untyped-def]
     task = make("mmlu", subjects="world_religions", shots=5)
     samples = task.samples()
     header = task.header("world_religions", 5)

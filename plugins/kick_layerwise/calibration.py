@@ -36,24 +36,15 @@ class CalibrationText:
     record: dict[str, Any]
 
 
-def shared_data_dirs() -> list[Path]:
-    """Candidate `shared/data` folders: $KICK_SHARED_DATA, then `<repo>/../shared/data`."""
-    dirs = []
-    env = os.environ.get("KICK_SHARED_DATA")
-    if env:
-        dirs.append(Path(env))
-    repo = Path(__file__).resolve().parents[2]
-    dirs.append(repo.parent / "shared" / "data")
-    return dirs
-
-
 def default_source() -> str:
     env = os.environ.get("KICK_CALIBRATION")
     if env:
         return env
-    for d in shared_data_dirs():
-        if (d / SHARED_C4).is_file():
-            return str(d / SHARED_C4)
+    from dataset_builder.rows import shared_data_dir
+
+    shared = shared_data_dir()
+    if shared is not None and (shared / SHARED_C4).is_file():
+        return str(shared / SHARED_C4)
     raise SpecError(
         "no calibration data: pass calibration=<file.jsonl|file.txt|c4|text:...>, or set "
         "KICK_CALIBRATION, or KICK_SHARED_DATA to a folder holding " + str(SHARED_C4)

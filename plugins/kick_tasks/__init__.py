@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kick.hookspecs import Register, hookimpl
+from kick import Register, hookimpl
 
 
 # icrqa.py has one factory for both books; these bind the book (imported lazily).

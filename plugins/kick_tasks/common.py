@@ -10,8 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from dataset_builder.rows import shared_data_dir as shared_data_dir  # the one lookup; re-exported
-from kick.errors import DataError, SpecError
+from kick import DataError, SpecError
 
 SMOKE_DIR = Path(__file__).resolve().parent / "smoke"
 T = TypeVar("T")

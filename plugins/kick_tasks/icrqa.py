@@ -20,10 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dataset_builder import rows
-from kick.errors import SpecError
-from kick.interfaces import ModelBackend
-from kick.params import build_config
-from kick.types import Prediction, Record, Sample
+from kick import ModelBackend, Prediction, Record, Sample, SpecError, build_config
 from kick_tasks.common import SMOKE_DIR, CachedSamples, check_limit, select
 from kick_tasks.metrics import alias_contained, exact_match, first_line, mean, token_f1
 

@@ -18,10 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dataset_builder import rows
-from kick.errors import DataError, SpecError
-from kick.interfaces import ModelBackend
-from kick.params import build_config
-from kick.types import Prediction, Record, Sample
+from kick import DataError, ModelBackend, Prediction, Record, Sample, SpecError, build_config
 from kick_tasks.common import SMOKE_DIR, CachedSamples, check_limit, select
 from kick_tasks.metrics import distinct_n, mean, words
 

@@ -24,10 +24,7 @@ from typing import Any, Literal
 
 from dataset_builder import rows
 from dataset_builder.mmlu_categories import CATEGORIES, SUBJECTS, category_of
-from kick.errors import DataError, SpecError
-from kick.interfaces import ModelBackend
-from kick.params import build_config
-from kick.types import Prediction, Record, Sample
+from kick import DataError, ModelBackend, Prediction, Record, Sample, SpecError, build_config
 from kick_tasks.common import SMOKE_DIR, CachedSamples, check_limit, select
 from kick_tasks.metrics import mean
 
