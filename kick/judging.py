@@ -24,17 +24,15 @@ JUDGE_KEYS = ("judge_error", "judge_raw", "judge")
 
 def judge_item(kind: str, sample: Sample, record: Record, reference: Sequence[str] | None) -> JudgeItem:
     """Build the JudgeItem for one record: its user turns, its answer turns, the reference."""
-    turns = (
-        record.extra.get("turns") or sample.meta.get("turns") or [sample.meta.get("question", sample.prompt)]
-    )
-    answers = record.extra.get("answers") or [record.output]
+    turns = sample.turns or (sample.prompt,)
+    answers = record.answers or (record.output,)
     return JudgeItem(
         sample_id=sample.id,
         kind=kind,
         question=tuple(str(t) for t in turns),
         answer=tuple(str(a) for a in answers),
         reference=tuple(str(r) for r in reference) if reference is not None else None,
-        category=sample.meta.get("category"),
+        category=sample.category,
     )
 
 
@@ -149,8 +147,7 @@ class DenseReferences:
         dense = self._store.get(DENSE, task, sample_id)
         if dense is None or dense.error:
             return None
-        answers = dense.extra.get("answers")
-        return [str(a) for a in answers] if answers else [dense.output]
+        return list(dense.answers) if dense.answers else [dense.output]
 
 
 def own_reference(sample: Sample) -> list[str] | None:

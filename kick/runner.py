@@ -282,6 +282,7 @@ def make_record(variant: str, task: Task, sample: Sample, pred: Prediction) -> R
         scores=dict(scores),
         error=error,
         extra=dict(pred.extra),
+        answers=tuple(pred.answers),
     )
 
 

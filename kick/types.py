@@ -34,7 +34,9 @@ class Sample:
 
     `prompt` is what the model is asked (already formatted); `reference` is whatever the
     task's metric compares against (aliases, an answer letter, a reference text); `choices`
-    is set for choice-scored tasks; `meta` carries task-specific fields (subject, bucket ...).
+    is set for choice-scored tasks; `meta` carries task-specific fields (subject, bucket ...)
+    that only the task itself reads. For judged tasks, `turns` are the user turns a judge is
+    shown (empty: the prompt itself) and `category` picks its template (e.g. MT-Bench math).
     """
 
     id: str
@@ -42,21 +44,26 @@ class Sample:
     reference: Any = None
     choices: tuple[str, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
+    turns: tuple[str, ...] = ()
+    category: str | None = None
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """What a task got from the model for one sample: text output and task-specific extras."""
+    """What a task got from the model for one sample: text output and task-specific extras.
+    A multi-turn task sets `answers`, the model's answer to each user turn (empty: `output`)."""
 
     sample_id: str
     output: str
     extra: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
+    answers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Record:
-    """One line of records.jsonl: everything needed to audit or re-score one sample."""
+    """One line of records.jsonl: everything needed to audit or re-score one sample
+    (`answers`: the model's turns of a multi-turn task, as in `Prediction`)."""
 
     variant: str
     task: str
@@ -67,6 +74,7 @@ class Record:
     scores: Mapping[str, float]
     error: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    answers: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -84,6 +92,7 @@ class Record:
             scores=dict(d.get("scores") or {}),
             error=d.get("error"),
             extra=dict(d.get("extra") or {}),
+            answers=tuple(str(a) for a in d.get("answers") or ()),
         )
 
 

@@ -194,7 +194,8 @@ class FakeJudgedTask:
                 id=f"q{i}",
                 prompt=f"Question {i}: say something useful.",
                 reference=f"OK reference answer {i}" if self.with_reference else None,
-                meta={"question": f"Question {i}: say something useful.", "category": self.category},
+                turns=(f"Question {i}: say something useful.",),
+                category=self.category,
             )
             for i in range(n)
         ]

@@ -138,3 +138,78 @@ def test_invalid_component_names_are_rejected() -> None:
 
     ps = load_plugins(extra=[("bad", Bad)], eps=[])
     assert "invalid task name" in ps.failures[0].error
+
+
+def test_a_misspelt_hook_is_reported_as_a_failure_and_the_plugin_s_other_hooks_still_work() -> None:
+    class Typo:
+        @staticmethod
+        @hookimpl
+        def register_compresors(register):  # type: ignore[no-untyped-def]  # sic: one 's'
+            register("never", lambda **p: None)
+
+        @staticmethod
+        @hookimpl
+        def register_judges(register):  # type: ignore[no-untyped-def]
+            register("kept", lambda **p: fake_plugin.register_judges)
+
+    ps = load_plugins(extra=[("typo", Typo)], eps=[])
+    (failure,) = ps.failures
+    assert failure.name == "typo" and failure.stage == "checking its hooks"
+    assert "register_compresors is not a kick hook (did you mean 'register_compressors'?)" in failure.error
+    assert ps.registry.has("judge", "kept") and not ps.registry.has("compressor", "never")
+
+
+def test_a_factory_whose_object_lacks_a_protocol_member_fails_at_create_naming_the_plugin() -> None:
+    class NoCompress:
+        name = "half"
+
+    class Bad:
+        @staticmethod
+        @hookimpl
+        def register_compressors(register):  # type: ignore[no-untyped-def]
+            register("half", lambda **p: NoCompress())
+
+    ps = load_plugins(extra=[("bad", Bad)], eps=[])
+    with pytest.raises(PluginLoadError, match=r"compressor 'half' of plugin 'bad' .* lacks compress"):
+        ps.registry.create("compressor", "half")
+
+
+def test_a_lazy_factory_string_is_imported_only_when_created(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    (tmp_path / "lazy_impl_mod.py").write_text(
+        "class C:\n    name = 'lazy'\n    def compress(self, model):\n        return {'zeros': 0}\n"
+        "def make(**p):\n    return C()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    class Lazy:
+        @staticmethod
+        @hookimpl
+        def register_compressors(register):  # type: ignore[no-untyped-def]
+            register("lazy", "lazy_impl_mod:make", levels=("sparsity",))
+            register("broken", "lazy_impl_mod:nothing_here")
+
+    ps = load_plugins(extra=[("lazy", Lazy)], eps=[])
+    assert "lazy_impl_mod" not in sys.modules and ps.failures == []
+    assert ps.registry.get("compressor", "lazy").levels == ("sparsity",)
+    assert ps.registry.create("compressor", "lazy").compress(None) == {"zeros": 0}
+    with pytest.raises(PluginLoadError, match="cannot import its factory 'lazy_impl_mod:nothing_here'"):
+        ps.registry.create("compressor", "broken")
+
+
+def test_levels_are_declared_by_compressors_only_and_from_a_known_set() -> None:
+    class Odd:
+        @staticmethod
+        @hookimpl
+        def register_tasks(register):  # type: ignore[no-untyped-def]
+            register("leveled-task", lambda **p: None, levels=("sparsity",))
+
+        @staticmethod
+        @hookimpl
+        def register_compressors(register):  # type: ignore[no-untyped-def]
+            register("heads", lambda **p: None, levels=("heads",))
+
+    ps = load_plugins(extra=[("odd", Odd)], eps=[])
+    assert sorted(f.stage for f in ps.failures) == ["registering compressors", "registering tasks"]
+    assert not ps.registry.has("task", "leveled-task") and not ps.registry.has("compressor", "heads")

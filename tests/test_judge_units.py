@@ -351,3 +351,31 @@ def test_a_missing_reference_file_is_a_data_error(tmp_path: Path) -> None:
 
     with pytest.raises(DataError, match="reference answers"):
         references.load_reference_file(tmp_path / "nope.jsonl")
+
+
+def test_judge_input_comes_from_the_typed_turns_answers_and_category() -> None:
+    from kick.types import Record, Sample
+
+    sample = Sample("q1", "full prompt", None, turns=("turn one", "turn two"), category="math")
+    rec = Record("compressed", "mt-bench", "q1", "full prompt", "a1\n\na2", None, {}, answers=("a1", "a2"))
+    item = judging.judge_item("mt-bench", sample, rec, ["r1", "r2"])
+    assert (item.question, item.answer, item.reference, item.category) == (
+        ("turn one", "turn two"),
+        ("a1", "a2"),
+        ("r1", "r2"),
+        "math",
+    )
+    plain = judging.judge_item("summarization", Sample("s", "Summarize: ..."), dataclasses_replace(rec), None)
+    assert plain.question == ("Summarize: ...",) and plain.answer == ("a1", "a2") and plain.category is None
+    single = judging.judge_item(
+        "instruction", Sample("s", "Q?"), Record("dense", "t", "s", "Q?", "A.", None, {}), None
+    )
+    assert single.answer == ("A.",)
+    again = Record.from_dict(json.loads(json.dumps({**rec.__dict__, "answers": list(rec.answers)})))
+    assert again.answers == ("a1", "a2")
+
+
+def dataclasses_replace(rec):  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    return dataclasses.replace(rec)

@@ -117,10 +117,10 @@ def test_mt_bench_asks_the_second_turn_after_its_own_first_answer(model) -> None
     samples = task.samples()
     preds = task.predict(model, samples, batch_size=2)
     for s, p in zip(samples, preds, strict=True):
-        assert p.extra["turns"] == s.meta["turns"] and len(p.extra["answers"]) == 2
-    a1 = preds[0].extra["answers"][0]
-    again = model.generate([[samples[0].meta["turns"][0], a1, samples[0].meta["turns"][1]]], max_new_tokens=4, chat=True)
-    assert preds[0].extra["answers"][1] == again[0].strip()
+        assert len(s.turns) == 2 and len(p.answers) == 2
+    a1 = preds[0].answers[0]
+    again = model.generate([[samples[0].turns[0], a1, samples[0].turns[1]]], max_new_tokens=4, chat=True)
+    assert preds[0].answers[1] == again[0].strip()
 
 
 def _spec(tasks: tuple[ComponentSpec, ...]) -> RunSpec:
@@ -149,7 +149,7 @@ def test_runner_round_trip_with_every_task(model, tmp_path: Path) -> None:  # ty
     assert tasks["summarization"]["settings"]["duplicates_removed"] == 1
     lines = (tmp_path / "run" / "records.jsonl").read_text().splitlines()
     mt = [json.loads(x) for x in lines if json.loads(x)["task"] == "mt-bench"]
-    assert len(mt[0]["extra"]["answers"]) == 2
+    assert len(mt[0]["answers"]) == 2
 
 
 def test_resume_after_half_the_records_gives_the_same_summary(model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -83,7 +83,7 @@ def test_instruction_and_mt_bench_samples() -> None:
     inst = make("instruction-following").samples()[0]
     assert inst.prompt == "Give three tips for staying healthy." and inst.reference is None
     mt = {s.id: s for s in make("mt-bench").samples()}
-    assert mt["q4"].meta["turns"] == ["What is 7 times 8?", "Now add 10 to that result. What do you get?"]
+    assert mt["q4"].turns == ("What is 7 times 8?", "Now add 10 to that result. What do you get?")
     assert mt["q4"].meta["reference_turns"] == ["7 times 8 is 56.", "56 plus 10 is 66."] == mt["q4"].reference
     assert mt["q1"].reference is None
 

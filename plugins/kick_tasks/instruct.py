@@ -4,7 +4,7 @@ Both answer with the model's chat template, greedy. instruction-following: `judg
 "instruction"`, the reference is the dense model's answer (`reference=dense`, default) or a
 reference-answer jsonl (`{"question_id", "text"}` lines, e.g. llm-kick's GPT-3.5-turbo answers)
 put in `sample.reference`. mt-bench: the second turn is asked after the model's own first answer;
-`record.extra["turns"]`/`["answers"]` hold the conversation, `judge_kind = "mt-bench"`, the GPT-4
+`sample.turns` and `record.answers` hold the conversation, `judge_kind = "mt-bench"`, the GPT-4
 reference answers (math, reasoning, coding) are in `sample.meta["reference_turns"]` and
 `sample.reference`. Judge-free distinct-content measures per answer (the paper's last finding):
 `unique_words`, `distinct_1`, `distinct_2` (word tokens, lower-cased), and corpus-level distinct-n.
@@ -113,7 +113,7 @@ class InstructionFollowing(CachedSamples):
         out = []
         for qid, cat, q, _ in chosen:
             ref = refs.get(qid) if self.config.reference != "dense" else None
-            out.append(Sample(f"q{qid}", q, ref, meta={"question": q, "category": cat, "question_id": qid}))
+            out.append(Sample(f"q{qid}", q, ref, meta={"question_id": qid}, turns=(q,), category=cat))
         return out
 
     def settings(self) -> Mapping[str, Any]:
@@ -176,7 +176,9 @@ class MTBench(CachedSamples):
                 f"q{qid}",
                 turns[0],
                 list(refs) if refs else None,
-                meta={"turns": turns, "category": cat, "reference_turns": refs, "question_id": qid},
+                meta={"reference_turns": refs, "question_id": qid},
+                turns=tuple(turns),
+                category=cat,
             )
             for qid, cat, turns, refs in chosen
         ]
@@ -196,15 +198,15 @@ class MTBench(CachedSamples):
     def predict(self, model: ModelBackend, samples: Sequence[Sample], *, batch_size: int) -> list[Prediction]:
         n = self.config.max_new_tokens
         first = model.generate(
-            [[s.meta["turns"][0]] for s in samples], max_new_tokens=n, chat=True, batch_size=batch_size
+            [[s.turns[0]] for s in samples], max_new_tokens=n, chat=True, batch_size=batch_size
         )
         first = [a.strip() for a in first]
-        convs = [[s.meta["turns"][0], a, s.meta["turns"][1]] for s, a in zip(samples, first, strict=True)]
+        convs = [[s.turns[0], a, s.turns[1]] for s, a in zip(samples, first, strict=True)]
         second = [
             a.strip() for a in model.generate(convs, max_new_tokens=n, chat=True, batch_size=batch_size)
         ]
         return [
-            Prediction(s.id, a1 + SEPARATOR + a2, {"turns": list(s.meta["turns"]), "answers": [a1, a2]})
+            Prediction(s.id, a1 + SEPARATOR + a2, answers=(a1, a2))
             for s, a1, a2 in zip(samples, first, second, strict=True)
         ]
 
