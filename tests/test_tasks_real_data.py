@@ -69,10 +69,10 @@ def test_vicuna_has_80_questions_and_gpt35_references() -> None:
 def test_mt_bench_has_80_two_turn_questions_and_30_gpt4_references() -> None:
     samples = make("mt-bench", path="mt_bench").samples()
     assert len(samples) == 80
-    assert all(len(s.meta["turns"]) == 2 for s in samples)
+    assert all(len(s.turns) == 2 for s in samples)
     with_ref = [s for s in samples if s.meta["reference_turns"]]
     assert len(with_ref) == 30
-    assert {s.meta["category"] for s in with_ref} == {"math", "reasoning", "coding"}
+    assert {s.category for s in with_ref} == {"math", "reasoning", "coding"}
 
 
 def test_wikitext2_raw_test_text_is_read_with_lf_line_endings() -> None:
