@@ -89,7 +89,13 @@ def cmd_plugins(
             for p in ps.plugins
         ],
         "components": [
-            {"kind": e.kind, "name": e.name, "plugin": e.plugin, "description": e.description}
+            {
+                "kind": e.kind,
+                "name": e.name,
+                "plugin": e.plugin,
+                "description": e.description,
+                "levels": list(e.levels),
+            }
             for e in ps.registry
         ],
         "failures": [
