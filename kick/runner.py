@@ -182,8 +182,7 @@ def run(
         spec, comps, store, variants, model_info, compression, plugins,
         dense_summary=dense_summary, rel_tol=rel_tol, abs_tol=abs_tol, cell=cell, level=level,
     )  # fmt: skip
-    if dense is not None:
-        summary["dense_run"] = os.path.relpath(dense, out)
+    summary["dense_run"] = os.path.relpath(dense, out) if dense is not None else None
     if mode == "rejudge":
         summary["seconds"] = previous.get("seconds") if previous else None
         summary["judged_at"] = {"time": time.time(), "seconds": time.time() - started, "force": force_judge}

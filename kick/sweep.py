@@ -161,7 +161,10 @@ def run_sweep(
     progress = progress or Progress()
     planned = plan(sweep, out)
     for p in planned:  # every component is built before anything is loaded: a bad name fails in a second
-        build_components(p.spec, plugins)
+        if p.cell is None:  # a model's tasks and judge, shared by all its cells
+            build_components(p.spec, plugins)
+        else:
+            plugins.registry.create("compressor", p.cell.method, **dict(p.cell.params))
     states = prepare_sweep_dir(out, sweep, planned, mode)
     result = SweepResult()
     _write_index(out, planned, result)
