@@ -315,21 +315,12 @@ def cmd_report(
     abs_tol: AbsTolOpt = None,
 ) -> None:
     """Tables, plots, HTML/Markdown/CSV/JSON from any run or sweep directory."""
-    from rich.table import Table
-
-    from kick.report.files import caption, report_dir, table_rows
+    from kick.console import report_table
+    from kick.report.files import report_dir
 
     files = report_dir(run_dir, out, rel_tol=rel_tol, abs_tol=abs_tol)
     for t in files.tables:
-        # the terminal shows the headline metrics; per-subject/bucket ones are in the files
-        shown = [t.metrics.index(m) for m in t.headline(limit=5)]
-        table = Table(title=f"{t.task} ({t.model})", caption=caption(t.rel_tol, t.abs_tol))
-        table.add_column("configuration")
-        for i in shown:
-            table.add_column(t.metrics[i], justify="right")
-        for row in table_rows(t):
-            table.add_row(row[0], *(row[1 + i] for i in shown))
-        console.print(table)
+        console.print(report_table(t))
     console.print(f"report: [bold]{files.files[0]}[/] ({len(files.files)} files)")
 
 

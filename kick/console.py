@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -27,6 +27,9 @@ from rich.table import Table
 from kick.interfaces import Progress as RunnerProgress
 from kick.metrics import headline_metrics
 from kick.plugins import PluginSet
+
+if TYPE_CHECKING:
+    from kick.report.model import TaskTable
 
 
 def progress_bar(console: Console) -> Progress:
@@ -226,3 +229,18 @@ def cell_rows(summary: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
             delta = f"{comp['delta']:+.3g} " + ("[green]match[/]" if comp["matches"] else "[red]no[/]")
         rows.append((task, metric, "-" if value is None else f"{value:.4g}", delta))
     return rows
+
+
+def report_table(t: TaskTable) -> Table:
+    """One task's report table for the terminal: its headline metrics (the per-subject and
+    per-bucket breakdowns stay in the report files), dense first, then each method @ level."""
+    from kick.report.files import caption, table_rows
+
+    shown = [t.metrics.index(m) for m in t.headline(limit=5)]
+    table = Table(title=f"{t.task} ({t.model})", caption=caption(t.rel_tol, t.abs_tol))
+    table.add_column("configuration")
+    for i in shown:
+        table.add_column(t.metrics[i], justify="right")
+    for row in table_rows(t):
+        table.add_row(row[0], *(row[1 + i] for i in shown))
+    return table
