@@ -1,4 +1,4 @@
-"""Built-in LLM-KICK tasks. Only the hook lives here (and the two icrqa book bindings): each
+"""Built-in LLM-KICK tasks. Only the hook lives here: each
 factory is registered as a lazy `"module:function"` string, so a task module (and through it
 datasets) is imported when the task is first created and `kick --help` stays fast.
 
@@ -9,22 +9,7 @@ in the shared data folder; a path to a raw file/folder or a built dataset folder
 
 from __future__ import annotations
 
-from typing import Any
-
 from kick import Register, hookimpl
-
-
-# icrqa.py has one factory for both books; these bind the book (imported lazily).
-def make_icrqa_closed(**params: Any) -> Any:
-    from kick_tasks.icrqa import make_icrqa
-
-    return make_icrqa("closed", **params)
-
-
-def make_icrqa_open(**params: Any) -> Any:
-    from kick_tasks.icrqa import make_icrqa
-
-    return make_icrqa("open", **params)
 
 
 @hookimpl
@@ -41,12 +26,12 @@ def register_tasks(register: Register) -> None:
     )
     register(
         "icrqa-closed",
-        "kick_tasks:make_icrqa_closed",
+        "kick_tasks.icrqa:make_icrqa_closed",
         description="closed-book QA (NQ-Open oracle / TriviaQA): EM, F1",
     )
     register(
         "icrqa-open",
-        "kick_tasks:make_icrqa_open",
+        "kick_tasks.icrqa:make_icrqa_open",
         description="open-book QA with the gold passage in context: EM, F1",
     )
     register(

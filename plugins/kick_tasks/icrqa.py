@@ -183,3 +183,13 @@ def closed_open_gain(closed: Sequence[Record], open_: Sequence[Record], metric: 
 
 def make_icrqa(book: str, **params: Any) -> ICRQA:
     return ICRQA(book, build_config(ICRQAConfig, params, owner=f"task icrqa-{book}"))
+
+
+def make_icrqa_closed(**params: Any) -> ICRQA:
+    """`icrqa-closed`: the question alone (what the model knows)."""
+    return make_icrqa("closed", **params)
+
+
+def make_icrqa_open(**params: Any) -> ICRQA:
+    """`icrqa-open`: the question with its gold passage in context."""
+    return make_icrqa("open", **params)
