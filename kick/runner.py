@@ -130,6 +130,7 @@ def run(
     previous = prepare_run_dir(out, spec, mode)
     store = RecordStore(out / RECORDS)
     started = time.time()
+    seed_everything(spec.seed)
     loaded = _ModelSlot(spec, plugins, model, progress)
     evaluating = mode != "rejudge"
 
