@@ -31,10 +31,9 @@ from typing import Any
 
 from kick.errors import KickError, RunDirError, SpecError
 from kick.interfaces import Compressor, Judge, Progress, Task, optional_member
-from kick.judging import DenseReferences, judge_metrics, judge_task
-from kick.metrics import clean_number, compare
+from kick.judging import DenseReferences, judge_task
 from kick.plugins import PluginSet, load_model, load_plugins
-from kick.provenance import provenance, run_env, seed_everything
+from kick.provenance import seed_everything
 from kick.rundir import (
     COMPRESSION,
     RECORDS,
@@ -46,6 +45,7 @@ from kick.rundir import (
     read_json,
     write_json_atomic,
 )
+from kick.summary import build_summary
 from kick.types import COMPRESSED, DENSE, ComponentSpec, Level, Prediction, Record, RunSpec, Sample
 
 
@@ -135,52 +135,38 @@ def run(
     evaluating = mode != "rejudge"
 
     variants: list[str] = []
-    if spec.include_dense:
+    if spec.include_dense:  # phase 3
         variants.append(DENSE)
         if evaluating:
-            for task in comps.tasks:
-                evaluate_task(task, comps.samples[task.name], loaded, DENSE, store, spec.batch_size, progress)
+            _evaluate_all(comps, loaded, DENSE, store, spec.batch_size, progress)
 
     compression: dict[str, Any] | None = None
-    if comps.compressor is not None:
+    if comps.compressor is not None:  # phases 4-6
         variants.append(COMPRESSED)
-        done = all(_all_done(store, COMPRESSED, t.name, comps.samples[t.name]) for t in comps.tasks)
-        if not evaluating or ((out / COMPRESSION).exists() and done and not save_model):
-            compression = read_json(out / COMPRESSION) if (out / COMPRESSION).exists() else None
-        else:
-            compression = compress(comps.compressor, loaded.get(), spec, progress)
-            write_json_atomic(out / COMPRESSION, compression)
+        compression = _compression(
+            comps, loaded, spec, out, store, progress, reuse=not save_model, evaluating=evaluating
+        )
         if evaluating:
-            for task in comps.tasks:
-                evaluate_task(
-                    task, comps.samples[task.name], loaded, COMPRESSED, store, spec.batch_size, progress
-                )
+            _evaluate_all(comps, loaded, COMPRESSED, store, spec.batch_size, progress)
         if save_model:
             progress.stage(f"saving the compressed model to {out}")
             loaded.get().save(str(out))
 
-    if comps.judge is not None:
+    if comps.judge is not None:  # phase 7
         bind = optional_member(comps.judge, "bind_run_dir", None)
         if callable(bind):
             bind(out)
         refs = DenseReferences(dense_store if dense_store is not None else store)
         for task in comps.tasks:
             if task.judge_kind:
-                judge_task(
-                    comps.judge,
-                    task,
-                    comps.samples[task.name],
-                    variants,
-                    store,
-                    refs,
-                    progress,
-                    force=force_judge,
-                )
+                samples = comps.samples[task.name]
+                judge_task(comps.judge, task, samples, variants, store, refs, progress, force=force_judge)
         store.compact()
 
+    # phase 8
     model_info = loaded.info() if loaded.ready or not previous else dict(previous.get("model") or {})
     summary = build_summary(
-        spec, comps, store, variants, model_info, compression, plugins,
+        spec, comps.tasks, comps.samples, comps.judge, store, variants, model_info, compression, plugins,
         dense_summary=dense_summary, rel_tol=rel_tol, abs_tol=abs_tol, cell=cell, level=level,
     )  # fmt: skip
     summary["dense_run"] = os.path.relpath(dense, out) if dense is not None else None
@@ -212,6 +198,41 @@ class _ModelSlot:
 
     def info(self) -> dict[str, Any]:
         return dict(self.get().info())
+
+
+def _compression(
+    comps: Components,
+    model: _ModelSlot,
+    spec: RunSpec,
+    out: Path,
+    store: RecordStore,
+    progress: Progress,
+    *,
+    reuse: bool,
+    evaluating: bool,
+) -> dict[str, Any] | None:
+    """The compression's statistics: compress now, or reuse compression.json when every
+    compressed record is already there (a resumed run) or nothing is evaluated (rejudge)."""
+    stats_file = out / COMPRESSION
+    done = all(_all_done(store, COMPRESSED, t.name, comps.samples[t.name]) for t in comps.tasks)
+    if not evaluating or (reuse and done and stats_file.exists()):
+        return read_json(stats_file) if stats_file.exists() else None
+    assert comps.compressor is not None
+    stats = compress(comps.compressor, model.get(), spec, progress)
+    write_json_atomic(stats_file, stats)
+    return stats
+
+
+def _evaluate_all(
+    comps: Components,
+    model: _ModelSlot,
+    variant: str,
+    store: RecordStore,
+    batch_size: int,
+    progress: Progress,
+) -> None:
+    for task in comps.tasks:
+        evaluate_task(task, comps.samples[task.name], model, variant, store, batch_size, progress)
 
 
 def compress(compressor: Compressor, model: Any, spec: RunSpec, progress: Progress) -> dict[str, Any]:
@@ -295,72 +316,6 @@ def _dense_reference(dense: Path | None) -> tuple[dict[str, Any] | None, RecordS
             f"{dense} has no {SUMMARY}: the dense run must finish before the runs compared with it"
         )
     return read_json(dense / SUMMARY), RecordStore(dense / RECORDS)
-
-
-def aggregate(task: Task, records: Sequence[Record]) -> dict[str, Any]:
-    """A task's metrics over its records: the task's own (over records without an error), the
-    judge's for judged tasks, and the counters `n` and `errors`."""
-    metrics = dict(task.aggregate([r for r in records if r.error is None]))
-    metrics.update(judge_metrics(records) if task.judge_kind else {})
-    metrics["n"] = len(records)
-    metrics["errors"] = sum(1 for r in records if r.error)
-    return {k: clean_number(v) for k, v in metrics.items()}
-
-
-def build_summary(
-    spec: RunSpec,
-    comps: Components,
-    store: RecordStore,
-    variants: Sequence[str],
-    model_info: Mapping[str, Any],
-    compression: Mapping[str, Any] | None,
-    plugins: PluginSet,
-    *,
-    dense_summary: Mapping[str, Any] | None = None,
-    rel_tol: float,
-    abs_tol: float | None,
-    cell: str | None = None,
-    level: Level | None = None,
-) -> dict[str, Any]:
-    """The one summary shape. Per task: settings, metrics per variant, the comparison whenever
-    both dense and compressed metrics are known (a sweep cell's dense ones come from its dense
-    run), the primary metric and the lower-is-better metrics."""
-    tasks: dict[str, Any] = {}
-    for task in comps.tasks:
-        ids = [s.id for s in comps.samples[task.name]]
-        lower = list(optional_member(task, "lower_is_better", ()))
-        metrics = {v: aggregate(task, store.select(v, task.name, ids)) for v in variants}
-        if dense_summary is not None:
-            metrics = {DENSE: dense_summary["tasks"][task.name]["metrics"][DENSE], **metrics}
-        entry: dict[str, Any] = {"settings": dict(task.settings()), "metrics": metrics}
-        if DENSE in metrics and COMPRESSED in metrics:
-            entry["comparison"] = compare(
-                metrics[DENSE], metrics[COMPRESSED], rel_tol=rel_tol, abs_tol=abs_tol, lower_is_better=lower
-            )
-        entry["primary_metric"] = optional_member(task, "primary_metric", None)
-        entry["lower_is_better"] = lower
-        tasks[task.name] = entry
-    if level is None and spec.compression is not None:
-        level = Level.from_params(spec.compression.params)
-    return {
-        "spec": spec.to_dict(),
-        "model": dict(model_info),
-        "compression": dict(compression) if compression else None,
-        "judge": dict(comps.judge.info()) if comps.judge else None,
-        "tolerance": {"relative": rel_tol, "absolute": abs_tol},
-        "variants": [DENSE, *variants] if dense_summary is not None else list(variants),
-        "level": level.to_dict() if level is not None else None,
-        "cell": {
-            "id": cell,
-            "model": spec.model.name,
-            "method": spec.compression.name if spec.compression else None,
-            "level": level.to_dict() if level is not None else None,
-        },
-        "tasks": tasks,
-        "provenance": provenance(plugins),
-        "seed": spec.seed,
-        "env": run_env(),
-    }
 
 
 def rejudge(

@@ -83,7 +83,7 @@ def test_plugins_json_lists_plugins_components_and_failures(app) -> None:
     res = invoke(app, "plugins", "--json")
     data = json.loads(res.output)
     assert data["plugins"][0]["name"] == "fake"
-    assert {"kind": "compressor", "name": "fake-prune", "plugin": "fake", "description": ""} in data["components"]
+    assert {"kind": "compressor", "name": "fake-prune", "plugin": "fake", "description": "", "levels": []} in data["components"]
     assert data["failures"] == []
 
 
