@@ -48,7 +48,7 @@ def build_summary(
     entries: dict[str, Any] = {}
     for task in tasks:
         ids = [s.id for s in samples[task.name]]
-        lower = list(optional_member(task, "lower_is_better", ()))
+        lower = sorted(optional_member(task, "lower_is_better", ()))  # sorted: a set has no stable order
         metrics = {v: aggregate(task, store.select(v, task.name, ids)) for v in variants}
         if dense_summary is not None:
             metrics = {DENSE: dense_summary["tasks"][task.name]["metrics"][DENSE], **metrics}

@@ -205,13 +205,17 @@ class Level:
 
     kind: LevelKind
     value: float | str | int | None = None
+    label: str = field(init=False, compare=False)
+    """How tables and plots name the level: 50%, 2:4, 4-bit, default (derived; serialised)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label", self._label())
 
     @property
     def param(self) -> str:
         return self.kind
 
-    @property
-    def label(self) -> str:
+    def _label(self) -> str:
         if self.kind == "sparsity":
             return f"{float(self.value):.0%}"  # type: ignore[arg-type]
         if self.kind == "pattern":
