@@ -9,9 +9,10 @@
     shared_data       ../shared/data: skipped when absent, a failure in CI
 
 `pytest -m "not torch"` runs the torch-free subset. Test modules that import torch or transformers
-say so with ``pytestmark = pytest.mark.torch``; single tests with ``@pytest.mark.torch``. Where torch
-cannot be imported (or with KICK_TEST_NO_TORCH=1, which makes ``import torch`` and ``import
-transformers`` fail here, to check the subset), torch modules are not collected and torch tests skip.
+say so with ``pytestmark = pytest.mark.torch``; single tests with ``@pytest.mark.torch``; a test that
+takes `tiny_llama` is marked by itself. Where torch cannot be imported, torch modules are not
+collected and torch tests skip. KICK_TEST_NO_TORCH=1 hides torch and transformers from this process
+(as if uninstalled) to check that:  KICK_TEST_NO_TORCH=1 python -m pytest -m "not torch"
 `support` is importable because pyproject sets ``pythonpath = ["tests"]``.
 """
 
@@ -27,9 +28,29 @@ from typing import Any
 
 import pytest
 
+HIDDEN = ("torch", "transformers")
+
+
+class _Hiding:
+    """Wraps an import finder so that HIDDEN packages look uninstalled: find_spec gives None,
+    `import torch` raises ModuleNotFoundError, and nothing lands in sys.modules."""
+
+    def __init__(self, finder: Any) -> None:
+        self._finder = finder
+
+    def find_spec(self, name: str, *args: Any, **kw: Any) -> Any:
+        if name.partition(".")[0] in HIDDEN:
+            return None
+        find = getattr(self._finder, "find_spec", None)
+        return find(name, *args, **kw) if find else None
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._finder, attr)
+
+
 if os.environ.get("KICK_TEST_NO_TORCH"):
-    for _name in ("torch", "transformers"):
-        sys.modules[_name] = None  # type: ignore[assignment]  # `import torch` now raises ImportError
+    assert not any(n in sys.modules for n in HIDDEN), "torch was imported before tests/conftest.py"
+    sys.meta_path[:] = [_Hiding(f) for f in sys.meta_path]
 
 from support import fake_plugin  # noqa: E402
 from typer.testing import CliRunner, Result  # noqa: E402

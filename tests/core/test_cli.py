@@ -14,8 +14,20 @@ from kick.plugins import load_plugins
 
 def test_run_prints_the_dense_vs_compressed_table_and_writes_the_run_dir(cli, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    res = cli("run", "fake-model", "--method", "fake-prune", "--param", "sparsity=0.5",
-                 "--task", "fake-qa", "--task-param", "fake-qa.size=4", "--out", str(out))
+    res = cli(
+        "run",
+        "fake-model",
+        "--method",
+        "fake-prune",
+        "--param",
+        "sparsity=0.5",
+        "--task",
+        "fake-qa",
+        "--task-param",
+        "fake-qa.size=4",
+        "--out",
+        str(out),
+    )
     assert res.exit_code == 0, res.output
     assert "accuracy" in res.output and "dense" in res.output and "compressed" in res.output
     summary = json.loads((out / "summary.json").read_text())
@@ -26,11 +38,30 @@ def test_run_prints_the_dense_vs_compressed_table_and_writes_the_run_dir(cli, tm
 
 def test_spec_file_gives_the_same_run_as_options(cli, tmp_path: Path) -> None:
     spec = tmp_path / "s.toml"
-    spec.write_text('model = "fake-model"\nmethod = "fake-prune"\ntasks = ["fake-qa"]\nlimit = 3\n'
-                    '[params]\nsparsity = 0.5\n[task_params.fake-qa]\nsize = 4\n')
+    spec.write_text(
+        'model = "fake-model"\nmethod = "fake-prune"\ntasks = ["fake-qa"]\nlimit = 3\n'
+        "[params]\nsparsity = 0.5\n[task_params.fake-qa]\nsize = 4\n"
+    )
     assert cli("run", "--spec", str(spec), "--out", str(tmp_path / "a")).exit_code == 0
-    assert cli("run", "fake-model", "-m", "fake-prune", "-p", "sparsity=0.5", "-t", "fake-qa",
-                  "--task-param", "fake-qa.size=4", "--limit", "3", "--out", str(tmp_path / "b")).exit_code == 0
+    assert (
+        cli(
+            "run",
+            "fake-model",
+            "-m",
+            "fake-prune",
+            "-p",
+            "sparsity=0.5",
+            "-t",
+            "fake-qa",
+            "--task-param",
+            "fake-qa.size=4",
+            "--limit",
+            "3",
+            "--out",
+            str(tmp_path / "b"),
+        ).exit_code
+        == 0
+    )
     a = json.loads((tmp_path / "a" / "spec.json").read_text())
     b = json.loads((tmp_path / "b" / "spec.json").read_text())
     assert a == b
@@ -40,7 +71,10 @@ def test_spec_file_gives_the_same_run_as_options(cli, tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["run", "fake-model", "-m", "nope", "-t", "fake-qa"], "unknown compressor 'nope'"),
-        (["run", "fake-model", "-m", "fake-prune", "-t", "fake-qa", "-p", "sparsity=1.0"], "sparsity must be in [0, 1)"),
+        (
+            ["run", "fake-model", "-m", "fake-prune", "-t", "fake-qa", "-p", "sparsity=1.0"],
+            "sparsity must be in [0, 1)",
+        ),
         (["run", "fake-model", "-m", "fake-prune", "-t", "fake-qa", "-p", "sparsity"], "expected key=value"),
         (["run", "fake-model", "-m", "fake-prune", "-t", "fake-qz"], "did you mean 'fake-qa'"),
         (["eval", "fake-model", "-t", "fake-qa", "--task-param", "other.x=1"], "not being run"),
@@ -71,7 +105,9 @@ def test_plugins_json_lists_plugins_components_and_failures(cli) -> None:
     res = cli("plugins", "--json")
     data = json.loads(res.output)
     assert data["plugins"][0]["name"] == "fake"
-    assert {"kind": "compressor", "name": "fake-prune", "plugin": "fake", "description": ""} in data["components"]
+    assert {"kind": "compressor", "name": "fake-prune", "plugin": "fake", "description": ""} in data[
+        "components"
+    ]
     assert data["failures"] == []
 
 

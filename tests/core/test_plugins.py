@@ -12,7 +12,9 @@ from kick.hookspecs import hookimpl
 from kick.plugins import load_plugins
 
 
-def make_distribution(root: Path, dist: str, version: str, eps: dict[str, str], modules: dict[str, str]) -> None:
+def make_distribution(
+    root: Path, dist: str, version: str, eps: dict[str, str], modules: dict[str, str]
+) -> None:
     """Write an installed-looking distribution (dist-info + modules) under `root`."""
     info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
     info.mkdir(parents=True)
@@ -81,11 +83,18 @@ def test_broken_plugins_are_reported_and_others_still_load(third_party: Path) ->
     assert set(failures) == {"broken", "hookfail", "badobj"}
     assert failures["broken"].distribution == "kick-broken" and failures["broken"].version == "0.0.1"
     assert "ModuleNotFoundError" in failures["broken"].error and failures["broken"].stage == "loading"
-    assert "boom in hook" in failures["hookfail"].error and failures["hookfail"].stage == "registering compressors"
+    assert (
+        "boom in hook" in failures["hookfail"].error
+        and failures["hookfail"].stage == "registering compressors"
+    )
     assert "not callable" in failures["badobj"].error
     assert "kick-broken 0.0.1" in failures["broken"].message()
     good = next(p for p in ps.plugins if p.name == "good")
-    assert (good.distribution, good.version, good.provides) == ("kick-good", "1.2.3", {"task": ["third-task"]})
+    assert (good.distribution, good.version, good.provides) == (
+        "kick-good",
+        "1.2.3",
+        {"task": ["third-task"]},
+    )
     assert ps.registry.get("task", "third-task").distribution == "kick-good"
     assert ps.registry.has("model", "hf")  # built-ins unaffected
 
@@ -177,7 +186,9 @@ def test_a_factory_whose_object_lacks_a_protocol_member_fails_at_create_naming_t
         ps.registry.create("compressor", "half")
 
 
-def test_a_lazy_factory_string_is_imported_only_when_created(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_lazy_factory_string_is_imported_only_when_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sys
 
     (tmp_path / "lazy_impl_mod.py").write_text(

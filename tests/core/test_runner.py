@@ -33,7 +33,12 @@ def test_run_writes_summary_with_dense_and_compressed_metrics(tmp_path: Path, pl
     cmp = summary["tasks"]["fake-qa"]["comparison"]
     assert cmp["accuracy"]["delta"] == -0.5 and cmp["accuracy"]["matches"] is False
     assert cmp["wrongness"]["lower_is_better"] is True and cmp["wrongness"]["matches"] is False
-    assert summary["compression"] == {"method": "fake-prune", "sparsity": 0.5, "zeros": 5, "seconds": pytest.approx(summary["compression"]["seconds"])}
+    assert summary["compression"] == {
+        "method": "fake-prune",
+        "sparsity": 0.5,
+        "zeros": 5,
+        "seconds": pytest.approx(summary["compression"]["seconds"]),
+    }
     on_disk = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert on_disk["spec"] == spec().to_dict()
     assert on_disk["model"] == {"id": "fake-model", "revision": "r1"}
@@ -44,7 +49,9 @@ def test_run_writes_summary_with_dense_and_compressed_metrics(tmp_path: Path, pl
     assert set(rec) >= {"variant", "task", "sample_id", "prompt", "output", "reference", "scores", "error"}
 
 
-def test_interrupted_run_resumes_to_the_same_summary_without_duplicates(tmp_path: Path, plugins: PluginSet) -> None:
+def test_interrupted_run_resumes_to_the_same_summary_without_duplicates(
+    tmp_path: Path, plugins: PluginSet
+) -> None:
     full = run(spec(), tmp_path / "a", plugins=plugins)
     out = tmp_path / "b"
     run(spec(), out, plugins=plugins)
@@ -55,7 +62,10 @@ def test_interrupted_run_resumes_to_the_same_summary_without_duplicates(tmp_path
     (out / "summary.json").unlink()
     resumed = run(spec(), out, mode="resume", plugins=plugins)
     assert resumed["tasks"] == full["tasks"]
-    keys = [tuple(json.loads(x)[k] for k in ("variant", "task", "sample_id")) for x in rec_file.read_text().splitlines()]
+    keys = [
+        tuple(json.loads(x)[k] for k in ("variant", "task", "sample_id"))
+        for x in rec_file.read_text().splitlines()
+    ]
     assert len(keys) == len(set(keys)) == 20
 
 
@@ -103,9 +113,19 @@ def test_bad_names_and_params_fail_before_the_model_loads(tmp_path: Path, plugin
     with pytest.raises(UnknownComponentError, match="did you mean 'fake-qa'"):
         run(spec(tasks=(ComponentSpec("fake-q"),)), tmp_path / "a", plugins=plugins, model=model)
     with pytest.raises(SpecError, match=r"sparsity must be in \[0, 1\)"):
-        run(spec(compression=ComponentSpec("fake-prune", {"sparsity": 1.5})), tmp_path / "b", plugins=plugins, model=model)
+        run(
+            spec(compression=ComponentSpec("fake-prune", {"sparsity": 1.5})),
+            tmp_path / "b",
+            plugins=plugins,
+            model=model,
+        )
     with pytest.raises(SpecError, match="unknown parameter 'sparsty'.*did you mean 'sparsity'"):
-        run(spec(compression=ComponentSpec("fake-prune", {"sparsty": 0.5})), tmp_path / "c", plugins=plugins, model=model)
+        run(
+            spec(compression=ComponentSpec("fake-prune", {"sparsty": 0.5})),
+            tmp_path / "c",
+            plugins=plugins,
+            model=model,
+        )
     assert sum(model.calls) == 0
     assert not (tmp_path / "a").exists()
 
@@ -115,7 +135,9 @@ def test_limit_applies_to_every_task(tmp_path: Path, plugins: PluginSet) -> None
     assert s["tasks"]["fake-qa"]["metrics"]["dense"]["n"] == 3
 
 
-def test_judged_task_uses_dense_answers_as_reference_and_reports_the_ratio(tmp_path: Path, plugins: PluginSet) -> None:
+def test_judged_task_uses_dense_answers_as_reference_and_reports_the_ratio(
+    tmp_path: Path, plugins: PluginSet
+) -> None:
     s = run(
         spec(tasks=(ComponentSpec("fake-chat"),), judge=ComponentSpec("fake-judge")),
         tmp_path / "r",

@@ -104,6 +104,7 @@ def test_parse_retries_and_swap_against_a_real_model(
     assert {r["slot"] for r in v.extra["replies"]} == {"answer-first", "reference-first"}
 
 
+@pytest.mark.torch
 def test_the_local_hf_judge_runs_without_a_server() -> None:
     judge = make_local_hf(
         model="smollm2-135m", protocol="single", max_tokens=8, cache=False, retry_parse=False

@@ -414,7 +414,10 @@ class MassJudge:
         return [
             Judgement(
                 it.sample_id,
-                scores={"overall": read_reply(it.answer[0]).mass, "overall_ref": read_reply(it.reference[0]).mass},
+                scores={
+                    "overall": read_reply(it.answer[0]).mass,
+                    "overall_ref": read_reply(it.reference[0]).mass,
+                },
             )
             for it in items
         ]
@@ -438,16 +441,26 @@ class FakePlugin:
         register("fake-ppl", AlivePplTask, description="perplexity-like")
         register("fake-judged", DenseJudgedTask, description="judged against the dense answer")
         register("fake-instruct", lambda **p: GoodBadTask(**p))
-        register("fake-summary", lambda **p: GoodBadTask(name="fake-summary", judge_kind="summarization", **p))
+        register(
+            "fake-summary", lambda **p: GoodBadTask(name="fake-summary", judge_kind="summarization", **p)
+        )
         register("tiny-ppl", TokenPplTask, description="perplexity through token_nll")
 
     @hookimpl
     def register_compressors(self, register: Any) -> None:
-        register("fake-prune", lambda **p: ClaimPrune(build_config(PruneConfig, p, owner="compressor fake-prune")))
-        register("fake-magnitude", Magnitude, description="zero the smallest |w|", levels=("sparsity", "pattern"))
-        register("fake-first", FirstWeights, description="zero the first weights", levels=("sparsity", "pattern"))
+        register(
+            "fake-prune", lambda **p: ClaimPrune(build_config(PruneConfig, p, owner="compressor fake-prune"))
+        )
+        register(
+            "fake-magnitude", Magnitude, description="zero the smallest |w|", levels=("sparsity", "pattern")
+        )
+        register(
+            "fake-first", FirstWeights, description="zero the first weights", levels=("sparsity", "pattern")
+        )
         register("fake-quant", Rounder, description="round to a grid", levels=("bits",))
-        register("torch-magnitude", TorchMagnitude, description="magnitude on a real module", levels=("sparsity",))
+        register(
+            "torch-magnitude", TorchMagnitude, description="magnitude on a real module", levels=("sparsity",)
+        )
 
     @hookimpl
     def register_judges(self, register: Any) -> None:

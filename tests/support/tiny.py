@@ -51,7 +51,9 @@ def _bpe_object() -> Any:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=BPE_VOCAB, special_tokens=list(SPECIALS), initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        vocab_size=BPE_VOCAB,
+        special_tokens=list(SPECIALS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator(CORPUS * 20, trainer=trainer)
     return tok
@@ -61,7 +63,9 @@ def bpe_tokenizer() -> Any:
     """A byte-level BPE trained on CORPUS (cached), ChatML chat template, eos = pad = <|endoftext|>."""
     from transformers import PreTrainedTokenizerFast
 
-    tok = PreTrainedTokenizerFast(tokenizer_object=_bpe_object(), eos_token=SPECIALS[0], pad_token=SPECIALS[0])
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=_bpe_object(), eos_token=SPECIALS[0], pad_token=SPECIALS[0]
+    )
     tok.chat_template = CHAT_TEMPLATE
     return tok
 
@@ -150,7 +154,6 @@ def save_tiny_llama(path: str, seed: int = 0) -> str:
     """Save the tiny Llama (weights, config, tokenizer) to the folder `path`; returns it."""
     tiny_llama(seed).save(path)
     return path
-
 
 
 def perplexity(

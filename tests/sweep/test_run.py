@@ -81,7 +81,9 @@ def test_sweep_killed_midway_resumes_to_the_same_records_without_duplicates(
     with (out / "fake-model" / "fake-magnitude-s0.3" / "records.jsonl").open("a") as f:
         f.write('{"variant": "compressed", "task": "fake-ac')
 
-    run_sweep(parse_sweep_spec(sweep_data, levels_of=levels_from(plugins)), out, mode="resume", plugins=plugins)
+    run_sweep(
+        parse_sweep_spec(sweep_data, levels_of=levels_from(plugins)), out, mode="resume", plugins=plugins
+    )
 
     got = record_lines(out)
     for cell, recs in got.items():
@@ -113,7 +115,9 @@ def test_ctrl_c_keeps_finished_chunks_and_resume_does_only_the_rest(
         run_sweep(parse_sweep_spec(sweep_data, levels_of=levels_from(plugins)), out, plugins=plugins)
     assert count_records(out) == 6 * 4  # six chunks of four samples were scored and kept
     calls["n"] = 100
-    run_sweep(parse_sweep_spec(sweep_data, levels_of=levels_from(plugins)), out, mode="resume", plugins=plugins)
+    run_sweep(
+        parse_sweep_spec(sweep_data, levels_of=levels_from(plugins)), out, mode="resume", plugins=plugins
+    )
     assert calls["n"] - 100 == 80 // 4 - 6  # only the missing chunks ran
     assert count_records(out) == 80
 
@@ -136,7 +140,9 @@ def test_dense_runs_once_per_model_and_each_cell_compresses_once(
         return load_fake_model(spec)
 
     data = {**sweep_data, "copy": "copy"}  # deep copies: the loader runs exactly once
-    result = run_sweep(parse_sweep_spec(data, levels_of=levels_from(plugins)), tmp_path, plugins=plugins, model_loader=loader)
+    result = run_sweep(
+        parse_sweep_spec(data, levels_of=levels_from(plugins)), tmp_path, plugins=plugins, model_loader=loader
+    )
     assert loads == ["fake-model"]
     assert compressed == [0.3, 0.6]  # magnitude's two cells, each compressed once for both tasks
     dense = record_lines(tmp_path)["fake-model/dense"]
@@ -156,14 +162,24 @@ def test_dense_runs_once_per_model_and_each_cell_compresses_once(
     assert t.total >= t.load + t.compress + t.model_calls
 
     # a finished sweep resumed loads nothing and redoes nothing
-    run_sweep(parse_sweep_spec(data, levels_of=levels_from(plugins)), tmp_path, mode="resume", plugins=plugins, model_loader=loader)
+    run_sweep(
+        parse_sweep_spec(data, levels_of=levels_from(plugins)),
+        tmp_path,
+        mode="resume",
+        plugins=plugins,
+        model_loader=loader,
+    )
     assert loads == ["fake-model"] and compressed == [0.3, 0.6]
 
 
 def test_each_cell_starts_from_an_unmodified_dense_copy(
     tmp_path: Path, sweep_data: dict[str, Any], plugins: PluginSet
 ) -> None:
-    run_sweep(parse_sweep_spec({**sweep_data, "methods": ["fake-first"]}, levels_of=levels_from(plugins)), tmp_path, plugins=plugins)
+    run_sweep(
+        parse_sweep_spec({**sweep_data, "methods": ["fake-first"]}, levels_of=levels_from(plugins)),
+        tmp_path,
+        plugins=plugins,
+    )
     comp = json.loads((tmp_path / "fake-model" / "fake-first-s0.3" / "compression.json").read_text())
     assert comp["sparsity"] == pytest.approx(13 / 40)  # 12 zeroed + 1 zero in dense; not 0.6 left over
     dense = json.loads((tmp_path / "fake-model" / "dense" / "summary.json").read_text())
@@ -178,15 +194,24 @@ def test_changed_spec_of_a_finished_cell_is_refused_unless_overwrite(
         run_sweep(parse_sweep_spec(sweep_data, levels_of=levels_from(plugins)), tmp_path, plugins=plugins)
     changed = {**sweep_data, "limit": 5}
     with pytest.raises(RunDirError, match=r"spec of 5 cell\(s\) changed.*--overwrite"):
-        run_sweep(parse_sweep_spec(changed, levels_of=levels_from(plugins)), tmp_path, mode="resume", plugins=plugins)
+        run_sweep(
+            parse_sweep_spec(changed, levels_of=levels_from(plugins)),
+            tmp_path,
+            mode="resume",
+            plugins=plugins,
+        )
     assert len(record_lines(tmp_path)["fake-model/dense"]) == 16  # nothing was touched
 
     # adding a cell to a finished sweep is not a change: only the new cell runs
     more = {**sweep_data, "sparsity": [0.3, 0.6, 0.8]}
-    run_sweep(parse_sweep_spec(more, levels_of=levels_from(plugins)), tmp_path, mode="resume", plugins=plugins)
+    run_sweep(
+        parse_sweep_spec(more, levels_of=levels_from(plugins)), tmp_path, mode="resume", plugins=plugins
+    )
     assert (tmp_path / "fake-model" / "fake-first-s0.8" / "summary.json").exists()
 
-    run_sweep(parse_sweep_spec(changed, levels_of=levels_from(plugins)), tmp_path, mode="overwrite", plugins=plugins)
+    run_sweep(
+        parse_sweep_spec(changed, levels_of=levels_from(plugins)), tmp_path, mode="overwrite", plugins=plugins
+    )
     assert len(record_lines(tmp_path)["fake-model/dense"]) == 10
     saved = json.loads((tmp_path / SWEEP).read_text())["sweep"]
     assert saved["limit"] == 5
@@ -228,9 +253,7 @@ def test_auto_copy_mode_tries_deep_copy_and_reload_then_keeps_the_faster() -> No
     assert FreshModels(base, slow_reload, "auto", fits=False).mode == "reload"
 
 
-def test_judged_task_compares_each_cell_with_the_dense_answers(
-    tmp_path: Path, plugins: PluginSet
-) -> None:
+def test_judged_task_compares_each_cell_with_the_dense_answers(tmp_path: Path, plugins: PluginSet) -> None:
     data = {"model": "fake-model", "methods": ["fake-magnitude"], "sparsity": [0.5], "tasks": ["fake-judged"],
             "judge": "fake-mass-judge", "limit": 3}  # fmt: skip
     run_sweep(parse_sweep_spec(data, levels_of=levels_from(plugins)), tmp_path, plugins=plugins)

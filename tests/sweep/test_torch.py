@@ -17,7 +17,9 @@ from kick.sweep_spec import levels_from, parse_sweep_spec
 pytestmark = pytest.mark.torch
 
 
-def test_tiny_llama_sweep_prunes_fresh_copies_and_perplexity_rises(tmp_path: Path, plugins: PluginSet) -> None:
+def test_tiny_llama_sweep_prunes_fresh_copies_and_perplexity_rises(
+    tmp_path: Path, plugins: PluginSet
+) -> None:
     loads: list[Any] = []
 
     def loader(spec: Any, ps: Any) -> Any:
@@ -26,13 +28,13 @@ def test_tiny_llama_sweep_prunes_fresh_copies_and_perplexity_rises(tmp_path: Pat
 
     spec = parse_sweep_spec(
         levels_of=levels_from(plugins),
-        data=        {
+        data={
             "model": "tiny",
             "methods": ["torch-magnitude"],
             "sparsity": [0.5, 0.9],
             "tasks": ["tiny-ppl"],
             "copy": "copy",
-        }
+        },
     )
     run_sweep(spec, tmp_path, plugins=plugins, model_loader=loader)
     import json
