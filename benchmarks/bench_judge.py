@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests"))  # the test helpers, importable as `support`
 
-from katan import katan_server  # noqa: E402
 from kick_judges.judges import make_pairwise, make_single  # noqa: E402
+from support.katan import katan_server  # noqa: E402
 
 from kick.types import JudgeItem  # noqa: E402
 

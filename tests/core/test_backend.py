@@ -11,6 +11,8 @@ import torch
 from kick.errors import ModelLoadError, SpecError
 from kick.types import ModelSpec
 
+pytestmark = pytest.mark.torch
+
 PROMPTS = [
     "Please give answer to this question: What is the capital of France?\nThe answer is",
     "Q: who wrote hamlet\nA:",
@@ -24,32 +26,32 @@ PROMPTS = [
 ]
 
 
-def test_batch_of_8_gives_the_same_greedy_outputs_as_batch_1(tiny) -> None:
-    one = tiny.generate(PROMPTS, max_new_tokens=12, batch_size=1)
-    eight = tiny.generate(PROMPTS, max_new_tokens=12, batch_size=8)
+def test_batch_of_8_gives_the_same_greedy_outputs_as_batch_1(tiny_llama) -> None:
+    one = tiny_llama.generate(PROMPTS, max_new_tokens=12, batch_size=1)
+    eight = tiny_llama.generate(PROMPTS, max_new_tokens=12, batch_size=8)
     assert one == eight
     assert len(set(one)) > 1  # a real model output, not a constant
 
 
-def test_generation_matches_a_manual_greedy_loop(tiny) -> None:
-    tok, module = tiny.tokenizer, tiny.module
+def test_generation_matches_a_manual_greedy_loop(tiny_llama) -> None:
+    tok, module = tiny_llama.tokenizer, tiny_llama.module
     ids = tok(PROMPTS[0])["input_ids"]
     seq = list(ids)
     with torch.no_grad():
         for _ in range(6):
             logits = module(input_ids=torch.tensor([seq])).logits[0, -1]
             seq.append(int(logits.argmax()))
-    expected = tok.decode(seq[len(ids):], skip_special_tokens=True)
-    got = tiny.generate([PROMPTS[0]], max_new_tokens=6)[0]
+    expected = tok.decode(seq[len(ids) :], skip_special_tokens=True)
+    got = tiny_llama.generate([PROMPTS[0]], max_new_tokens=6)[0]
     assert got == expected
 
 
-def test_stop_at_newline_cuts_the_answer_at_the_first_newline(tiny) -> None:
-    newline = tiny.tokenizer("\n", add_special_tokens=False)["input_ids"][0]
+def test_stop_at_newline_cuts_the_answer_at_the_first_newline(tiny_llama) -> None:
+    newline = tiny_llama.tokenizer("\n", add_special_tokens=False)["input_ids"][0]
     with torch.no_grad():  # make the random model emit newlines after a few tokens
-        tiny.module.lm_head.weight[newline] *= 2.0
-    long = tiny.generate(PROMPTS, max_new_tokens=24)
-    cut = tiny.generate(PROMPTS, max_new_tokens=24, stop_at_newline=True)
+        tiny_llama.module.lm_head.weight[newline] *= 2.0
+    long = tiny_llama.generate(PROMPTS, max_new_tokens=24)
+    cut = tiny_llama.generate(PROMPTS, max_new_tokens=24, stop_at_newline=True)
     for full, short in zip(long, cut, strict=True):
         assert "\n" not in short
         assert full.startswith(short)
@@ -57,61 +59,66 @@ def test_stop_at_newline_cuts_the_answer_at_the_first_newline(tiny) -> None:
     assert any(short and len(short) < len(full) for short, full in zip(cut, long, strict=True))
 
 
-def test_chat_prompts_use_the_chat_template(tiny) -> None:
-    ids = tiny._prompt_ids(["hi", "hello", "again"], chat=True)
-    text = tiny.tokenizer.decode(ids)
-    assert text == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nhello<|im_end|>\n<|im_start|>user\nagain<|im_end|>\n<|im_start|>assistant\n"
+def test_chat_prompts_use_the_chat_template(tiny_llama) -> None:
+    ids = tiny_llama._prompt_ids(["hi", "hello", "again"], chat=True)
+    text = tiny_llama.tokenizer.decode(ids)
+    assert (
+        text
+        == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nhello<|im_end|>\n<|im_start|>user\nagain<|im_end|>\n<|im_start|>assistant\n"
+    )
 
 
-def test_choice_logprobs_match_a_manual_forward_pass(tiny) -> None:
+def test_choice_logprobs_match_a_manual_forward_pass(tiny_llama) -> None:
     prompt = PROMPTS[3]
-    got = tiny.choice_logprobs([prompt, PROMPTS[0]], [" A", " B", " C", " D"], batch_size=2)
-    tok = tiny.tokenizer
+    got = tiny_llama.choice_logprobs([prompt, PROMPTS[0]], [" A", " B", " C", " D"], batch_size=2)
+    tok = tiny_llama.tokenizer
     with torch.no_grad():
-        logits = tiny.module(input_ids=torch.tensor([tok(prompt)["input_ids"]])).logits[0, -1]
+        logits = tiny_llama.module(input_ids=torch.tensor([tok(prompt)["input_ids"]])).logits[0, -1]
     logp = torch.log_softmax(logits, -1)
     ids = [tok(c, add_special_tokens=False)["input_ids"][0] for c in (" A", " B", " C", " D")]
     assert got[0] == pytest.approx([float(logp[i]) for i in ids], abs=1e-5)
 
 
-def test_prefix_cache_scoring_equals_plain_scoring(tiny) -> None:
+def test_prefix_cache_scoring_equals_plain_scoring(tiny_llama) -> None:
     prefix = "The following are multiple choice questions (with answers) about geography.\n\n"
     questions = [p + "\nAnswer:" for p in PROMPTS]
-    plain = tiny.choice_logprobs([prefix + q for q in questions], [" A", " B", " C", " D"], batch_size=3)
-    cached = tiny.choice_logprobs(questions, [" A", " B", " C", " D"], prefix=prefix, batch_size=3)
+    plain = tiny_llama.choice_logprobs(
+        [prefix + q for q in questions], [" A", " B", " C", " D"], batch_size=3
+    )
+    cached = tiny_llama.choice_logprobs(questions, [" A", " B", " C", " D"], prefix=prefix, batch_size=3)
     for a, b in zip(plain, cached, strict=True):
         assert a == pytest.approx(b, abs=1e-4)
 
 
-def test_loglikelihood_and_token_nll_agree_with_a_manual_sum(tiny) -> None:
-    tok = tiny.tokenizer
+def test_loglikelihood_and_token_nll_agree_with_a_manual_sum(tiny_llama) -> None:
+    tok = tiny_llama.tokenizer
     ctx, cont = "The answer is", " Paris."
     whole = tok(ctx + cont)["input_ids"]
     n_ctx = len(tok(ctx)["input_ids"])
     with torch.no_grad():
-        logp = torch.log_softmax(tiny.module(input_ids=torch.tensor([whole])).logits[0], -1)
+        logp = torch.log_softmax(tiny_llama.module(input_ids=torch.tensor([whole])).logits[0], -1)
     manual = sum(float(logp[t - 1, whole[t]]) for t in range(n_ctx, len(whole)))
-    (lp, n), _ = tiny.loglikelihood([(ctx, cont), ("x", " y")], batch_size=2)
+    (lp, n), _ = tiny_llama.loglikelihood([(ctx, cont), ("x", " y")], batch_size=2)
     assert n == len(whole) - n_ctx and lp == pytest.approx(manual, abs=1e-4)
-    (nll, m), = tiny.token_nll([whole])
+    ((nll, m),) = tiny_llama.token_nll([whole])
     assert m == len(whole) - 1
     assert nll == pytest.approx(-sum(float(logp[t - 1, whole[t]]) for t in range(1, len(whole))), abs=1e-4)
 
 
-def test_truncate_keeps_the_first_tokens(tiny) -> None:
+def test_truncate_keeps_the_first_tokens(tiny_llama) -> None:
     text = PROMPTS[0]
-    assert tiny.count_tokens(tiny.truncate(text, 5)) <= 5
-    assert tiny.truncate(text, 10_000) == text
+    assert tiny_llama.count_tokens(tiny_llama.truncate(text, 5)) <= 5
+    assert tiny_llama.truncate(text, 10_000) == text
 
 
-def test_saved_model_loads_back_through_the_hf_backend(tmp_path: Path, tiny) -> None:
+def test_saved_model_loads_back_through_the_hf_backend(tmp_path: Path, tiny_llama) -> None:
     from kick_models.hf import HFModel
 
-    tiny.save(str(tmp_path / "m"))
+    tiny_llama.save(str(tmp_path / "m"))
     again = HFModel.load(ModelSpec(str(tmp_path / "m")))
-    assert again.generate(PROMPTS[:3], max_new_tokens=5) == tiny.generate(PROMPTS[:3], max_new_tokens=5)
+    assert again.generate(PROMPTS[:3], max_new_tokens=5) == tiny_llama.generate(PROMPTS[:3], max_new_tokens=5)
     assert again.info()["architecture"] == "LlamaForCausalLM"
-    assert again.info()["parameters"] == sum(p.numel() for p in tiny.module.parameters())
+    assert again.info()["parameters"] == sum(p.numel() for p in tiny_llama.module.parameters())
 
 
 def test_missing_folder_and_non_causal_lm_give_clear_errors(tmp_path: Path) -> None:
@@ -131,17 +138,17 @@ def test_missing_folder_and_non_causal_lm_give_clear_errors(tmp_path: Path) -> N
         HFModel.load(ModelSpec(str(bert), dtype="int3"))
 
 
-def test_continuous_batching_gives_what_transformers_generate_gives(tiny, monkeypatch) -> None:
-    newline = tiny.tokenizer("\n", add_special_tokens=False)["input_ids"][0]
+def test_continuous_batching_gives_what_transformers_generate_gives(tiny_llama, monkeypatch) -> None:
+    newline = tiny_llama.tokenizer("\n", add_special_tokens=False)["input_ids"][0]
     with torch.no_grad():  # answers of different lengths, so rows leave and join mid-batch
-        tiny.module.lm_head.weight[newline] *= 2.0
-    ours = tiny.generate(PROMPTS, max_new_tokens=16, stop_at_newline=True, batch_size=3)
+        tiny_llama.module.lm_head.weight[newline] *= 2.0
+    ours = tiny_llama.generate(PROMPTS, max_new_tokens=16, stop_at_newline=True, batch_size=3)
     assert len({len(x) for x in ours}) > 2
     monkeypatch.setenv("KICK_GENERATE", "hf")
-    theirs = tiny.generate(PROMPTS, max_new_tokens=16, stop_at_newline=True, batch_size=3)
+    theirs = tiny_llama.generate(PROMPTS, max_new_tokens=16, stop_at_newline=True, batch_size=3)
     assert ours == theirs
-    assert tiny.generate(PROMPTS, max_new_tokens=10, batch_size=4) == [
-        tiny.generate([p], max_new_tokens=10, batch_size=1)[0] for p in PROMPTS
+    assert tiny_llama.generate(PROMPTS, max_new_tokens=10, batch_size=4) == [
+        tiny_llama.generate([p], max_new_tokens=10, batch_size=1)[0] for p in PROMPTS
     ]
 
 
@@ -158,30 +165,32 @@ def fed_shapes(module) -> Iterator[list[tuple[int, int]]]:
         hook.remove()
 
 
-def test_prompts_sharing_an_instruction_run_it_once_and_decode_as_without(tiny, monkeypatch) -> None:
-    newline = tiny.tokenizer("\n", add_special_tokens=False)["input_ids"][0]
+def test_prompts_sharing_an_instruction_run_it_once_and_decode_as_without(tiny_llama, monkeypatch) -> None:
+    newline = tiny_llama.tokenizer("\n", add_special_tokens=False)["input_ids"][0]
     with torch.no_grad():  # answers of different lengths, so rows leave and join mid-batch
-        tiny.module.lm_head.weight[newline] *= 2.0
+        tiny_llama.module.lm_head.weight[newline] *= 2.0
     head = "Please give answer to this question, in a few words and nothing else: "
-    prompts = [head + q for q in ("capital of France?", "who wrote Hamlet", "2+2", "largest ocean on earth?", "x")]
-    with fed_shapes(tiny.module) as fed:
-        ours = tiny.generate(prompts, max_new_tokens=12, stop_at_newline=True, batch_size=2)
-    shared = len(tiny.tokenizer(head)["input_ids"]) - 2  # the last tokens may merge with the question
-    whole = sum(len(tiny.tokenizer(p)["input_ids"]) for p in prompts)
+    prompts = [
+        head + q for q in ("capital of France?", "who wrote Hamlet", "2+2", "largest ocean on earth?", "x")
+    ]
+    with fed_shapes(tiny_llama.module) as fed:
+        ours = tiny_llama.generate(prompts, max_new_tokens=12, stop_at_newline=True, batch_size=2)
+    shared = len(tiny_llama.tokenizer(head)["input_ids"]) - 2  # the last tokens may merge with the question
+    whole = sum(len(tiny_llama.tokenizer(p)["input_ids"]) for p in prompts)
     prefill = sum(b * t for b, t in fed if t > 1)  # decode steps feed one token per row
     assert prefill < whole - shared  # the instruction was not run once per prompt
     monkeypatch.setenv("KICK_GENERATE", "hf")
-    assert ours == tiny.generate(prompts, max_new_tokens=12, stop_at_newline=True, batch_size=2)
-    assert ours == [tiny.generate([p], max_new_tokens=12, stop_at_newline=True)[0] for p in prompts]
+    assert ours == tiny_llama.generate(prompts, max_new_tokens=12, stop_at_newline=True, batch_size=2)
+    assert ours == [tiny_llama.generate([p], max_new_tokens=12, stop_at_newline=True)[0] for p in prompts]
 
 
-def test_continuous_batching_fills_every_free_slot_before_each_step(tiny) -> None:
-    newline = tiny.tokenizer("\n", add_special_tokens=False)["input_ids"][0]
+def test_continuous_batching_fills_every_free_slot_before_each_step(tiny_llama) -> None:
+    newline = tiny_llama.tokenizer("\n", add_special_tokens=False)["input_ids"][0]
     with torch.no_grad():  # answers of different lengths, so rows leave at different steps
-        tiny.module.lm_head.weight[newline] *= 3.0
+        tiny_llama.module.lm_head.weight[newline] *= 3.0
     prompts = [f"{p} ({k})" for k in range(3) for p in PROMPTS]
-    with fed_shapes(tiny.module) as fed:
-        outs = tiny.generate(prompts, max_new_tokens=16, stop_at_newline=True, batch_size=3)
+    with fed_shapes(tiny_llama.module) as fed:
+        outs = tiny_llama.generate(prompts, max_new_tokens=16, stop_at_newline=True, batch_size=3)
     assert len({len(x) for x in outs}) > 2
     last_prefill = max(i for i, (_, t) in enumerate(fed) if t > 1)
     steps = [b for b, t in fed[:last_prefill] if t == 1]
@@ -200,10 +209,10 @@ def test_blockwise_projection_is_bit_identical_to_linear(bias) -> None:
         assert torch.equal(blockwise_linear(x, weight, b), torch.nn.functional.linear(x, weight, b))
 
 
-def test_blockwise_head_is_used_for_a_few_rows_only_and_removed_after(tiny, monkeypatch) -> None:
+def test_blockwise_head_is_used_for_a_few_rows_only_and_removed_after(tiny_llama, monkeypatch) -> None:
     import kick_models.blockhead as bh
 
-    monkeypatch.setattr(bh, "MIN_WIDTH", 1)  # the tiny model's head is narrow; make it qualify
+    monkeypatch.setattr(bh, "MIN_WIDTH", 1)  # the tiny_llama model's head is narrow; make it qualify
     monkeypatch.setattr(torch.backends.mkl, "is_available", lambda: True)
     rows_seen: list[int] = []
     real = bh.blockwise_linear
@@ -213,9 +222,9 @@ def test_blockwise_head_is_used_for_a_few_rows_only_and_removed_after(tiny, monk
         return real(x, weight, bias)
 
     monkeypatch.setattr(bh, "blockwise_linear", counting)
-    ours = tiny.generate(PROMPTS, max_new_tokens=8, batch_size=8)
+    ours = tiny_llama.generate(PROMPTS, max_new_tokens=8, batch_size=8)
     assert rows_seen and all(bh.MIN_ROWS <= n < bh.MAX_ROWS for n in rows_seen)
-    head = tiny.module.get_output_embeddings()
+    head = tiny_llama.module.get_output_embeddings()
     assert "forward" not in head.__dict__  # the plain projection is back
     monkeypatch.setenv("KICK_GENERATE", "hf")
-    assert ours == tiny.generate(PROMPTS, max_new_tokens=8, batch_size=8)
+    assert ours == tiny_llama.generate(PROMPTS, max_new_tokens=8, batch_size=8)

@@ -8,18 +8,20 @@ from pathlib import Path
 
 import pytest
 import torch
-from _tasks_tiny import tiny_model
 from kick_tasks.mmlu import CHOICE_CONTINUATIONS, LETTERS
 from kick_tasks.perplexity import windows
+from support.tiny import tiny_llama
 
 from kick.plugins import load_plugins
 from kick.runner import run
 from kick.types import ComponentSpec, ModelSpec, RunSpec
 
+pytestmark = pytest.mark.torch
+
 
 @pytest.fixture(scope="module")
 def model():  # type: ignore[no-untyped-def]
-    return tiny_model()
+    return tiny_llama()  # one per module: the tests here only read it
 
 
 def make(name: str, **params):  # type: ignore[no-untyped-def]
@@ -52,11 +54,13 @@ def test_prefix_cache_and_plain_scoring_agree(model) -> None:  # type: ignore[no
     cached = model.choice_logprobs(prompts, CHOICE_CONTINUATIONS, prefix=header, batch_size=3)
     plain = model.choice_logprobs([header + p for p in prompts], CHOICE_CONTINUATIONS, batch_size=3)
     assert [x for r in cached for x in r] == pytest.approx([x for r in plain for x in r], abs=1e-4)
-    assert [max(range(4), key=r.__getitem__) for r in cached] == [max(range(4), key=r.__getitem__) for r in plain]
+    assert [max(range(4), key=r.__getitem__) for r in cached] == [
+        max(range(4), key=r.__getitem__) for r in plain
+    ]
 
 
 def test_mmlu_drops_shots_until_the_prompt_fits_the_context() -> None:
-    small = tiny_model(context=160)
+    small = tiny_llama(context=160)
     task = make("mmlu", subjects="world_religions", shots=5, limit=2)
     s = task.samples()[0]
     k = task.shots_that_fit(small, "world_religions", s.prompt)
@@ -74,25 +78,25 @@ def test_mmlu_generate_mode_takes_the_last_character(model) -> None:  # type: ig
 
 
 def test_icrqa_open_truncates_context_by_tokens_and_reports_the_rate() -> None:
-    small = tiny_model(context=96)
+    small = tiny_llama(context=96)
     task = make("icrqa-open", limit=4)
     samples = task.samples()
     preds = task.predict(small, samples, batch_size=4)
     assert all(p.extra["truncated"] for p in preds)
     for p in preds:
         assert p.extra["context_tokens"] <= 96 - 32
-    big = make("icrqa-open", limit=4).predict(tiny_model(context=1024), samples, batch_size=4)
+    big = make("icrqa-open", limit=4).predict(tiny_llama(context=1024), samples, batch_size=4)
     assert not any(p.extra["truncated"] for p in big)
 
 
 def test_summarization_counts_overflow_and_keeps_the_instruction() -> None:
-    small = tiny_model(context=200)
+    small = tiny_llama(context=200)
     task = make("summarization", max_new_tokens=16, limit=2)
     s = task.samples()[0]
     prompt, cut = task.fit(small, s)
     assert cut and prompt.startswith("Summarize the given story")
     assert small.count_tokens(prompt) <= 200 - 16 - 32
-    assert task.fit(tiny_model(context=4096), s) == (s.prompt, False)
+    assert task.fit(tiny_llama(context=4096), s) == (s.prompt, False)
 
 
 def test_perplexity_equals_hand_computed_nll(model) -> None:  # type: ignore[no-untyped-def]
@@ -143,7 +147,9 @@ def test_runner_round_trip_with_every_task(model, tmp_path: Path) -> None:  # ty
     summary = run(_spec(TASK_SPECS), tmp_path / "run", model=model)
     tasks = summary["tasks"]
     assert set(tasks) == {t.name for t in TASK_SPECS}
-    assert tasks["mmlu"]["metrics"]["dense"]["n"] == 6 and 0.0 <= tasks["mmlu"]["metrics"]["dense"]["acc"] <= 1.0
+    assert (
+        tasks["mmlu"]["metrics"]["dense"]["n"] == 6 and 0.0 <= tasks["mmlu"]["metrics"]["dense"]["acc"] <= 1.0
+    )
     assert tasks["factoid-qa"]["metrics"]["dense"]["errors"] == 0
     assert tasks["perplexity"]["metrics"]["dense"]["perplexity"] > 1.0
     assert tasks["summarization"]["settings"]["duplicates_removed"] == 1

@@ -1,5 +1,11 @@
-"""Test doubles for the judge tests: a scriptable OpenAI-compatible HTTP server (stdlib, in a
-thread, 127.0.0.1 only), fake judged tasks, a fake compressor and a fake model loader."""
+"""A scriptable OpenAI-compatible chat-completions server for the judge tests: stdlib HTTP in a
+thread, 127.0.0.1 only, a free port, every request recorded. The judged tasks it is meant for
+(fake-instruct, fake-summary: GOOD answers when dense, BAD once compressed) are in fake_plugin.
+
+    with FakeOpenAIServer(scripted([Reply(status=429, headers={"Retry-After": "0"})])) as server:
+        ...  # server.url, server.requests, server.count, server.max_in_flight
+
+The `openai_server` fixture gives a started one with the default `quality_reply`."""
 
 from __future__ import annotations
 
@@ -11,9 +17,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-
-from kick.hookspecs import hookimpl
-from kick.types import Prediction, Record, Sample
 
 # ---- a scriptable chat-completions server ------------------------------------------------------
 
@@ -146,85 +149,3 @@ def scripted(replies: Sequence[Reply], then: Responder = quality_reply) -> Respo
         return replies[n - 1] if n <= len(replies) else then(request, n)
 
     return respond
-
-
-# ---- fake tasks, compressor, model -------------------------------------------------------------
-
-
-class FakeModel:
-    """What the runner needs from a model here: info(); the fake compressor flips `compressed`."""
-
-    name = "fake-model"
-
-    def __init__(self) -> None:
-        self.compressed = False
-
-    def info(self) -> Mapping[str, Any]:
-        return {"name": self.name}
-
-
-class FakeCompressor:
-    name = "fake-prune"
-
-    def compress(self, model: Any) -> Mapping[str, Any]:
-        model.compressed = True
-        return {"sparsity": 0.5}
-
-
-@dataclass
-class FakeJudgedTask:
-    """A judged task whose answers are GOOD from the dense model and BAD once compressed;
-    with `with_reference`, each sample carries its own (mediocre) reference answer."""
-
-    name: str = "fake-instruct"
-    judge_kind: str | None = "instruction"
-    n: int = 3
-    with_reference: bool = False
-    category: str | None = None
-    limit: int | None = None
-    seed: int = 0
-
-    def settings(self) -> Mapping[str, Any]:
-        return {"n": self.n}
-
-    def samples(self) -> Sequence[Sample]:
-        n = min(self.n, self.limit) if self.limit else self.n
-        return [
-            Sample(
-                id=f"q{i}",
-                prompt=f"Question {i}: say something useful.",
-                reference=f"OK reference answer {i}" if self.with_reference else None,
-                turns=(f"Question {i}: say something useful.",),
-                category=self.category,
-            )
-            for i in range(n)
-        ]
-
-    def predict(self, model: Any, samples: Sequence[Sample], *, batch_size: int) -> list[Prediction]:
-        word = "BAD" if getattr(model, "compressed", False) else "GOOD"
-        return [Prediction(s.id, f"{word} answer to {s.id}") for s in samples]
-
-    def score(self, sample: Sample, prediction: Prediction) -> Mapping[str, float]:
-        return {"length": float(len(prediction.output))}
-
-    def aggregate(self, records: Sequence[Record]) -> Mapping[str, Any]:
-        return {"mean_length": sum(r.scores.get("length", 0.0) for r in records) / max(1, len(records))}
-
-
-class FakePlugin:
-    """Registers the fakes the way a third-party plugin would."""
-
-    @hookimpl
-    def register_tasks(self, register: Any) -> None:
-        register("fake-instruct", lambda **p: FakeJudgedTask(**p))
-        register(
-            "fake-summary", lambda **p: FakeJudgedTask(name="fake-summary", judge_kind="summarization", **p)
-        )
-
-    @hookimpl
-    def register_compressors(self, register: Any) -> None:
-        register("fake-prune", lambda **p: FakeCompressor())
-
-
-def fake_loader(spec: Any, plugins: Any) -> FakeModel:
-    return FakeModel()

@@ -3,12 +3,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import fakeplug
-import pytest
-from typer.testing import CliRunner
-
-import kick.plugins
-from kick.cli import make_app
 from kick.sweep_spec import merge_sweep_options
 
 SPEC = """
@@ -24,11 +18,6 @@ bits = 8
 """
 
 
-@pytest.fixture
-def app(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    return make_app(kick.plugins.load_plugins(extra=[("fake", fakeplug)], eps=[]), load_plugin_commands=False)
-
-
 def test_options_override_the_spec_file_and_add_params() -> None:
     data = merge_sweep_options(
         {"model": "a", "methods": ["x"], "params": {"x": {"k": 1}}},
@@ -40,12 +29,11 @@ def test_options_override_the_spec_file_and_add_params() -> None:
     }  # fmt: skip
 
 
-def test_cli_sweep_then_report_then_changed_spec_is_refused(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_sweep_then_report_then_changed_spec_is_refused(cli, tmp_path: Path) -> None:
     spec = tmp_path / "sweep.toml"
     spec.write_text(SPEC)
     out = tmp_path / "sweep"
-    runner = CliRunner()
-    res = runner.invoke(app, ["sweep", "--spec", str(spec), "--out", str(out)])
+    res = cli("sweep", "--spec", str(spec), "--out", str(out))
     assert res.exit_code == 0, res.output
     assert "fake-model/fake-quant-4bit" in res.output and "kick report" in res.output
     quant = json.loads((out / "fake-model" / "fake-quant-4bit" / "spec.json").read_text())["spec"]
@@ -54,23 +42,23 @@ def test_cli_sweep_then_report_then_changed_spec_is_refused(app, tmp_path: Path)
         "params": {"bits": 4},
     }  # the level wins over [params]
 
-    res = runner.invoke(app, ["sweep", "--spec", str(spec), "--out", str(out), "--resume"])
+    res = cli("sweep", "--spec", str(spec), "--out", str(out), "--resume")
     assert res.exit_code == 0, res.output
 
-    res = runner.invoke(app, ["sweep", "--spec", str(spec), "--out", str(out), "--resume", "--limit", "3"])
+    res = cli("sweep", "--spec", str(spec), "--out", str(out), "--resume", "--limit", "3")
     assert res.exit_code == 2
     assert "changed since they were written" in res.output and "--overwrite" in res.output
     assert "Traceback" not in res.output
 
-    res = runner.invoke(app, ["report", str(out), "--out", str(tmp_path / "rep"), "--rel-tol", "0.1"])
+    res = cli("report", str(out), "--out", str(tmp_path / "rep"), "--rel-tol", "0.1")
     assert res.exit_code == 0, res.output
     assert "fake-magnitude @ 30%" in res.output and "10.0% relative" in res.output
     assert (tmp_path / "rep" / "report.html").exists()
     assert (tmp_path / "rep" / "plots" / "fake-model__fake-acc.svg").exists()
 
 
-def test_cli_sweep_with_a_bad_spec_is_one_line_and_exit_2(app, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_sweep_with_a_bad_spec_is_one_line_and_exit_2(cli, tmp_path: Path) -> None:
     spec = tmp_path / "bad.toml"
     spec.write_text('methods = ["fake-magnitude"]\ntasks = ["fake-acc"]\nsparsity = [2]\n')
-    res = CliRunner().invoke(app, ["sweep", "--spec", str(spec), "--out", str(tmp_path / "o")])
+    res = cli("sweep", "--spec", str(spec), "--out", str(tmp_path / "o"))
     assert res.exit_code == 2 and "sparsity 2 must be a number in [0, 1)" in res.output

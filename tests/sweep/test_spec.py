@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import REPO_ROOT
 
 from kick.errors import SpecError
 from kick.sweep import plan
@@ -97,7 +98,7 @@ def test_a_bad_sweep_spec_is_one_clear_error(data: dict, message: str) -> None:
 def test_demo_spec_is_dense_plus_three_pruners_at_half_and_2_4_plus_gptq_4bit() -> None:
     import tomllib
 
-    root = Path(__file__).resolve().parent.parent
+    root = REPO_ROOT
     with (root / "examples" / "demo.toml").open("rb") as f:
         spec = parse(tomllib.load(f))
     assert [m.name for m in spec.models] == ["smollm2-135m"]

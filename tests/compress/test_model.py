@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import torch
-from compress_fixtures import CALIB, TinyModel, linear_weights, make_tokenizer, random_text, tiny_model
 from kick_layerwise.engine import CalibrationSettings, Plan, run_plan
 from kick_layerwise.topology import find_blocks
 from kick_prune.magnitude import make_magnitude
@@ -18,8 +17,13 @@ from kick_prune.sparsegpt import make_sparsegpt
 from kick_prune.wanda import make_wanda
 from kick_quant.gptq import make_gptq
 from kick_quant.rtn import make_rtn
+from support.tiny import hf_model, random_text, tiny_llama, word_tokenizer
 
 from kick.errors import KickError, ModelLoadError, SpecError
+
+pytestmark = pytest.mark.torch
+
+CALIB = dict(calibration="text:" + random_text(3000), nsamples=8, seqlen=32)
 
 FACTORIES = {
     "magnitude": make_magnitude,
@@ -39,13 +43,22 @@ def params_for(method: str, **extra: Any) -> dict[str, Any]:
     return params
 
 
-def compress(method: str, model: TinyModel | None = None, **extra: Any) -> tuple[TinyModel, dict[str, Any]]:
+def tiny_model(seed: int = 0) -> Any:
+    """The tiny Llama with the word-level tokenizer (calibration text tokenizes exactly)."""
+    return tiny_llama(seed, tokenizer="words")
+
+
+def linear_weights(module: Any) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in module.named_parameters()}
+
+
+def compress(method: str, model: Any = None, **extra: Any) -> tuple[Any, dict[str, Any]]:
     model = model or tiny_model()
     stats = dict(FACTORIES[method](**params_for(method, **extra)).compress(model))
     return model, stats
 
 
-def logits(model: TinyModel) -> torch.Tensor:
+def logits(model: Any) -> torch.Tensor:
     ids = torch.arange(2, 34).reshape(1, 32)
     with torch.no_grad():
         return model.module(input_ids=ids).logits
@@ -188,7 +201,7 @@ def test_unsupported_architecture_is_a_clear_error_naming_what_was_looked_for() 
 
     model = GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=1, n_head=2, vocab_size=50, n_positions=64))
     with pytest.raises(ModelLoadError, match=r"unsupported architecture GPT2LMHeadModel.*model\.layers") as e:
-        make_magnitude().compress(TinyModel(model, make_tokenizer()))
+        make_magnitude().compress(hf_model(model, word_tokenizer()))
     assert isinstance(e.value, KickError)
 
 
@@ -233,7 +246,7 @@ def _neox() -> Any:
 def test_other_families_are_found_and_compressed_sequentially(
     build: Any, family: str, per_block: int, method: str
 ) -> None:
-    model = TinyModel(build(), make_tokenizer())
+    model = hf_model(build(), word_tokenizer())
     topo = find_blocks(model.module)
     assert topo.family == family and len(topo.blocks) == 2 and len(topo.blocks[0].linears) == per_block
     _m, stats = compress(method, model)

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from support.tiny import save_tiny_llama
 from typer.testing import CliRunner
 
 import kick.plugins
@@ -29,15 +30,26 @@ def test_example_plugin_is_discovered_with_its_distribution_and_version() -> Non
     assert entry["provides"] == {"compressor": ["random"]}
 
 
+@pytest.mark.torch
 def test_example_compressor_runs_through_kick_run_like_a_builtin(tmp_path: Path, monkeypatch) -> None:
-    from tiny import save_tiny
-
-    model = save_tiny(str(tmp_path / "tiny"))
+    model = save_tiny_llama(str(tmp_path / "tiny"))
     out = tmp_path / "run"
     res = CliRunner().invoke(
         make_app(kick.plugins.load_plugins()),
-        ["run", model, "--method", "random", "--param", "sparsity=0.3", "--task", "factoid-qa",
-         "--limit", "4", "--out", str(out)],
+        [
+            "run",
+            model,
+            "--method",
+            "random",
+            "--param",
+            "sparsity=0.3",
+            "--task",
+            "factoid-qa",
+            "--limit",
+            "4",
+            "--out",
+            str(out),
+        ],
         catch_exceptions=False,
     )
     assert res.exit_code == 0, res.output
@@ -46,5 +58,7 @@ def test_example_compressor_runs_through_kick_run_like_a_builtin(tmp_path: Path,
     assert comp["method"] == "random"
     assert comp["sparsity"] == pytest.approx(0.3, abs=1e-3)
     assert summary["provenance"]["plugins"]["random-prune"] == {
-        "distribution": "kick-plugin-example", "version": "0.1.0"}
+        "distribution": "kick-plugin-example",
+        "version": "0.1.0",
+    }
     assert summary["tasks"]["factoid-qa"]["metrics"]["compressed"]["n"] == 4

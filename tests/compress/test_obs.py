@@ -9,6 +9,8 @@ from kick_prune.sparsegpt_math import sparsegpt_prune
 from kick_quant.gptq_math import gptq_quantize
 from kick_quant.quantizer import rtn_quantize
 
+pytestmark = pytest.mark.torch
+
 
 def problem(rows: int, cols: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Weights, correlated inputs X [tokens, cols], and H = X^T X / tokens."""

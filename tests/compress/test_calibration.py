@@ -6,13 +6,21 @@ import hashlib
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
-from compress_fixtures import make_llama, make_tokenizer, perplexity, random_text, shared_data
 from kick_layerwise.calibration import load_calibration, read_calibration_text, sample_windows
+from support.tiny import perplexity, random_text, tiny_llama, word_tokenizer
 
 from kick.errors import KickError, SpecError
+
+pytestmark = pytest.mark.torch
+
+
+def tiny_model() -> Any:
+    """The tiny Llama with the word-level tokenizer (calibration text tokenizes exactly)."""
+    return tiny_llama(tokenizer="words")
 
 
 def test_windows_are_seeded_random_slices_of_the_token_stream() -> None:
@@ -30,7 +38,7 @@ def test_text_shorter_than_one_window_is_a_spec_error() -> None:
 
 
 def test_jsonl_and_text_files_are_read_and_recorded_with_sha256(tmp_path: Path) -> None:
-    tok = make_tokenizer()
+    tok = word_tokenizer()
     jl = tmp_path / "c.jsonl"
     jl.write_text("\n".join(json.dumps({"text": random_text(100, seed=s)}) for s in range(3)) + "\n")
     cal = load_calibration(tok, str(jl), nsamples=4, seqlen=64, seed=0)
@@ -58,7 +66,7 @@ def test_malformed_jsonl_is_a_data_error_naming_the_line(tmp_path: Path) -> None
 
 
 def test_seqlen_is_clamped_to_the_models_positions_and_recorded() -> None:
-    tok = make_tokenizer()
+    tok = word_tokenizer()
     cal = load_calibration(
         tok, "text:" + random_text(600), nsamples=2, seqlen=2048, seed=0, max_positions=256
     )
@@ -66,10 +74,10 @@ def test_seqlen_is_clamped_to_the_models_positions_and_recorded() -> None:
     assert cal.record["seqlen"] == 256 and cal.record["seqlen_requested"] == 2048
 
 
-def test_default_calibration_is_the_shared_c4_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    data = shared_data()
-    if data is None:
-        pytest.skip("shared data not found (set KICK_SHARED_DATA)")
+def test_default_calibration_is_the_shared_c4_file(
+    monkeypatch: pytest.MonkeyPatch, shared_data: Path
+) -> None:
+    data = shared_data
     monkeypatch.delenv("KICK_CALIBRATION", raising=False)
     monkeypatch.setenv("KICK_SHARED_DATA", str(data))
     text = read_calibration_text(None)
@@ -96,34 +104,34 @@ def test_c4_without_the_hub_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_perplexity_equals_exp_of_mean_token_nll_over_windows(tmp_path: Path) -> None:
-    model, tok = make_llama(), make_tokenizer()
+    model = tiny_model()
+    tok = model.tokenizer
     text = random_text(333)
     (tmp_path / "t.raw").write_text(text)
-    scores, pred = perplexity(model, tok, tmp_path / "t.raw", window=64, max_windows=4, batch_size=3)
+    scores, pred = perplexity(model, tmp_path / "t.raw", window=64, max_windows=4, batch_size=3)
     assert (pred.extra["windows"], pred.extra["tokens"]) == (4, 4 * 63)
     ids = torch.tensor(tok(text, add_special_tokens=False)["input_ids"][: 4 * 64]).reshape(4, 64)
     nll = 0.0
     with torch.no_grad():
         for row in ids:
-            logp = torch.log_softmax(model(input_ids=row[None]).logits[0, :-1], -1)
+            logp = torch.log_softmax(model.module(input_ids=row[None]).logits[0, :-1], -1)
             nll -= float(logp.gather(1, row[1:, None]).sum())
     assert pred.extra["nll_sum"] == pytest.approx(nll, rel=1e-5)
     assert scores["perplexity"] == pytest.approx(math.exp(nll / (4 * 63)), rel=1e-5)
-    assert perplexity(model, tok, tmp_path / "t.raw", window=64)[1].extra["windows"] == 333 // 64
+    assert perplexity(model, tmp_path / "t.raw", window=64)[1].extra["windows"] == 333 // 64
 
 
 def test_perplexity_of_text_shorter_than_a_window_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "t.raw").write_text(random_text(10))
-    scores, pred = perplexity(make_llama(), make_tokenizer(), tmp_path / "t.raw", window=64)
+    scores, pred = perplexity(tiny_model(), tmp_path / "t.raw", window=64)
     assert scores == {} and pred.error == "text shorter than one window of 64 tokens"
 
 
 def test_perplexity_with_max_windows_scores_the_same_tokens_as_full_tokenization(tmp_path: Path) -> None:
-    tok = make_tokenizer()
     (tmp_path / "t.raw").write_text(random_text(6000))
-    model = make_llama()
-    _, short = perplexity(model, tok, tmp_path / "t.raw", window=64, max_windows=2)
+    model = tiny_model()
+    _, short = perplexity(model, tmp_path / "t.raw", window=64, max_windows=2)
     assert short.extra["windows"] == 2 and short.extra["tokens"] == 126
-    _, full = perplexity(model, tok, tmp_path / "t.raw", window=64, batch_size=16)
+    _, full = perplexity(model, tmp_path / "t.raw", window=64, batch_size=16)
     assert full.extra["windows"] == 6000 // 64
     assert short.extra["window_nll"] == pytest.approx(full.extra["window_nll"][:2], rel=1e-6)

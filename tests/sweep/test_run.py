@@ -9,24 +9,24 @@ import time
 from pathlib import Path
 from typing import Any
 
-import fakeplug
 import pytest
+from support.fake_plugin import FakeModel, Magnitude, load_fake_model
 
 from kick.errors import RunDirError
 from kick.plugins import PluginSet
 from kick.sweep import INDEX, LOG, SWEEP, run_sweep
 from kick.sweep_spec import levels_from, parse_sweep_spec
 
-TESTS = Path(__file__).parent
+TESTS = Path(__file__).resolve().parents[1]  # tests/: the child imports `support` from there
 
 CHILD = """
 import json, sys
 from pathlib import Path
-import fakeplug
+from support.fake_plugin import plugin
 from kick.plugins import load_plugins
 from kick.sweep import run_sweep
 from kick.sweep_spec import levels_from, parse_sweep_spec
-plugins = load_plugins(extra=[("fake", fakeplug)], eps=[])
+plugins = load_plugins(extra=[("fake", plugin)], eps=[])
 run_sweep(parse_sweep_spec(json.loads(sys.argv[1]), levels_of=levels_from(plugins)), Path(sys.argv[2]),
           plugins=plugins)
 """
@@ -54,10 +54,10 @@ def count_records(out: Path) -> int:
 
 
 def test_sweep_killed_midway_resumes_to_the_same_records_without_duplicates(
-    tmp_path: Path, sweep_data: dict[str, Any], fake_plugins: PluginSet
+    tmp_path: Path, sweep_data: dict[str, Any], plugins: PluginSet
 ) -> None:
     reference = tmp_path / "reference"
-    run_sweep(parse_sweep_spec(sweep_data, levels_of=levels_from(fake_plugins)), reference, plugins=fake_plugins)
+    run_sweep(parse_sweep_spec(sweep_data, levels_of=levels_from(plugins)), reference, plugins=plugins)
     expected = record_lines(reference)
     assert sum(len(v) for v in expected.values()) == 5 * 2 * 8  # (dense + 4 cells) x 2 tasks x 8 samples
 
@@ -81,7 +81,9 @@ def test_sweep_killed_midway_resumes_to_the_same_records_without_duplicates(
     with (out / "fake-model" / "fake-magnitude-s0.3" / "records.jsonl").open("a") as f:
         f.write('{"variant": "compressed", "task": "fake-ac')
 
-    run_sweep(parse_sweep_spec(sweep_data, levels_of=levels_from(fake_plugins)), out, mode="resume", plugins=fake_plugins)
+    run_sweep(
+        parse_sweep_spec(sweep_data, levels_of=levels_from(plugins)), out, mode="resume", plugins=plugins
+    )
 
     got = record_lines(out)
     for cell, recs in got.items():
@@ -96,47 +98,51 @@ def test_sweep_killed_midway_resumes_to_the_same_records_without_duplicates(
 
 
 def test_ctrl_c_keeps_finished_chunks_and_resume_does_only_the_rest(
-    tmp_path: Path, sweep_data: dict[str, Any], fake_plugins: PluginSet, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, sweep_data: dict[str, Any], plugins: PluginSet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = {"n": 0}
-    real = fakeplug.FakeModel.generate
+    real = FakeModel.generate
 
-    def interrupt_after_some(self: fakeplug.FakeModel, prompts: Any, **kw: Any) -> list[str]:
+    def interrupt_after_some(self: FakeModel, prompts: Any, **kw: Any) -> list[str]:
         calls["n"] += 1
         if calls["n"] == 7:
             raise KeyboardInterrupt
         return real(self, prompts, **kw)
 
-    monkeypatch.setattr(fakeplug.FakeModel, "generate", interrupt_after_some)
+    monkeypatch.setattr(FakeModel, "generate", interrupt_after_some)
     out = tmp_path / "sweep"
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(parse_sweep_spec(sweep_data, levels_of=levels_from(fake_plugins)), out, plugins=fake_plugins)
+        run_sweep(parse_sweep_spec(sweep_data, levels_of=levels_from(plugins)), out, plugins=plugins)
     assert count_records(out) == 6 * 4  # six chunks of four samples were scored and kept
     calls["n"] = 100
-    run_sweep(parse_sweep_spec(sweep_data, levels_of=levels_from(fake_plugins)), out, mode="resume", plugins=fake_plugins)
+    run_sweep(
+        parse_sweep_spec(sweep_data, levels_of=levels_from(plugins)), out, mode="resume", plugins=plugins
+    )
     assert calls["n"] - 100 == 80 // 4 - 6  # only the missing chunks ran
     assert count_records(out) == 80
 
 
 def test_dense_runs_once_per_model_and_each_cell_compresses_once(
-    tmp_path: Path, sweep_data: dict[str, Any], fake_plugins: PluginSet, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, sweep_data: dict[str, Any], plugins: PluginSet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     loads: list[str] = []
     compressed: list[float] = []
-    real_compress = fakeplug.Magnitude.compress
+    real_compress = Magnitude.compress
 
-    def counting_compress(self: fakeplug.Magnitude, model: fakeplug.FakeModel) -> Any:
+    def counting_compress(self: Magnitude, model: FakeModel) -> Any:
         compressed.append(self.sparsity)
         return real_compress(self, model)
 
-    monkeypatch.setattr(fakeplug.Magnitude, "compress", counting_compress)
+    monkeypatch.setattr(Magnitude, "compress", counting_compress)
 
-    def loader(spec: Any, plugins: Any) -> fakeplug.FakeModel:
+    def loader(spec: Any, plugins: Any) -> FakeModel:
         loads.append(spec.name)
-        return fakeplug.load_fake(spec)
+        return load_fake_model(spec)
 
     data = {**sweep_data, "copy": "copy"}  # deep copies: the loader runs exactly once
-    result = run_sweep(parse_sweep_spec(data, levels_of=levels_from(fake_plugins)), tmp_path, plugins=fake_plugins, model_loader=loader)
+    result = run_sweep(
+        parse_sweep_spec(data, levels_of=levels_from(plugins)), tmp_path, plugins=plugins, model_loader=loader
+    )
     assert loads == ["fake-model"]
     assert compressed == [0.3, 0.6]  # magnitude's two cells, each compressed once for both tasks
     dense = record_lines(tmp_path)["fake-model/dense"]
@@ -156,14 +162,24 @@ def test_dense_runs_once_per_model_and_each_cell_compresses_once(
     assert t.total >= t.load + t.compress + t.model_calls
 
     # a finished sweep resumed loads nothing and redoes nothing
-    run_sweep(parse_sweep_spec(data, levels_of=levels_from(fake_plugins)), tmp_path, mode="resume", plugins=fake_plugins, model_loader=loader)
+    run_sweep(
+        parse_sweep_spec(data, levels_of=levels_from(plugins)),
+        tmp_path,
+        mode="resume",
+        plugins=plugins,
+        model_loader=loader,
+    )
     assert loads == ["fake-model"] and compressed == [0.3, 0.6]
 
 
 def test_each_cell_starts_from_an_unmodified_dense_copy(
-    tmp_path: Path, sweep_data: dict[str, Any], fake_plugins: PluginSet
+    tmp_path: Path, sweep_data: dict[str, Any], plugins: PluginSet
 ) -> None:
-    run_sweep(parse_sweep_spec({**sweep_data, "methods": ["fake-first"]}, levels_of=levels_from(fake_plugins)), tmp_path, plugins=fake_plugins)
+    run_sweep(
+        parse_sweep_spec({**sweep_data, "methods": ["fake-first"]}, levels_of=levels_from(plugins)),
+        tmp_path,
+        plugins=plugins,
+    )
     comp = json.loads((tmp_path / "fake-model" / "fake-first-s0.3" / "compression.json").read_text())
     assert comp["sparsity"] == pytest.approx(13 / 40)  # 12 zeroed + 1 zero in dense; not 0.6 left over
     dense = json.loads((tmp_path / "fake-model" / "dense" / "summary.json").read_text())
@@ -171,29 +187,38 @@ def test_each_cell_starts_from_an_unmodified_dense_copy(
 
 
 def test_changed_spec_of_a_finished_cell_is_refused_unless_overwrite(
-    tmp_path: Path, sweep_data: dict[str, Any], fake_plugins: PluginSet
+    tmp_path: Path, sweep_data: dict[str, Any], plugins: PluginSet
 ) -> None:
-    run_sweep(parse_sweep_spec(sweep_data, levels_of=levels_from(fake_plugins)), tmp_path, plugins=fake_plugins)
+    run_sweep(parse_sweep_spec(sweep_data, levels_of=levels_from(plugins)), tmp_path, plugins=plugins)
     with pytest.raises(RunDirError, match="already holds a sweep"):
-        run_sweep(parse_sweep_spec(sweep_data, levels_of=levels_from(fake_plugins)), tmp_path, plugins=fake_plugins)
+        run_sweep(parse_sweep_spec(sweep_data, levels_of=levels_from(plugins)), tmp_path, plugins=plugins)
     changed = {**sweep_data, "limit": 5}
     with pytest.raises(RunDirError, match=r"spec of 5 cell\(s\) changed.*--overwrite"):
-        run_sweep(parse_sweep_spec(changed, levels_of=levels_from(fake_plugins)), tmp_path, mode="resume", plugins=fake_plugins)
+        run_sweep(
+            parse_sweep_spec(changed, levels_of=levels_from(plugins)),
+            tmp_path,
+            mode="resume",
+            plugins=plugins,
+        )
     assert len(record_lines(tmp_path)["fake-model/dense"]) == 16  # nothing was touched
 
     # adding a cell to a finished sweep is not a change: only the new cell runs
     more = {**sweep_data, "sparsity": [0.3, 0.6, 0.8]}
-    run_sweep(parse_sweep_spec(more, levels_of=levels_from(fake_plugins)), tmp_path, mode="resume", plugins=fake_plugins)
+    run_sweep(
+        parse_sweep_spec(more, levels_of=levels_from(plugins)), tmp_path, mode="resume", plugins=plugins
+    )
     assert (tmp_path / "fake-model" / "fake-first-s0.8" / "summary.json").exists()
 
-    run_sweep(parse_sweep_spec(changed, levels_of=levels_from(fake_plugins)), tmp_path, mode="overwrite", plugins=fake_plugins)
+    run_sweep(
+        parse_sweep_spec(changed, levels_of=levels_from(plugins)), tmp_path, mode="overwrite", plugins=plugins
+    )
     assert len(record_lines(tmp_path)["fake-model/dense"]) == 10
     saved = json.loads((tmp_path / SWEEP).read_text())["sweep"]
     assert saved["limit"] == 5
 
 
 def test_a_bad_method_name_fails_before_any_model_is_loaded(
-    tmp_path: Path, sweep_data: dict[str, Any], fake_plugins: PluginSet
+    tmp_path: Path, sweep_data: dict[str, Any], plugins: PluginSet
 ) -> None:
     from kick.errors import UnknownComponentError
 
@@ -202,8 +227,8 @@ def test_a_bad_method_name_fails_before_any_model_is_loaded(
 
     with pytest.raises(UnknownComponentError, match="did you mean 'fake-magnitude'"):
         run_sweep(
-            parse_sweep_spec({**sweep_data, "methods": ["fake-magnitud"]}, levels_of=levels_from(fake_plugins)), tmp_path / "s",
-            plugins=fake_plugins, model_loader=loader,
+            parse_sweep_spec({**sweep_data, "methods": ["fake-magnitud"]}, levels_of=levels_from(plugins)), tmp_path / "s",
+            plugins=plugins, model_loader=loader,
         )  # fmt: skip
     assert not (tmp_path / "s").exists()
 
@@ -211,13 +236,13 @@ def test_a_bad_method_name_fails_before_any_model_is_loaded(
 def test_auto_copy_mode_tries_deep_copy_and_reload_then_keeps_the_faster() -> None:
     from kick.copies import FreshModels
 
-    base = fakeplug.load_fake(None)
+    base = load_fake_model(None)
     reloads: list[int] = []
 
-    def slow_reload() -> fakeplug.FakeModel:
+    def slow_reload() -> FakeModel:
         reloads.append(1)
         time.sleep(0.05)
-        return fakeplug.load_fake(None)
+        return load_fake_model(None)
 
     fresh = FreshModels(base, slow_reload, "auto", fits=True)
     copies = [fresh.take() for _ in range(4)]
@@ -228,12 +253,10 @@ def test_auto_copy_mode_tries_deep_copy_and_reload_then_keeps_the_faster() -> No
     assert FreshModels(base, slow_reload, "auto", fits=False).mode == "reload"
 
 
-def test_judged_task_compares_each_cell_with_the_dense_answers(
-    tmp_path: Path, fake_plugins: PluginSet
-) -> None:
+def test_judged_task_compares_each_cell_with_the_dense_answers(tmp_path: Path, plugins: PluginSet) -> None:
     data = {"model": "fake-model", "methods": ["fake-magnitude"], "sparsity": [0.5], "tasks": ["fake-judged"],
-            "judge": "fake-judge", "limit": 3}  # fmt: skip
-    run_sweep(parse_sweep_spec(data, levels_of=levels_from(fake_plugins)), tmp_path, plugins=fake_plugins)
+            "judge": "fake-mass-judge", "limit": 3}  # fmt: skip
+    run_sweep(parse_sweep_spec(data, levels_of=levels_from(plugins)), tmp_path, plugins=plugins)
     dense = record_lines(tmp_path)["fake-model/dense"]
     assert all(not any(k.startswith("judge.") for k in r["scores"]) for r in dense)  # dense is the reference
     cell = json.loads((tmp_path / "fake-model" / "fake-magnitude-s0.5" / "summary.json").read_text())

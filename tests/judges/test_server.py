@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from judge_fakes import FakePlugin, fake_loader
-from katan import KatanServer, katan_command, katan_server
 from kick_judges.judges import make_local_hf, make_pairwise
+from support.fake_plugin import load_fake_model
+from support.katan import KatanServer, katan_command, katan_server
 
-from kick.plugins import PluginSet, load_plugins
+from kick.plugins import PluginSet
 from kick.runner import run
 from kick.types import ComponentSpec, JudgeItem, ModelSpec, RunSpec
 
@@ -49,11 +49,11 @@ def _settled(record: dict[str, object]) -> bool:
 
 
 def test_a_run_is_judged_through_a_real_server(
-    katan: KatanServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    katan: KatanServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, builtin_plugins: PluginSet
 ) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
     monkeypatch.delenv("KICK_CACHE_DIR", raising=False)
-    plugins: PluginSet = load_plugins(extra=[("fakes", FakePlugin())])
+    plugins = builtin_plugins
     spec = RunSpec(
         model=ModelSpec("fake-model"),
         tasks=(ComponentSpec("fake-instruct", {"n": 1}),),
@@ -62,7 +62,7 @@ def test_a_run_is_judged_through_a_real_server(
     )
     before = katan.requests_total()
     out = tmp_path / "run"
-    summary = run(spec, out, plugins=plugins, model=fake_loader(None, None))
+    summary = run(spec, out, plugins=plugins, model=load_fake_model())
     sent = katan.requests_total() - before
     assert sent == 2  # 1 compressed answer x both orders, nothing retried
     records = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
@@ -104,6 +104,7 @@ def test_parse_retries_and_swap_against_a_real_model(
     assert {r["slot"] for r in v.extra["replies"]} == {"answer-first", "reference-first"}
 
 
+@pytest.mark.torch
 def test_the_local_hf_judge_runs_without_a_server() -> None:
     judge = make_local_hf(
         model="smollm2-135m", protocol="single", max_tokens=8, cache=False, retry_parse=False

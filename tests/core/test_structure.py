@@ -8,11 +8,12 @@ import inspect
 from pathlib import Path
 
 import pytest
+from support import REPO_ROOT
 
 import kick
 from kick import hookspecs, interfaces
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 BUILTIN_PLUGINS = ("kick_models", "kick_prune", "kick_quant", "kick_tasks", "kick_judges")
 LIBRARIES = ("kick_layerwise",)  # shared code of built-in plugins: registers nothing
 

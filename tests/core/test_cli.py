@@ -6,28 +6,28 @@ import sys
 from pathlib import Path
 
 import pytest
-from fakes import fake_plugins
-from typer.testing import CliRunner
+from support.tiny import save_tiny_llama
 
-import kick.plugins
-from kick.cli import make_app
-
-runner = CliRunner()
+from kick.hookspecs import hookimpl
+from kick.plugins import load_plugins
 
 
-@pytest.fixture()
-def app(monkeypatch: pytest.MonkeyPatch):
-    return make_app(fake_plugins())
-
-
-def invoke(app, *args: str):
-    return runner.invoke(app, list(args), catch_exceptions=False)
-
-
-def test_run_prints_the_dense_vs_compressed_table_and_writes_the_run_dir(app, tmp_path: Path) -> None:
+def test_run_prints_the_dense_vs_compressed_table_and_writes_the_run_dir(cli, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    res = invoke(app, "run", "fake-model", "--method", "fake-prune", "--param", "sparsity=0.5",
-                 "--task", "fake-qa", "--task-param", "fake-qa.size=4", "--out", str(out))
+    res = cli(
+        "run",
+        "fake-model",
+        "--method",
+        "fake-prune",
+        "--param",
+        "sparsity=0.5",
+        "--task",
+        "fake-qa",
+        "--task-param",
+        "fake-qa.size=4",
+        "--out",
+        str(out),
+    )
     assert res.exit_code == 0, res.output
     assert "accuracy" in res.output and "dense" in res.output and "compressed" in res.output
     summary = json.loads((out / "summary.json").read_text())
@@ -36,13 +36,32 @@ def test_run_prints_the_dense_vs_compressed_table_and_writes_the_run_dir(app, tm
     assert summary["tasks"]["fake-qa"]["metrics"]["compressed"]["accuracy"] == 0.5
 
 
-def test_spec_file_gives_the_same_run_as_options(app, tmp_path: Path) -> None:
+def test_spec_file_gives_the_same_run_as_options(cli, tmp_path: Path) -> None:
     spec = tmp_path / "s.toml"
-    spec.write_text('model = "fake-model"\nmethod = "fake-prune"\ntasks = ["fake-qa"]\nlimit = 3\n'
-                    '[params]\nsparsity = 0.5\n[task_params.fake-qa]\nsize = 4\n')
-    assert invoke(app, "run", "--spec", str(spec), "--out", str(tmp_path / "a")).exit_code == 0
-    assert invoke(app, "run", "fake-model", "-m", "fake-prune", "-p", "sparsity=0.5", "-t", "fake-qa",
-                  "--task-param", "fake-qa.size=4", "--limit", "3", "--out", str(tmp_path / "b")).exit_code == 0
+    spec.write_text(
+        'model = "fake-model"\nmethod = "fake-prune"\ntasks = ["fake-qa"]\nlimit = 3\n'
+        "[params]\nsparsity = 0.5\n[task_params.fake-qa]\nsize = 4\n"
+    )
+    assert cli("run", "--spec", str(spec), "--out", str(tmp_path / "a")).exit_code == 0
+    assert (
+        cli(
+            "run",
+            "fake-model",
+            "-m",
+            "fake-prune",
+            "-p",
+            "sparsity=0.5",
+            "-t",
+            "fake-qa",
+            "--task-param",
+            "fake-qa.size=4",
+            "--limit",
+            "3",
+            "--out",
+            str(tmp_path / "b"),
+        ).exit_code
+        == 0
+    )
     a = json.loads((tmp_path / "a" / "spec.json").read_text())
     b = json.loads((tmp_path / "b" / "spec.json").read_text())
     assert a == b
@@ -52,7 +71,10 @@ def test_spec_file_gives_the_same_run_as_options(app, tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["run", "fake-model", "-m", "nope", "-t", "fake-qa"], "unknown compressor 'nope'"),
-        (["run", "fake-model", "-m", "fake-prune", "-t", "fake-qa", "-p", "sparsity=1.0"], "sparsity must be in [0, 1)"),
+        (
+            ["run", "fake-model", "-m", "fake-prune", "-t", "fake-qa", "-p", "sparsity=1.0"],
+            "sparsity must be in [0, 1)",
+        ),
         (["run", "fake-model", "-m", "fake-prune", "-t", "fake-qa", "-p", "sparsity"], "expected key=value"),
         (["run", "fake-model", "-m", "fake-prune", "-t", "fake-qz"], "did you mean 'fake-qa'"),
         (["eval", "fake-model", "-t", "fake-qa", "--task-param", "other.x=1"], "not being run"),
@@ -60,30 +82,32 @@ def test_spec_file_gives_the_same_run_as_options(app, tmp_path: Path) -> None:
         (["run", "fake-model", "-t", "fake-qa"], "needs --method"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(app, tmp_path: Path, args: list[str], message: str) -> None:
-    res = invoke(app, *args, "--out", str(tmp_path / "o"))
+def test_bad_input_is_one_line_and_exit_2(cli, tmp_path: Path, args: list[str], message: str) -> None:
+    res = cli(*args, "--out", str(tmp_path / "o"))
     assert res.exit_code == 2
     assert message in res.output
     assert "Traceback" not in res.output
     assert not (tmp_path / "o").exists()
 
 
-def test_existing_run_dir_needs_resume_or_overwrite(app, tmp_path: Path) -> None:
+def test_existing_run_dir_needs_resume_or_overwrite(cli, tmp_path: Path) -> None:
     args = ["eval", "fake-model", "-t", "fake-qa", "--out", str(tmp_path / "r")]
-    assert invoke(app, *args).exit_code == 0
-    res = invoke(app, *args)
+    assert cli(*args).exit_code == 0
+    res = cli(*args)
     assert res.exit_code == 2 and "already exists" in res.output
-    assert invoke(app, *args, "--resume").exit_code == 0
-    assert invoke(app, *args, "--overwrite").exit_code == 0
-    res = invoke(app, *args, "--resume", "--overwrite")
+    assert cli(*args, "--resume").exit_code == 0
+    assert cli(*args, "--overwrite").exit_code == 0
+    res = cli(*args, "--resume", "--overwrite")
     assert res.exit_code == 2 and "exclude each other" in res.output
 
 
-def test_plugins_json_lists_plugins_components_and_failures(app) -> None:
-    res = invoke(app, "plugins", "--json")
+def test_plugins_json_lists_plugins_components_and_failures(cli) -> None:
+    res = cli("plugins", "--json")
     data = json.loads(res.output)
     assert data["plugins"][0]["name"] == "fake"
-    assert {"kind": "compressor", "name": "fake-prune", "plugin": "fake", "description": "", "levels": []} in data["components"]
+    assert {"kind": "compressor", "name": "fake-prune", "plugin": "fake", "description": "", "levels": []} in data[
+        "components"
+    ]
     assert data["failures"] == []
 
 
@@ -93,11 +117,8 @@ def test_kick_help_does_not_import_torch() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_compress_writes_a_loadable_folder_with_a_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tiny import save_tiny
-
-    from kick.hookspecs import hookimpl
-
+@pytest.mark.torch
+def test_compress_writes_a_loadable_folder_with_a_manifest(tmp_path: Path, cli) -> None:
     class Zero:
         name = "zero-first-row"
 
@@ -114,10 +135,10 @@ def test_compress_writes_a_loadable_folder_with_a_manifest(tmp_path: Path, monke
         def register_compressors(register):
             register("zero-row", lambda **p: Zero())
 
-    plugins = kick.plugins.load_plugins(extra=[("p", P)])
-    src = save_tiny(str(tmp_path / "tiny"))
+    plugins = load_plugins(extra=[("p", P)])  # with the built-ins: the hf model loader
+    src = save_tiny_llama(str(tmp_path / "tiny"))
     out = tmp_path / "out"
-    res = invoke(make_app(plugins), "compress", src, "--method", "zero-row", "--out", str(out))
+    res = cli("compress", src, "--method", "zero-row", "--out", out, plugins=plugins)
     assert res.exit_code == 0, res.output
     from transformers import AutoModelForCausalLM
 
@@ -126,5 +147,5 @@ def test_compress_writes_a_loadable_folder_with_a_manifest(tmp_path: Path, monke
     manifest = json.loads((out / "kick_compression.json").read_text())
     assert manifest["compression"]["method"] == "zero-row" and manifest["compression"]["zeros"] == 64
     assert manifest["model"]["architecture"] == "LlamaForCausalLM"
-    res = invoke(make_app(plugins), "compress", src, "--method", "zero-row", "--out", str(out))
+    res = cli("compress", src, "--method", "zero-row", "--out", out, plugins=plugins)
     assert res.exit_code == 2 and "already exists" in res.output

@@ -4,9 +4,10 @@ import json
 from pathlib import Path
 
 import pytest
-from fakes import fake_plugins
+from support.fake_plugin import FakeModel
 
 from kick.errors import RunDirError, SpecError, UnknownComponentError
+from kick.plugins import PluginSet
 from kick.rundir import RecordStore
 from kick.runner import run
 from kick.types import ComponentSpec, ModelSpec, RunSpec
@@ -23,8 +24,8 @@ def spec(**kw) -> RunSpec:
     return RunSpec(**base)
 
 
-def test_run_writes_summary_with_dense_and_compressed_metrics(tmp_path: Path) -> None:
-    summary = run(spec(), tmp_path / "r", plugins=fake_plugins())
+def test_run_writes_summary_with_dense_and_compressed_metrics(tmp_path: Path, plugins: PluginSet) -> None:
+    summary = run(spec(), tmp_path / "r", plugins=plugins)
     m = summary["tasks"]["fake-qa"]["metrics"]
     assert m["dense"]["accuracy"] == 1.0
     assert m["compressed"]["accuracy"] == 0.5
@@ -32,7 +33,12 @@ def test_run_writes_summary_with_dense_and_compressed_metrics(tmp_path: Path) ->
     cmp = summary["tasks"]["fake-qa"]["comparison"]
     assert cmp["accuracy"]["delta"] == -0.5 and cmp["accuracy"]["matches"] is False
     assert cmp["wrongness"]["lower_is_better"] is True and cmp["wrongness"]["matches"] is False
-    assert summary["compression"] == {"method": "fake-prune", "sparsity": 0.5, "zeros": 5, "seconds": pytest.approx(summary["compression"]["seconds"])}
+    assert summary["compression"] == {
+        "method": "fake-prune",
+        "sparsity": 0.5,
+        "zeros": 5,
+        "seconds": pytest.approx(summary["compression"]["seconds"]),
+    }
     on_disk = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert on_disk["spec"] == spec().to_dict()
     assert on_disk["model"] == {"id": "fake-model", "revision": "r1"}
@@ -43,86 +49,99 @@ def test_run_writes_summary_with_dense_and_compressed_metrics(tmp_path: Path) ->
     assert set(rec) >= {"variant", "task", "sample_id", "prompt", "output", "reference", "scores", "error"}
 
 
-def test_interrupted_run_resumes_to_the_same_summary_without_duplicates(tmp_path: Path) -> None:
-    full = run(spec(), tmp_path / "a", plugins=fake_plugins())
+def test_interrupted_run_resumes_to_the_same_summary_without_duplicates(
+    tmp_path: Path, plugins: PluginSet
+) -> None:
+    full = run(spec(), tmp_path / "a", plugins=plugins)
     out = tmp_path / "b"
-    run(spec(), out, plugins=fake_plugins())
+    run(spec(), out, plugins=plugins)
     rec_file = out / "records.jsonl"
     lines = rec_file.read_text().splitlines(keepends=True)
     # keep 7 records and half of the 8th (a torn write), drop the summary
     rec_file.write_text("".join(lines[:7]) + lines[7][: len(lines[7]) // 2])
     (out / "summary.json").unlink()
-    resumed = run(spec(), out, mode="resume", plugins=fake_plugins())
+    resumed = run(spec(), out, mode="resume", plugins=plugins)
     assert resumed["tasks"] == full["tasks"]
-    keys = [tuple(json.loads(x)[k] for k in ("variant", "task", "sample_id")) for x in rec_file.read_text().splitlines()]
+    keys = [
+        tuple(json.loads(x)[k] for k in ("variant", "task", "sample_id"))
+        for x in rec_file.read_text().splitlines()
+    ]
     assert len(keys) == len(set(keys)) == 20
 
 
-def test_resume_only_generates_missing_samples(tmp_path: Path) -> None:
-    from fakes import FakeModel
-
+def test_resume_only_generates_missing_samples(tmp_path: Path, plugins: PluginSet) -> None:
     out = tmp_path / "r"
-    run(spec(compression=None), out, plugins=fake_plugins())
+    run(spec(compression=None), out, plugins=plugins)
     lines = (out / "records.jsonl").read_text().splitlines(keepends=True)
     (out / "records.jsonl").write_text("".join(lines[:6]))
     model = FakeModel()
-    run(spec(compression=None), out, mode="resume", plugins=fake_plugins(), model=model)
+    run(spec(compression=None), out, mode="resume", plugins=plugins, model=model)
     assert sum(model.calls) == 4
 
 
-def test_existing_run_dir_is_refused_without_resume_or_overwrite(tmp_path: Path) -> None:
-    run(spec(), tmp_path / "r", plugins=fake_plugins())
+def test_existing_run_dir_is_refused_without_resume_or_overwrite(tmp_path: Path, plugins: PluginSet) -> None:
+    run(spec(), tmp_path / "r", plugins=plugins)
     with pytest.raises(RunDirError, match="--resume"):
-        run(spec(), tmp_path / "r", plugins=fake_plugins())
-    again = run(spec(), tmp_path / "r", mode="overwrite", plugins=fake_plugins())
+        run(spec(), tmp_path / "r", plugins=plugins)
+    again = run(spec(), tmp_path / "r", mode="overwrite", plugins=plugins)
     assert again["tasks"]["fake-qa"]["metrics"]["dense"]["n"] == 10
 
 
-def test_resume_with_a_changed_spec_is_refused(tmp_path: Path) -> None:
-    run(spec(), tmp_path / "r", plugins=fake_plugins())
+def test_resume_with_a_changed_spec_is_refused(tmp_path: Path, plugins: PluginSet) -> None:
+    run(spec(), tmp_path / "r", plugins=plugins)
     changed = spec(compression=ComponentSpec("fake-prune", {"sparsity": 0.3}))
     with pytest.raises(RunDirError, match="different spec"):
-        run(changed, tmp_path / "r", mode="resume", plugins=fake_plugins())
+        run(changed, tmp_path / "r", mode="resume", plugins=plugins)
 
 
-def test_overwrite_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
+def test_overwrite_refuses_a_folder_that_is_not_a_run(tmp_path: Path, plugins: PluginSet) -> None:
     (tmp_path / "precious.txt").write_text("keep me")
     with pytest.raises(RunDirError, match="not a kick run"):
-        run(spec(), tmp_path, mode="overwrite", plugins=fake_plugins())
+        run(spec(), tmp_path, mode="overwrite", plugins=plugins)
     assert (tmp_path / "precious.txt").read_text() == "keep me"
 
 
-def test_unwritable_run_dir_is_one_clear_error(tmp_path: Path) -> None:
+def test_unwritable_run_dir_is_one_clear_error(tmp_path: Path, plugins: PluginSet) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     with pytest.raises(RunDirError, match="cannot write"):
-        run(spec(), blocker / "sub", plugins=fake_plugins())
+        run(spec(), blocker / "sub", plugins=plugins)
 
 
-def test_bad_names_and_params_fail_before_the_model_loads(tmp_path: Path) -> None:
-    from fakes import FakeModel
-
+def test_bad_names_and_params_fail_before_the_model_loads(tmp_path: Path, plugins: PluginSet) -> None:
     model = FakeModel()
     with pytest.raises(UnknownComponentError, match="did you mean 'fake-qa'"):
-        run(spec(tasks=(ComponentSpec("fake-q"),)), tmp_path / "a", plugins=fake_plugins(), model=model)
+        run(spec(tasks=(ComponentSpec("fake-q"),)), tmp_path / "a", plugins=plugins, model=model)
     with pytest.raises(SpecError, match=r"sparsity must be in \[0, 1\)"):
-        run(spec(compression=ComponentSpec("fake-prune", {"sparsity": 1.5})), tmp_path / "b", plugins=fake_plugins(), model=model)
+        run(
+            spec(compression=ComponentSpec("fake-prune", {"sparsity": 1.5})),
+            tmp_path / "b",
+            plugins=plugins,
+            model=model,
+        )
     with pytest.raises(SpecError, match="unknown parameter 'sparsty'.*did you mean 'sparsity'"):
-        run(spec(compression=ComponentSpec("fake-prune", {"sparsty": 0.5})), tmp_path / "c", plugins=fake_plugins(), model=model)
+        run(
+            spec(compression=ComponentSpec("fake-prune", {"sparsty": 0.5})),
+            tmp_path / "c",
+            plugins=plugins,
+            model=model,
+        )
     assert sum(model.calls) == 0
     assert not (tmp_path / "a").exists()
 
 
-def test_limit_applies_to_every_task(tmp_path: Path) -> None:
-    s = run(spec(limit=3), tmp_path / "r", plugins=fake_plugins())
+def test_limit_applies_to_every_task(tmp_path: Path, plugins: PluginSet) -> None:
+    s = run(spec(limit=3), tmp_path / "r", plugins=plugins)
     assert s["tasks"]["fake-qa"]["metrics"]["dense"]["n"] == 3
 
 
-def test_judged_task_uses_dense_answers_as_reference_and_reports_the_ratio(tmp_path: Path) -> None:
+def test_judged_task_uses_dense_answers_as_reference_and_reports_the_ratio(
+    tmp_path: Path, plugins: PluginSet
+) -> None:
     s = run(
         spec(tasks=(ComponentSpec("fake-chat"),), judge=ComponentSpec("fake-judge")),
         tmp_path / "r",
-        plugins=fake_plugins(),
+        plugins=plugins,
     )
     m = s["tasks"]["fake-chat"]["metrics"]["compressed"]
     # 5 right answers judged 8/8, 5 wrong ones 2/8 -> (5*8 + 5*2) / (10*8)
