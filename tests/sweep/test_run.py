@@ -264,3 +264,22 @@ def test_judged_task_compares_each_cell_with_the_dense_answers(tmp_path: Path, p
     assert m["judged"] == 3 and m["judge_failed"] == 0
     assert m["judge_overall_ratio"] == pytest.approx(m["judge_overall"] / m["judge_overall_ref"])
     assert m["judge_overall"] < m["judge_overall_ref"]  # pruning removed weight mass
+
+
+def test_rejudging_a_sweep_cell_finds_the_dense_answers_through_its_dense_run(
+    tmp_path: Path, plugins: PluginSet
+) -> None:
+    from kick.runner import rejudge
+    from kick.types import ComponentSpec
+
+    data = {"model": "fake-model", "methods": ["fake-magnitude"], "sparsity": [0.5], "tasks": ["fake-judged"],
+            "judge": "fake-mass-judge", "limit": 3}  # fmt: skip
+    run_sweep(parse_sweep_spec(data, levels_of=levels_from(plugins)), tmp_path, plugins=plugins)
+    cell_dir = tmp_path / "fake-model" / "fake-magnitude-s0.5"
+    first = json.loads((cell_dir / "summary.json").read_text())
+    assert first["dense_run"] == "../dense" and first["cell"]["id"] == "fake-model/fake-magnitude-s0.5"
+    again = rejudge(cell_dir, ComponentSpec("fake-mass-judge"), force=True, plugins=plugins)
+    for key in ("metrics", "comparison"):
+        assert again["tasks"]["fake-judged"][key] == first["tasks"]["fake-judged"][key]
+    assert again["level"] == first["level"] == {"kind": "sparsity", "value": 0.5, "label": "50%"}
+    assert again["judged_at"]["force"] is True and again["seconds"] == first["seconds"]
