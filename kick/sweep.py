@@ -242,7 +242,7 @@ def _run_model(
         )
         del model
         if p.cell is not None and _mtime(p.path / COMPRESSION) != stats_before:  # compressed in this run
-            timings.compress += float((summary.get("compression") or {}).get("seconds") or 0.0)
+            timings.compress += float((summary.get("compression") or {}).get("wall_seconds") or 0.0)
         _log_cell(log, p, summary)
         result.cells.append(_cell_entry(p, "done", summary))
         progress.advance("sweep", 1)
