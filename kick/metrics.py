@@ -5,8 +5,8 @@ dense-vs-compressed comparison."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
 
 COUNTERS = ("n", "errors")
 """Metrics that count items rather than measure quality: shown, never compared or marked."""
@@ -41,6 +41,65 @@ def headline_metrics(
     return names[:limit] if limit is not None else names
 
 
+VerdictRule = Literal["interval", "point"]
+VERDICTS = ("matches", "inconclusive", "worse")
+
+
+def tolerance(dense: float, rel_tol: float, abs_tol: float | None) -> float:
+    """How much worse than dense still counts as matching: `rel_tol` of the dense value, or
+    `abs_tol` absolute when that is larger."""
+    return max(rel_tol * abs(dense), abs_tol or 0.0)
+
+
+def verdict(
+    dense: float,
+    delta: float,
+    interval: Sequence[float] | None,
+    *,
+    n: int | None,
+    rel_tol: float,
+    abs_tol: float | None,
+    lower_is_better: bool,
+    rule: VerdictRule = "interval",
+) -> dict[str, Any]:
+    """Whether compressed matches dense on one metric, given `delta` = compressed - dense and
+    the paired interval of `delta` over `n` items.
+
+    The loss is how much worse compressed is (delta with the sign of the metric's direction);
+    tau is the tolerance. `matches` when the whole interval of the loss is within tau (an
+    equivalence test), `worse` when all of it is beyond tau, else `inconclusive`, with the
+    number of items that would decide it estimated from the interval's half-width (which
+    shrinks as 1/sqrt(n)). `significant`: the interval excludes 0. The `point` rule (the
+    paper's, and kick 0.1's) compares the point loss with tau alone, blind to n."""
+    tau = tolerance(dense, rel_tol, abs_tol)
+    sign = 1.0 if lower_is_better else -1.0
+    loss = sign * delta
+    if rule == "point" or interval is None:
+        state = "matches" if loss <= tau else "worse"
+        return {"verdict": state, "matches": state == "matches", "rule": "point", "tolerance": tau}
+    lo, hi = sorted((sign * interval[0], sign * interval[1]))
+    out: dict[str, Any] = {"rule": "interval", "tolerance": tau, "significant": not (lo <= 0.0 <= hi)}
+    if hi <= tau:
+        out["verdict"] = "matches"
+    elif lo > tau:
+        out["verdict"] = "worse"
+    else:
+        out["verdict"] = "inconclusive"
+        out["n_needed"] = items_needed(loss, lo, hi, tau, n)
+    out["matches"] = out["verdict"] == "matches"
+    return out
+
+
+def items_needed(loss: float, lo: float, hi: float, tau: float, n: int | None) -> int | None:
+    """Items needed for the interval to clear tau on the side the point loss is on, assuming
+    its half-width shrinks as 1/sqrt(n); None when the loss sits exactly on tau (or n unknown)."""
+    gap = abs(tau - loss)
+    half = (hi - lo) / 2
+    if not n or gap == 0.0 or half == 0.0:
+        return None
+    return max(n + 1, math.ceil(n * (half / gap) ** 2))
+
+
 def compare(
     dense: Mapping[str, Any],
     compressed: Mapping[str, Any],
@@ -48,10 +107,14 @@ def compare(
     rel_tol: float = 0.05,
     abs_tol: float | None = None,
     lower_is_better: Iterable[str] = (),
+    differences: Mapping[str, Mapping[str, Any]] | None = None,
+    rule: VerdictRule = "interval",
 ) -> dict[str, dict[str, Any]]:
-    """Per numeric metric: dense, compressed, absolute and relative delta, and whether the
-    compressed score still matches dense: it is no worse than dense by more than `rel_tol` of the
-    dense value, or (if given) by more than `abs_tol` absolute. Being better always matches."""
+    """Per numeric metric: dense, compressed, absolute and relative delta, and the verdict.
+
+    `differences` gives, per metric, the paired interval of compressed - dense (`interval`,
+    `method`, `n`, and for binary metrics `lost` / `gained`, see `kick.stats`); a metric
+    without one is judged by the point rule and says so (`rule: point`)."""
     lower = set(lower_is_better)
     out: dict[str, dict[str, Any]] = {}
     for key, d in dense.items():
@@ -59,16 +122,20 @@ def compare(
         if not is_number(d) or not is_number(c):
             continue
         delta = c - d
-        rel = delta / abs(d) if d else None
-        worse = delta if key in lower else -delta  # > 0 means compressed is worse
-        ok_rel = worse <= rel_tol * abs(d)
-        ok_abs = abs_tol is not None and worse <= abs_tol
-        out[key] = {
+        diff = dict((differences or {}).get(key) or {})
+        entry: dict[str, Any] = {
             "dense": d,
             "compressed": c,
             "delta": delta,
-            "rel_delta": rel,
+            "rel_delta": delta / abs(d) if d else None,
             "lower_is_better": key in lower,
-            "matches": bool(ok_rel or ok_abs),
+            **diff,
         }
+        entry.update(
+            verdict(
+                d, delta, diff.get("interval"), n=diff.get("n"), rel_tol=rel_tol, abs_tol=abs_tol,
+                lower_is_better=key in lower, rule=rule,
+            )
+        )  # fmt: skip
+        out[key] = entry
     return out

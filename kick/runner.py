@@ -32,6 +32,7 @@ from typing import Any
 from kick.errors import KickError, RunDirError, SpecError
 from kick.interfaces import Compressor, Judge, Progress, Task, optional_member
 from kick.judging import DenseReferences, judge_task
+from kick.metrics import VerdictRule
 from kick.plugins import PluginSet, load_model, load_plugins
 from kick.provenance import seed_everything
 from kick.rundir import (
@@ -45,6 +46,7 @@ from kick.rundir import (
     read_json,
     write_json_atomic,
 )
+from kick.stats import StatSettings
 from kick.summary import build_summary
 from kick.types import COMPRESSED, DENSE, ComponentSpec, Level, Prediction, Record, RunSpec, Sample
 
@@ -111,6 +113,8 @@ def run(
     level: Level | None = None,
     save_model: bool = False,
     force_judge: bool = False,
+    verdict: VerdictRule = "interval",
+    resamples: int = 2000,
 ) -> dict[str, Any]:
     """Run one evaluation and write its run directory; returns the summary.
 
@@ -118,6 +122,8 @@ def run(
     `spec.model` through the plugins, and only when a phase needs it. `dense`: the finished
     run directory of the dense model, for a run that evaluates only the compressed variant.
     `cell` and `level` name a sweep cell (the level defaults to the compression's parameters).
+    `verdict` and `resamples`: how "matches dense" is decided (`kick.metrics.verdict`; the
+    bootstrap is seeded with `spec.seed`).
     """
     plugins = plugins if plugins is not None else load_plugins()
     progress = progress or Progress()
@@ -167,7 +173,8 @@ def run(
     model_info = loaded.info() if loaded.ready or not previous else dict(previous.get("model") or {})
     summary = build_summary(
         spec, comps.tasks, comps.samples, comps.judge, store, variants, model_info, compression, plugins,
-        dense_summary=dense_summary, rel_tol=rel_tol, abs_tol=abs_tol, cell=cell, level=level,
+        dense_summary=dense_summary, dense_store=dense_store, rel_tol=rel_tol, abs_tol=abs_tol,
+        rule=verdict, stats=StatSettings(resamples=resamples, seed=spec.seed), cell=cell, level=level,
     )  # fmt: skip
     summary["dense_run"] = os.path.relpath(dense, out) if dense is not None else None
     if mode == "rejudge":

@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kick.interfaces import Judge, Task, optional_member
 from kick.judging import judge_metrics
-from kick.metrics import clean_number, compare
+from kick.metrics import VerdictRule, clean_number, compare
+from kick.paired import paired_differences
 from kick.plugins import PluginSet
 from kick.provenance import provenance, run_env
 from kick.rundir import RecordStore
+from kick.stats import StatSettings
 from kick.types import COMPRESSED, DENSE, Level, Record, RunSpec, Sample
 
 
@@ -37,14 +40,19 @@ def build_summary(
     plugins: PluginSet,
     *,
     dense_summary: Mapping[str, Any] | None = None,
+    dense_store: RecordStore | None = None,
     rel_tol: float,
     abs_tol: float | None,
+    rule: VerdictRule = "interval",
+    stats: StatSettings | None = None,
     cell: str | None = None,
     level: Level | None = None,
 ) -> dict[str, Any]:
     """The one summary shape. Per task: settings, metrics per variant, the comparison whenever
     both dense and compressed metrics are known (a sweep cell's dense ones come from its dense
-    run), the primary metric and the lower-is-better metrics."""
+    run) with each metric's paired interval and verdict (`kick.paired`, `kick.metrics.verdict`),
+    the primary metric and the lower-is-better metrics."""
+    stats = stats or StatSettings(seed=spec.seed)
     entries: dict[str, Any] = {}
     for task in tasks:
         ids = [s.id for s in samples[task.name]]
@@ -54,9 +62,17 @@ def build_summary(
             metrics = {DENSE: dense_summary["tasks"][task.name]["metrics"][DENSE], **metrics}
         entry: dict[str, Any] = {"settings": dict(task.settings()), "metrics": metrics}
         if DENSE in metrics and COMPRESSED in metrics:
-            entry["comparison"] = compare(
-                metrics[DENSE], metrics[COMPRESSED], rel_tol=rel_tol, abs_tol=abs_tol, lower_is_better=lower
+            dense_records = (dense_store or store).select(DENSE, task.name, ids)
+            differences = paired_differences(
+                dense_records,
+                store.select(COMPRESSED, task.name, ids),
+                functools.partial(aggregate, task),
+                stats,
             )
+            entry["comparison"] = compare(
+                metrics[DENSE], metrics[COMPRESSED], rel_tol=rel_tol, abs_tol=abs_tol, lower_is_better=lower,
+                differences=differences, rule=rule,
+            )  # fmt: skip
         entry["primary_metric"] = optional_member(task, "primary_metric", None)
         entry["lower_is_better"] = lower
         entries[task.name] = entry
@@ -68,6 +84,7 @@ def build_summary(
         "compression": dict(compression) if compression else None,
         "judge": dict(judge.info()) if judge else None,
         "tolerance": {"relative": rel_tol, "absolute": abs_tol},
+        "statistics": {"verdict": rule, **stats.to_dict()},
         "variants": [DENSE, *variants] if dense_summary is not None else list(variants),
         "level": level.to_dict() if level is not None else None,
         "cell": {

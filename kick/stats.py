@@ -1,0 +1,188 @@
+"""Paired uncertainty of "compressed minus dense", item by item.
+
+Dense and compressed answer the same samples, so every difference is paired: the interval is
+for the mean of per-item differences (or for the difference of any aggregate over the same
+resampled items), which is much narrower than comparing two independent means when the two
+models agree on most items. The statistics come from SciPy:
+
+* a metric whose items are all 0 or 1 (accuracy, exact match): the exact conditional interval
+  behind McNemar's test. Only the discordant items carry information: of the `m` items where
+  the models disagree, `gained` went the compressed model's way; `scipy.stats.binomtest(gained,
+  m).proportion_ci` (Clopper-Pearson) bounds that proportion p, and the difference of the two
+  accuracies is `m / n * (2p - 1)`;
+* any other mean over items (F1, ROUGE, judge scores): `scipy.stats.bootstrap` with
+  `paired=True`, percentile interval, seeded;
+* any other aggregate (perplexity over windows, macro accuracy, judge ratios): the same
+  bootstrap over resampled item indices, recomputing the task's own aggregate on both variants.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class StatSettings:
+    """How intervals are computed; recorded in every summary so they can be recomputed."""
+
+    level: float = LEVEL
+    resamples: int = 2000
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        import scipy
+
+        return {
+            "level": self.level,
+            "resamples": self.resamples,
+            "seed": self.seed,
+            "scipy": scipy.__version__,
+        }
+
+
+@dataclass(frozen=True)
+class Difference:
+    """compressed - dense over `n` paired items: the point value and its interval."""
+
+    delta: float
+    low: float
+    high: float
+    method: str  # "mcnemar-exact" | "paired-bootstrap" | "identical"
+    n: int
+    lost: int | None = None  # binary metrics: items dense got right and compressed got wrong
+    gained: int | None = None  # ... and the reverse
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"interval": [self.low, self.high], "method": self.method, "n": self.n}
+        if self.lost is not None:
+            out["lost"], out["gained"] = self.lost, self.gained
+        return out
+
+
+def is_binary(values: Sequence[float]) -> bool:
+    return all(v in (0.0, 1.0) for v in values)
+
+
+def mean_difference(
+    dense: Sequence[float], compressed: Sequence[float], settings: StatSettings
+) -> Difference:
+    """The paired difference of two per-item means (same items, same order)."""
+    import numpy as np
+
+    d, c = np.asarray(dense, dtype=float), np.asarray(compressed, dtype=float)
+    if d.shape != c.shape or d.size == 0:
+        raise ValueError("paired items: dense and compressed need the same, non-zero number of items")
+    n = int(d.size)
+    delta = float(np.mean(c - d))
+    if is_binary(d.tolist()) and is_binary(c.tolist()):
+        return mcnemar_difference(
+            int(np.sum((d == 1) & (c == 0))), int(np.sum((d == 0) & (c == 1))), n, settings
+        )
+    diffs = c - d
+    if float(np.ptp(diffs)) == 0.0:  # every item moved by the same amount: nothing to resample
+        return Difference(delta, delta, delta, "identical", n)
+    from scipy import stats
+
+    res = stats.bootstrap(
+        (d, c),
+        lambda x, y, axis: np.mean(y - x, axis=axis),
+        paired=True,
+        vectorized=True,
+        n_resamples=settings.resamples,
+        confidence_level=settings.level,
+        method="percentile",
+        rng=np.random.default_rng(settings.seed),
+    )
+    ci = res.confidence_interval
+    return Difference(delta, float(ci.low), float(ci.high), "paired-bootstrap", n)
+
+
+def mcnemar_difference(lost: int, gained: int, n: int, settings: StatSettings) -> Difference:
+    """Exact conditional interval of (gained - lost) / n from the discordant items."""
+    m = lost + gained
+    if m == 0:
+        return Difference(0.0, 0.0, 0.0, "mcnemar-exact", n, lost, gained)
+    from scipy import stats
+
+    ci = stats.binomtest(gained, m).proportion_ci(confidence_level=settings.level, method="exact")
+    scale = m / n
+    return Difference(
+        (gained - lost) / n,
+        scale * (2 * ci.low - 1),
+        scale * (2 * ci.high - 1),
+        "mcnemar-exact",
+        n,
+        lost,
+        gained,
+    )
+
+
+def unpaired_mean_difference(
+    dense: Sequence[float], compressed: Sequence[float], settings: StatSettings
+) -> Difference:
+    """The same difference as if the two samples were independent (for comparison only)."""
+    import numpy as np
+    from scipy import stats
+
+    d, c = np.asarray(dense, dtype=float), np.asarray(compressed, dtype=float)
+    res = stats.bootstrap(
+        (d, c),
+        lambda x, y, axis: np.mean(y, axis=axis) - np.mean(x, axis=axis),
+        paired=False,
+        vectorized=True,
+        n_resamples=settings.resamples,
+        confidence_level=settings.level,
+        method="percentile",
+        rng=np.random.default_rng(settings.seed),
+    )
+    ci = res.confidence_interval
+    return Difference(float(np.mean(c) - np.mean(d)), float(ci.low), float(ci.high), "bootstrap", int(d.size))
+
+
+def aggregate_differences(
+    n: int,
+    names: Sequence[str],
+    point: Mapping[str, float],
+    differences_at: Callable[[Sequence[int]], Sequence[float]],
+    settings: StatSettings,
+) -> dict[str, Difference]:
+    """Intervals for differences of whole aggregates: `differences_at(indices)` recomputes
+    compressed - dense of every metric in `names` on the items at `indices` (with repeats)."""
+    import numpy as np
+    from scipy import stats
+
+    if n == 0 or not names:
+        return {}
+
+    def statistic(idx: Any, axis: int = -1) -> Any:
+        rows = np.atleast_2d(np.asarray(idx, dtype=int))
+        out = np.array([differences_at(row.tolist()) for row in rows]).T  # (metrics, resamples)
+        return out if np.asarray(idx).ndim > 1 else out[:, 0]
+
+    if n == 1:
+        return {
+            k: Difference(float(point[k]), float(point[k]), float(point[k]), "identical", n) for k in names
+        }
+    with warnings.catch_warnings():  # a metric constant under resampling is fine: its interval is a point
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        res = stats.bootstrap(
+            (np.arange(n),),
+            statistic,
+            vectorized=True,
+            n_resamples=settings.resamples,
+            confidence_level=settings.level,
+            method="percentile",
+            rng=np.random.default_rng(settings.seed),
+        )
+    lows, highs = np.atleast_1d(res.confidence_interval.low), np.atleast_1d(res.confidence_interval.high)
+    out = {}
+    for i, k in enumerate(names):
+        lo, hi = float(lows[i]), float(highs[i])
+        # NaN: the metric is missing from some resamples (a subset with no items): no interval
+        out[k] = Difference(float(point[k]), lo, hi, "paired-bootstrap", n)
+    return out
