@@ -123,6 +123,8 @@ def compare(
             continue
         delta = c - d
         diff = dict((differences or {}).get(key) or {})
+        if key in lower and "lost" in diff:  # for a lower-is-better 0/1 score, 0 is the right answer
+            diff["lost"], diff["gained"] = diff["gained"], diff["lost"]
         entry: dict[str, Any] = {
             "dense": d,
             "compressed": c,
