@@ -13,6 +13,27 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from kick.cli_options import (
+    AbsTolOpt,
+    BatchOpt,
+    DeviceOpt,
+    DtypeOpt,
+    JudgeOpt,
+    JudgeParamOpt,
+    LimitOpt,
+    OverwriteOpt,
+    ParamOpt,
+    RelTolOpt,
+    ResamplesOpt,
+    ResumeOpt,
+    RevisionOpt,
+    SeedOpt,
+    SpecOpt,
+    TaskOpt,
+    TaskParamOpt,
+    TrustOpt,
+    VerdictOpt,
+)
 from kick.errors import KickError, SpecError
 from kick.params import parse_assignments
 from kick.plugins import DEFAULT_MODEL, PluginSet
@@ -40,34 +61,6 @@ def guarded(fn: F) -> F:
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-# ---- options shared by commands ----------------------------------------------------------------
-ParamOpt = Annotated[
-    list[str] | None, typer.Option("--param", "-p", help="Method parameter key=value (repeatable).")
-]
-TaskOpt = Annotated[list[str] | None, typer.Option("--task", "-t", help="Task name (repeatable).")]
-TaskParamOpt = Annotated[
-    list[str] | None, typer.Option("--task-param", help="Task parameter TASK.key=value (repeatable).")
-]
-JudgeOpt = Annotated[str | None, typer.Option("--judge", help="Judge for judged tasks (e.g. pairwise).")]
-JudgeParamOpt = Annotated[
-    list[str] | None, typer.Option("--judge-param", help="Judge parameter key=value (repeatable).")
-]
-SpecOpt = Annotated[
-    Path | None, typer.Option("--spec", help="TOML file with the same structure as the options.")
-]
-LimitOpt = Annotated[int | None, typer.Option("--limit", help="Evaluate at most N samples per task.")]
-BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="Batch size for generation and scoring.")]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed for sampling, subsets and calibration.")]
-DtypeOpt = Annotated[str | None, typer.Option("--dtype", help="float32, bfloat16 or float16.")]
-DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1 ...")]
-RevisionOpt = Annotated[str | None, typer.Option("--revision", help="Hub revision (branch, tag or commit).")]
-TrustOpt = Annotated[bool, typer.Option("--trust-remote-code", help="Allow custom model code from the Hub.")]
-ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")]
-OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --out.")]
-RelTolOpt = Annotated[float, typer.Option("--rel-tol", help="'Matches dense' tolerance, relative.")]
-AbsTolOpt = Annotated[float | None, typer.Option("--abs-tol", help="'Matches dense' tolerance, absolute.")]
 
 
 # ---- commands ----------------------------------------------------------------------------------
@@ -141,16 +134,14 @@ def _plugins(ctx: typer.Context) -> PluginSet:
     return plugins
 
 
-def _run_common(
-    ctx: typer.Context, spec: RunSpec, out: Path, mode: Mode, rel_tol: float, abs_tol: float | None
-) -> None:
+def _run_common(ctx: typer.Context, spec: RunSpec, out: Path, mode: Mode, **verdict: Any) -> None:
+    """`kick run` / `kick eval`: one `run()` with a progress display, then the summary table.
+    `verdict`: rel_tol, abs_tol, verdict (interval|point) and resamples, as given."""
     from kick.console import RichProgress, summary_table
     from kick.runner import run
 
     with RichProgress(console) as progress:
-        summary = run(
-            spec, out, mode=mode, plugins=_plugins(ctx), progress=progress, rel_tol=rel_tol, abs_tol=abs_tol
-        )
+        summary = run(spec, out, mode=mode, plugins=_plugins(ctx), progress=progress, **verdict)
     console.print(summary_table(summary))
     console.print(f"run directory: [bold]{out}[/]")
 
@@ -178,7 +169,7 @@ def cmd_eval(
     run_spec = build_run_spec(file=load_spec_file(spec), **_run_options(locals(), method=None))
     if run_spec.compression is not None:
         raise SpecError("kick eval does not compress; use kick run --method")
-    _run_common(ctx, run_spec, out, mode_of(resume, overwrite), 0.05, None)
+    _run_common(ctx, run_spec, out, mode_of(resume, overwrite))
 
 
 def cmd_run(
@@ -204,13 +195,20 @@ def cmd_run(
     overwrite: OverwriteOpt = False,
     rel_tol: RelTolOpt = 0.05,
     abs_tol: AbsTolOpt = None,
+    verdict: VerdictOpt = "interval",
+    resamples: ResamplesOpt = 2000,
 ) -> None:
     """Compress in memory and evaluate, with the dense baseline in the same run."""
     opts = _run_options(locals(), include_dense=not no_dense)
     run_spec = build_run_spec(file=load_spec_file(spec), **opts)
     if run_spec.compression is None:
         raise SpecError("kick run needs --method (use kick eval to evaluate without compression)")
-    _run_common(ctx, run_spec, out, mode_of(resume, overwrite), rel_tol, abs_tol)
+    if resamples < 100:
+        raise SpecError(f"--resamples must be at least 100, got {resamples}")
+    _run_common(
+        ctx, run_spec, out, mode_of(resume, overwrite), rel_tol=rel_tol, abs_tol=abs_tol, verdict=verdict,
+        resamples=resamples,
+    )  # fmt: skip
 
 
 def cmd_compress(
