@@ -88,6 +88,7 @@ def cmd_plugins(
                 "plugin": e.plugin,
                 "description": e.description,
                 "levels": list(e.levels),
+                "seeded": e.seeded,
             }
             for e in ps.registry
         ],
@@ -260,6 +261,13 @@ def cmd_sweep(
     limit: LimitOpt = None,
     batch_size: BatchOpt = None,
     seed: SeedOpt = None,
+    calibration_seed: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--calibration-seed",
+            help="Run every calibrated (seeded) method once per calibration seed (repeatable; TOML: seeds).",
+        ),
+    ] = None,
     rel_tol: Annotated[
         float | None, typer.Option("--rel-tol", help="'Matches dense' tolerance, relative.")
     ] = None,
@@ -270,7 +278,7 @@ def cmd_sweep(
     """Sweep models x methods x levels x tasks (dense once per model); resumable."""
     from kick.console import SweepRichProgress
     from kick.sweep import run_sweep
-    from kick.sweep_spec import levels_from, merge_sweep_options, parse_sweep_spec
+    from kick.sweep_spec import levels_from, merge_sweep_options, parse_sweep_spec, seeded_from
 
     data = merge_sweep_options(
         load_spec_file(spec),
@@ -285,10 +293,12 @@ def cmd_sweep(
         limit=limit,
         batch_size=batch_size,
         seed=seed,
+        seeds=calibration_seed,
         rel_tol=rel_tol,
         abs_tol=abs_tol,
     )
-    sweep = parse_sweep_spec(data, levels_of=levels_from(_plugins(ctx)))
+    ps = _plugins(ctx)
+    sweep = parse_sweep_spec(data, levels_of=levels_from(ps), seeded_of=seeded_from(ps))
     with SweepRichProgress(console) as progress:
         result = run_sweep(
             sweep, out, mode=mode_of(resume, overwrite), plugins=_plugins(ctx), progress=progress

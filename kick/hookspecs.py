@@ -32,10 +32,13 @@ class Register(Protocol):
         description: str = "",
         *,
         levels: Sequence[str] = (),
+        seeded: bool = False,
     ) -> None:
         """Register a component. `factory` is a callable or `"package.module:function"`, imported
         when the component is first created. `levels` (compressors only) names what a sweep
-        varies for it: any of "sparsity", "pattern" (N:M) and "bits"."""
+        varies for it: any of "sparsity", "pattern" (N:M) and "bits". `seeded` (compressors
+        only): the compressor draws a calibration sample with its `seed` parameter, so a sweep
+        given `seeds = [...]` runs each of its cells once per seed."""
 
 
 @hookspec
@@ -60,6 +63,8 @@ def register_compressors(register: Register) -> None:
         def register_compressors(register):
             register("random", "my_plugin.prune:make_random", description="random unstructured pruning",
                      levels=("sparsity",))
+            register("calibrated", "my_plugin.prune:make_calibrated", description="calibrated pruning",
+                     levels=("sparsity",), seeded=True)  # make_calibrated(seed=...) picks its sample
     """
 
 

@@ -149,6 +149,7 @@ def load_plugins(
                 description: str = "",
                 *,
                 levels: Sequence[str] = (),
+                seeded: bool = False,
                 _info: PluginInfo = info,
                 _kind: str = kind,
                 _pending: list[Entry] = pending,
@@ -156,7 +157,7 @@ def load_plugins(
                 _pending.append(
                     Entry(
                         _kind, name, factory, description, _info.name, _info.distribution, _info.version,
-                        tuple(levels),
+                        levels=tuple(levels), seeded=seeded,
                     )
                 )  # fmt: skip
 

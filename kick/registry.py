@@ -35,6 +35,9 @@ class Entry:
     version: str | None
     levels: tuple[str, ...] = ()
     """For a compressor: the level parameters a sweep varies (sparsity, pattern, bits)."""
+    seeded: bool = False
+    """For a compressor: it draws a calibration sample with its `seed` parameter, so a sweep with
+    `seeds` runs it once per seed."""
 
     @property
     def owner(self) -> str:
@@ -99,6 +102,11 @@ class Registry:
             raise ValueError(
                 f"{entry.kind} {entry.name!r}: levels {list(entry.levels)!r}: only a compressor declares "
                 f"levels, among {', '.join(LEVEL_PARAMS)}"
+            )
+        if not isinstance(entry.seeded, bool) or (entry.seeded and entry.kind != "compressor"):
+            raise ValueError(
+                f"{entry.kind} {entry.name!r}: seeded={entry.seeded!r}: only a compressor is seeded "
+                "(True or False: it draws a calibration sample with its `seed` parameter)"
             )
         existing = self._entries[entry.kind].get(entry.name)
         if existing is not None:

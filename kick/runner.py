@@ -111,6 +111,7 @@ def run(
     abs_tol: float | None = None,
     cell: str | None = None,
     level: Level | None = None,
+    seed: int | None = None,
     save_model: bool = False,
     force_judge: bool = False,
     verdict: VerdictRule = "interval",
@@ -121,7 +122,9 @@ def run(
     `model`: a ready model (the sweep hands each cell a fresh copy); default: loaded from
     `spec.model` through the plugins, and only when a phase needs it. `dense`: the finished
     run directory of the dense model, for a run that evaluates only the compressed variant.
-    `cell` and `level` name a sweep cell (the level defaults to the compression's parameters).
+    `cell` and `level` name a sweep cell (the level defaults to the compression's parameters);
+    `seed` is its calibration seed when the sweep varies it (`summary["cell"]["seed"]`; the task
+    sampling seed stays `spec.seed`).
     `verdict` and `resamples`: how "matches dense" is decided (`kick.metrics.verdict`; the
     bootstrap is seeded with `spec.seed`).
     """
@@ -175,6 +178,7 @@ def run(
         spec, comps.tasks, comps.samples, comps.judge, store, variants, model_info, compression, plugins,
         dense_summary=dense_summary, dense_store=dense_store, rel_tol=rel_tol, abs_tol=abs_tol,
         rule=verdict, stats=StatSettings(resamples=resamples, seed=spec.seed), cell=cell, level=level,
+        seed=seed,
     )  # fmt: skip
     summary["dense_run"] = os.path.relpath(dense, out) if dense is not None else None
     if mode == "rejudge":
@@ -361,5 +365,6 @@ def rejudge(
         abs_tol=tol.get("absolute"),
         cell=cell.get("id"),
         level=Level.from_dict(old["level"]) if old.get("level") else None,
+        seed=cell.get("seed"),
         force_judge=force,
     )

@@ -47,6 +47,7 @@ def build_summary(
     stats: StatSettings | None = None,
     cell: str | None = None,
     level: Level | None = None,
+    seed: int | None = None,
 ) -> dict[str, Any]:
     """The one summary shape. Per task: settings, metrics per variant, the comparison whenever
     both dense and compressed metrics are known (a sweep cell's dense ones come from its dense
@@ -92,6 +93,7 @@ def build_summary(
             "model": spec.model.name,
             "method": spec.compression.name if spec.compression else None,
             "level": level.to_dict() if level is not None else None,
+            "seed": seed,
         },
         "tasks": entries,
         "provenance": provenance(plugins),

@@ -11,6 +11,7 @@ and any later stage read it without rebuilding file names::
     DIR/sweep.log                     a plain-text log of the sweep (appended across resumes)
     DIR/<model>/dense/                spec.json, records.jsonl, summary.json
     DIR/<model>/<method>-<level>/     spec.json, records.jsonl, compression.json, summary.json
+    DIR/<model>/<method>-<level>-seed<s>/   the same, per calibration seed (a sweep with `seeds`)
 
 Resuming: a cell with summary.json is finished and skipped; an unfinished cell keeps its
 records (append-only, fsynced per chunk) and only the missing samples are evaluated. A cell whose
@@ -75,11 +76,10 @@ class PlannedCell:
 
     @property
     def label(self) -> str:
-        return (
-            f"{self.cell.method} @ {self.cell.level.label if self.cell.level else 'default'}"
-            if self.cell
-            else "dense"
-        )
+        if self.cell is None:
+            return "dense"
+        seed = f" seed {self.cell.seed}" if self.cell.seed is not None else ""
+        return f"{self.cell.method} @ {self.cell.level.label if self.cell.level else 'default'}{seed}"
 
 
 def plan(sweep: SweepSpec, out: Path) -> list[PlannedCell]:
@@ -239,6 +239,7 @@ def _run_model(
             abs_tol=sweep.abs_tol,
             cell=p.id,
             level=p.cell.level if p.cell else None,
+            seed=p.cell.seed if p.cell else None,
         )
         del model
         if p.cell is not None and _mtime(p.path / COMPRESSION) != stats_before:  # compressed in this run
@@ -273,6 +274,7 @@ def cell_info(p: PlannedCell) -> dict[str, Any]:
         "model": p.model.name,
         "method": p.cell.method if p.cell else None,
         "level": level.to_dict() if level else None,
+        "seed": p.cell.seed if p.cell else None,
     }
 
 

@@ -2,7 +2,9 @@
 `RunSpec` per cell, so every cell is described exactly like a `kick run`. Pure: no I/O.
 
 What a method sweeps over is what its compressor declared at registration (`levels=`): a
-pruner's sparsities and N:M patterns, a quantizer's bit widths."""
+pruner's sparsities and N:M patterns, a quantizer's bit widths. With `seeds = [...]`, every cell
+of a compressor registered `seeded=True` (it draws a calibration sample with its `seed`
+parameter) is run once per seed; the dense model and unseeded methods run once."""
 
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ class Cell:
     level: Level | None
     params: tuple[tuple[str, Scalar], ...]
     name: str
+    seed: int | None = None
+    """The calibration seed (the compressor's `seed` param) when the sweep varies it, else None."""
 
     @property
     def id(self) -> str:
@@ -43,6 +47,8 @@ class SweepSpec:
     batch_size: int = 8
     limit: int | None = None
     seed: int = 0
+    seeds: tuple[int, ...] | None = None
+    """Calibration seeds: each cell of a seeded compressor runs once per seed (None: not varied)."""
     rel_tol: float = 0.05
     abs_tol: float | None = None
     copy_mode: CopyMode = "auto"
@@ -74,6 +80,7 @@ _SWEEP_KEYS = {
     "limit",
     "batch_size",
     "seed",
+    "seeds",
     "rel_tol",
     "abs_tol",
     "copy",
@@ -115,6 +122,43 @@ def parse_levels(table: Mapping[str, Any], where: str) -> tuple[list[Level], lis
             raise SpecError(f"sweep spec: {where}bits {v!r} must be a positive integer")
         bits.append(Level("bits", v))
     return sparsity, patterns, bits
+
+
+def parse_seeds(value: Any) -> tuple[int, ...] | None:
+    """The sweep's calibration seeds: None when not given, else a non-empty list of distinct integers."""
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)):
+        raise SpecError(f"sweep spec: seeds must be a list of integers such as [0, 1, 2], got {value!r}")
+    bad = [v for v in value if isinstance(v, bool) or not isinstance(v, int)]
+    dupes = sorted({v for v in value if v not in bad and list(value).count(v) > 1})
+    why = ""
+    if not value:
+        why = "is empty"
+    elif bad:
+        why = f"has non-integers {bad!r}"
+    elif dupes:
+        why = f"repeats {dupes!r}"
+    if why:
+        raise SpecError(f"sweep spec: seeds {list(value)!r} {why}; give distinct integers such as [0, 1, 2]")
+    return tuple(value)
+
+
+def with_seeds(cells: Sequence[Cell], seeds: Sequence[int] | None, *, seeded: bool) -> list[Cell]:
+    """A seeded method's cells once per seed, each with the compressor param `seed=<s>` and the
+    name `<cell>-seed<s>`; the cells unchanged when no seeds are given or the method is unseeded."""
+    if seeds is None or not seeded:
+        return list(cells)
+    out = []
+    for cell in cells:
+        if any(k == "seed" for k, _ in cell.params):
+            raise SpecError(
+                f"sweep spec: {cell.method} sets its seed param and the sweep gives seeds; give one of them"
+            )
+        for s in seeds:
+            params = tuple(sorted((*cell.params, ("seed", s))))
+            out.append(replace(cell, params=params, name=f"{cell.name}-seed{s}", seed=s))
+    return out
 
 
 def _model_specs(data: Mapping[str, Any], default_model: str) -> tuple[ModelSpec, ...]:
@@ -192,12 +236,15 @@ def parse_sweep_spec(
     data: Mapping[str, Any],
     *,
     levels_of: Callable[[str], Sequence[str]],
+    seeded_of: Callable[[str], bool] | None = None,
     default_model: str = DEFAULT_MODEL,
 ) -> SweepSpec:
     """Validate a sweep mapping (a parsed TOML file) and expand it into cells. Pure.
 
     `levels_of(method)` is what the compressor declared it sweeps over (`Entry.levels`); it
-    raises for an unknown method (`levels_from(plugins)` builds it from the registry)."""
+    raises for an unknown method (`levels_from(plugins)` builds it from the registry).
+    `seeded_of(method)` is whether it was registered `seeded` (`seeded_from(plugins)`); a spec
+    with `seeds` needs it, one without never calls it."""
     unknown = set(data) - _SWEEP_KEYS
     if unknown:
         raise SpecError(
@@ -212,24 +259,32 @@ def parse_sweep_spec(
             raise SpecError(f"sweep spec: {key} must be tables [{key}.<method>]")
     top_levels = parse_levels(data, "")
     raw_cells = _as_list(data.get("cells"), "cells")
+    seeds = parse_seeds(data.get("seeds"))
+    if seeds is not None and seeded_of is None:
+        raise TypeError("parse_sweep_spec: a spec with seeds needs seeded_of (e.g. seeded_from(plugins))")
+
+    def seeded(method: str) -> bool:
+        return seeded_of is not None and seeds is not None and bool(seeded_of(method))
 
     cells: list[Cell] = []
     for model in models:
         for method in methods:
             lv = per_method_levels.get(method)
             levels = parse_levels(lv, f"levels.{method}.") if lv is not None else top_levels
-            cells += method_cells(
+            own = method_cells(
                 model.name,
                 method,
                 declared=levels_of(method),
                 levels=levels,
                 params=dict(params.get(method, {})),
             )
+            cells += with_seeds(own, seeds, seeded=seeded(method))
         for raw in raw_cells:
             if not isinstance(raw, Mapping):
                 raise SpecError("sweep spec: cells must be [[cells]] tables")
             if raw.get("model", model.name) == model.name:
-                cells.append(explicit_cell(model.name, raw, params))
+                cell = explicit_cell(model.name, raw, params)
+                cells += with_seeds([cell], seeds, seeded=seeded(cell.method))
     ids = [c.id for c in cells]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
@@ -268,6 +323,7 @@ def parse_sweep_spec(
         batch_size=batch_size,
         limit=limit,
         seed=int(data.get("seed", 0)),
+        seeds=seeds,
         rel_tol=rel_tol,
         abs_tol=float(abs_tol) if abs_tol is not None else None,
         copy_mode=copy_mode,
@@ -301,11 +357,16 @@ def levels_from(plugins: PluginSet) -> Callable[[str], Sequence[str]]:
     return lambda method: plugins.registry.get("compressor", method).levels
 
 
+def seeded_from(plugins: PluginSet) -> Callable[[str], bool]:
+    """`seeded_of` for `parse_sweep_spec`: whether each compressor was registered `seeded`."""
+    return lambda method: plugins.registry.get("compressor", method).seeded
+
+
 def merge_sweep_options(file: Mapping[str, Any], **opts: Any) -> dict[str, Any]:
     """Command-line options over a sweep spec file: given lists replace the file's, `--param`
     (METHOD.key=value) and `--task-param` (TASK.key=value) add to its tables. Pure."""
     data = dict(file)
-    for key in ("models", "methods", "sparsity", "patterns", "bits", "tasks"):
+    for key in ("models", "methods", "sparsity", "patterns", "bits", "seeds", "tasks"):
         if opts.get(key):
             data[key] = list(opts[key])
             if key == "models":

@@ -17,6 +17,7 @@ def register_compressors(register: Register) -> None:
         "kick_quant.gptq:make_gptq",
         description="GPTQ: 2/3/4/8-bit OBS quantization, groups, act-order, sequential",
         levels=("bits",),
+        seeded=True,
     )
     register(
         "rtn",

@@ -105,9 +105,8 @@ def test_plugins_json_lists_plugins_components_and_failures(cli) -> None:
     res = cli("plugins", "--json")
     data = json.loads(res.output)
     assert data["plugins"][0]["name"] == "fake"
-    assert {"kind": "compressor", "name": "fake-prune", "plugin": "fake", "description": "", "levels": []} in data[
-        "components"
-    ]
+    assert {"kind": "compressor", "name": "fake-prune", "plugin": "fake", "description": "", "levels": [],
+            "seeded": False} in data["components"]  # fmt: skip
     assert data["failures"] == []
 
 

@@ -133,7 +133,9 @@ def test_unknown_name_suggests_the_closest_and_lists_the_rest() -> None:
     with pytest.raises(UnknownComponentError) as e:
         ps.registry.get("compressor", "fake-prun")
     assert "did you mean 'fake-prune'" in str(e.value)
-    assert "available: fake-first, fake-magnitude, fake-prune, fake-quant, torch-magnitude" in str(e.value)
+    assert "available: fake-calibrated, fake-first, fake-magnitude, fake-prune, fake-quant, torch-magnitude" in str(
+        e.value
+    )
     with pytest.raises(
         UnknownComponentError,
         match="available: fake-acc, fake-chat, fake-instruct, fake-judged, fake-ppl, fake-qa, fake-summary, tiny-ppl$",
@@ -227,3 +229,43 @@ def test_levels_are_declared_by_compressors_only_and_from_a_known_set() -> None:
     ps = load_plugins(extra=[("odd", Odd)], eps=[])
     assert sorted(f.stage for f in ps.failures) == ["registering compressors", "registering tasks"]
     assert not ps.registry.has("task", "leveled-task") and not ps.registry.has("compressor", "heads")
+
+
+def test_seeded_is_declared_by_compressors_only_and_is_a_bool() -> None:
+    class Seeds:
+        @staticmethod
+        @hookimpl
+        def register_tasks(register):  # type: ignore[no-untyped-def]
+            register("seeded-task", lambda **p: None, seeded=True)
+
+        @staticmethod
+        @hookimpl
+        def register_compressors(register):  # type: ignore[no-untyped-def]
+            register("calibrated", lambda **p: None, levels=("sparsity",), seeded=True)
+
+        @staticmethod
+        @hookimpl
+        def register_judges(register):  # type: ignore[no-untyped-def]
+            register("plain-judge", lambda **p: None)
+
+    class NotABool:
+        @staticmethod
+        @hookimpl
+        def register_compressors(register):  # type: ignore[no-untyped-def]
+            register("maybe", lambda **p: None, seeded="yes")
+
+    ps = load_plugins(extra=[("seeds", Seeds), ("notabool", NotABool)], eps=[])
+    assert sorted((f.name, f.stage) for f in ps.failures) == [
+        ("notabool", "registering compressors"),
+        ("seeds", "registering tasks"),
+    ]
+    assert "only a compressor is seeded" in " ".join(f.error for f in ps.failures)
+    assert not ps.registry.has("task", "seeded-task") and not ps.registry.has("compressor", "maybe")
+    assert ps.registry.get("compressor", "calibrated").seeded is True
+    assert ps.registry.get("judge", "plain-judge").seeded is False
+
+
+def test_the_calibrated_builtins_are_seeded_and_the_others_not() -> None:
+    reg = load_plugins().registry
+    seeded = {n: reg.get("compressor", n).seeded for n in ("magnitude", "wanda", "sparsegpt", "gptq", "rtn")}
+    assert seeded == {"magnitude": False, "wanda": True, "sparsegpt": True, "gptq": True, "rtn": False}

@@ -11,7 +11,8 @@ Components (all names start with fake- except the two torch ones, which import t
                fake-instruct and fake-summary (judged, GOOD/BAD answers for the OpenAI server),
                tiny-ppl (perplexity from `token_nll`, for a real tiny Llama)
   compressors  fake-prune (claims a sparsity, leaves the weights), fake-magnitude, fake-first,
-               fake-quant, torch-magnitude (a real nn.Module)
+               fake-quant, fake-calibrated (seeded: its `seed` picks the weights it zeroes),
+               torch-magnitude (a real nn.Module)
   judges       fake-judge (right 8, wrong 2, out of 8), fake-mass-judge (weight mass of both answers)
   models       fake-model
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -347,6 +349,25 @@ class FirstWeights(Magnitude):
         return {"sparsity": 1 - model.alive()}
 
 
+class Calibrated:
+    """fake-calibrated, registered `seeded`: zeros `sparsity` of the weights, which ones drawn from
+    `seed` (as a calibrated pruner's result depends on the calibration sample it draws)."""
+
+    name = "fake-calibrated"
+
+    def __init__(self, sparsity: float = 0.5, seed: int = 0) -> None:
+        if not 0 <= sparsity < 1:
+            raise SpecError(f"fake-calibrated: sparsity {sparsity} out of range")
+        self.sparsity, self.seed = sparsity, seed
+
+    def compress(self, model: FakeModel) -> Mapping[str, Any]:
+        k = int(round(self.sparsity * len(model.weights)))
+        zeroed = sorted(random.Random(self.seed).sample(range(len(model.weights)), k))
+        for i in zeroed:
+            model.weights[i] = 0.0
+        return {"sparsity": 1 - model.alive(), "seed": self.seed, "zeroed": zeroed}
+
+
 class Rounder:
     """fake-quant: rounds every weight to a grid of 2**bits steps."""
 
@@ -458,6 +479,13 @@ class FakePlugin:
             "fake-first", FirstWeights, description="zero the first weights", levels=("sparsity", "pattern")
         )
         register("fake-quant", Rounder, description="round to a grid", levels=("bits",))
+        register(
+            "fake-calibrated",
+            Calibrated,
+            description="zero weights drawn from its seed",
+            levels=("sparsity",),
+            seeded=True,
+        )
         register(
             "torch-magnitude", TorchMagnitude, description="magnitude on a real module", levels=("sparsity",)
         )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,16 @@ def levels_of(method: str) -> tuple[str, ...]:
     return ("bits",) if method in QUANTIZERS else ("sparsity", "pattern")
 
 
+SEEDED = ("wanda", "sparsegpt", "gptq")
+
+
+def seeded_of(method: str) -> bool:
+    """Whether each method draws a calibration sample with its `seed` (as a registry would say)."""
+    return method in SEEDED
+
+
 def parse(data: dict) -> Any:
-    return parse_sweep_spec(data, levels_of=levels_of)
+    return parse_sweep_spec(data, levels_of=levels_of, seeded_of=seeded_of)
 
 
 def test_methods_times_levels_expand_into_cells_with_the_level_as_a_param() -> None:
@@ -114,3 +123,94 @@ def test_demo_spec_is_dense_plus_three_pruners_at_half_and_2_4_plus_gptq_4bit() 
     for params in calibrated.values():
         assert (root / str(params["calibration"])).is_file()
         assert params["nsamples"] * params["seqlen"] <= 16 * 256
+
+
+SEEDED_SWEEP = {
+    "model": "m",
+    "methods": ["magnitude", "wanda", "gptq"],
+    "sparsity": [0.5],
+    "patterns": ["2:4"],
+    "bits": [4],
+    "tasks": ["t"],
+    "seed": 7,
+    "params": {"wanda": {"nsamples": 16}},
+}
+
+
+def test_seeds_run_each_seeded_cell_once_per_seed_and_unseeded_ones_once(tmp_path: Path) -> None:
+    spec = parse({**SEEDED_SWEEP, "seeds": [0, 1]})
+    assert [(c.name, c.seed) for c in spec.cells] == [
+        ("magnitude-s0.5", None), ("magnitude-2of4", None),
+        ("wanda-s0.5-seed0", 0), ("wanda-s0.5-seed1", 1), ("wanda-2of4-seed0", 0), ("wanda-2of4-seed1", 1),
+        ("gptq-4bit-seed0", 0), ("gptq-4bit-seed1", 1),
+    ]  # fmt: skip
+    assert spec.seeds == (0, 1)
+    wanda_nm_1 = spec.cells[5]
+    assert dict(wanda_nm_1.params) == {"pattern": "2:4", "nsamples": 16, "seed": 1}
+    assert wanda_nm_1.level == Level("pattern", "2:4")
+    assert dict(spec.cells[0].params) == {"sparsity": 0.5}  # magnitude gets no seed param
+    planned = plan(spec, tmp_path)
+    assert [p.id for p in planned].count("m/dense") == 1 and len(planned) == 9
+    # the task sample seed stays the sweep's for every cell: dense and compressed see the same items
+    assert {p.spec.seed for p in planned} == {7}
+    assert dict(planned[7].spec.compression.params) == {"bits": 4, "seed": 0}  # type: ignore[union-attr]
+    assert planned[7].path == tmp_path / "m" / "gptq-4bit-seed0"
+    assert planned[7].label == "gptq @ 4-bit seed 0" and planned[1].label == "magnitude @ 50%"
+
+
+def test_without_seeds_cell_names_and_params_are_exactly_as_before() -> None:
+    spec = parse(SEEDED_SWEEP)
+    assert [(c.name, c.seed) for c in spec.cells] == [
+        ("magnitude-s0.5", None), ("magnitude-2of4", None), ("wanda-s0.5", None), ("wanda-2of4", None),
+        ("gptq-4bit", None),
+    ]  # fmt: skip
+    assert dict(spec.cells[2].params) == {"sparsity": 0.5, "nsamples": 16} and spec.seeds is None
+    # a caller that knows nothing of seeds (levels_of only) parses a spec without seeds as before
+    assert parse_sweep_spec(SEEDED_SWEEP, levels_of=levels_of).cells == spec.cells
+
+
+def test_explicit_cells_of_a_seeded_method_are_run_once_per_seed_too() -> None:
+    spec = parse(
+        {
+            "model": "m",
+            "tasks": ["t"],
+            "seeds": [3, 5],
+            "cells": [
+                {"method": "sparsegpt", "sparsity": 0.7, "name": "sgpt70"},
+                {"method": "magnitude", "sparsity": 0.7},
+            ],
+        }
+    )
+    assert [(c.name, c.seed, dict(c.params)) for c in spec.cells] == [
+        ("sgpt70-seed3", 3, {"sparsity": 0.7, "seed": 3}),
+        ("sgpt70-seed5", 5, {"sparsity": 0.7, "seed": 5}),
+        ("magnitude-s0.7", None, {"sparsity": 0.7}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("seeds", "message"),
+    [
+        ([], "seeds [] is empty"),
+        ([0, 1, 0], "seeds [0, 1, 0] repeats [0]"),
+        ([0, "1"], "has non-integers ['1']"),
+        ([0, 1.5], "has non-integers [1.5]"),
+        ([True], "has non-integers [True]"),
+        (3, "seeds must be a list of integers"),
+    ],
+)
+def test_a_bad_seed_list_is_one_clear_error(seeds: Any, message: str) -> None:
+    with pytest.raises(SpecError, match=re.escape(message)):
+        parse({**SEEDED_SWEEP, "seeds": seeds})
+
+
+def test_seeds_and_a_fixed_seed_param_of_a_seeded_method_conflict() -> None:
+    with pytest.raises(SpecError, match="wanda sets its seed param and the sweep gives seeds"):
+        parse({**SEEDED_SWEEP, "seeds": [0, 1], "params": {"wanda": {"seed": 4}}})
+    # without seeds, a fixed seed param is an ordinary param
+    assert dict(parse({**SEEDED_SWEEP, "params": {"wanda": {"seed": 4}}}).cells[2].params)["seed"] == 4
+
+
+def test_seeds_without_seeded_of_is_a_programming_error() -> None:
+    with pytest.raises(TypeError, match="needs seeded_of"):
+        parse_sweep_spec({**SEEDED_SWEEP, "seeds": [0]}, levels_of=levels_of)
