@@ -262,11 +262,7 @@ def cmd_sweep(
     batch_size: BatchOpt = None,
     seed: SeedOpt = None,
     calibration_seed: Annotated[
-        list[int] | None,
-        typer.Option(
-            "--calibration-seed",
-            help="Run every calibrated (seeded) method once per calibration seed (repeatable; TOML: seeds).",
-        ),
+        list[int] | None, typer.Option("--calibration-seed", help="Calibration seed (repeatable).")
     ] = None,
     rel_tol: Annotated[
         float | None, typer.Option("--rel-tol", help="'Matches dense' tolerance, relative.")
@@ -297,8 +293,7 @@ def cmd_sweep(
         rel_tol=rel_tol,
         abs_tol=abs_tol,
     )
-    ps = _plugins(ctx)
-    sweep = parse_sweep_spec(data, levels_of=levels_from(ps), seeded_of=seeded_from(ps))
+    sweep = parse_sweep_spec(data, levels_of=levels_from(_plugins(ctx)), seeded_of=seeded_from(_plugins(ctx)))
     with SweepRichProgress(console) as progress:
         result = run_sweep(
             sweep, out, mode=mode_of(resume, overwrite), plugins=_plugins(ctx), progress=progress

@@ -133,8 +133,9 @@ def test_unknown_name_suggests_the_closest_and_lists_the_rest() -> None:
     with pytest.raises(UnknownComponentError) as e:
         ps.registry.get("compressor", "fake-prun")
     assert "did you mean 'fake-prune'" in str(e.value)
-    assert "available: fake-calibrated, fake-first, fake-magnitude, fake-prune, fake-quant, torch-magnitude" in str(
-        e.value
+    assert (
+        "available: fake-calibrated, fake-first, fake-magnitude, fake-prune, fake-quant, torch-magnitude"
+        in str(e.value)
     )
     with pytest.raises(
         UnknownComponentError,

@@ -62,3 +62,31 @@ def test_cli_sweep_with_a_bad_spec_is_one_line_and_exit_2(cli, tmp_path: Path) -
     spec.write_text('methods = ["fake-magnitude"]\ntasks = ["fake-acc"]\nsparsity = [2]\n')
     res = cli("sweep", "--spec", str(spec), "--out", str(tmp_path / "o"))
     assert res.exit_code == 2 and "sparsity 2 must be a number in [0, 1)" in res.output
+
+
+def test_cli_calibration_seed_runs_seeded_methods_once_per_seed(cli, tmp_path: Path) -> None:
+    spec = tmp_path / "sweep.toml"
+    spec.write_text(SPEC.replace('"fake-magnitude", "fake-quant"', '"fake-magnitude", "fake-calibrated"'))
+    out = tmp_path / "sweep"
+    args = ("sweep", "--spec", str(spec), "--out", str(out), "--sparsity", "0.5")
+    res = cli(*args, "--calibration-seed", "2", "--calibration-seed", "3")
+    assert res.exit_code == 0, res.output
+    index = json.loads((out / "index.json").read_text())["cells"]
+    assert [(c["id"], c["seed"]) for c in index] == [
+        ("fake-model/dense", None), ("fake-model/fake-magnitude-s0.5", None),
+        ("fake-model/fake-calibrated-s0.5-seed2", 2), ("fake-model/fake-calibrated-s0.5-seed3", 3),
+    ]  # fmt: skip
+    assert json.loads((out / "sweep.json").read_text())["sweep"]["seeds"] == [2, 3]
+    # the TOML key is `seeds`; the option wins over it
+    spec.write_text(spec.read_text() + "seeds = [2, 3]\n")
+    res = cli(*args, "--resume")
+    assert res.exit_code == 0, res.output
+    res = cli(*args, "--resume", "--calibration-seed", "2", "--calibration-seed", "2")
+    assert res.exit_code == 2 and "seeds [2, 2] repeats [2]" in res.output
+
+
+def test_plugins_json_says_which_compressors_are_seeded(cli) -> None:
+    components = json.loads(cli("plugins", "--json").output)["components"]
+    seeded = {c["name"]: c["seeded"] for c in components if c["kind"] == "compressor"}
+    assert seeded["fake-calibrated"] is True and seeded["fake-magnitude"] is False
+    assert all(c["seeded"] is False for c in components if c["kind"] != "compressor")

@@ -15,7 +15,7 @@ from support.fake_plugin import FakeModel, Magnitude, load_fake_model
 from kick.errors import RunDirError
 from kick.plugins import PluginSet
 from kick.sweep import INDEX, LOG, SWEEP, run_sweep
-from kick.sweep_spec import levels_from, parse_sweep_spec
+from kick.sweep_spec import levels_from, parse_sweep_spec, seeded_from
 
 TESTS = Path(__file__).resolve().parents[1]  # tests/: the child imports `support` from there
 
@@ -283,3 +283,57 @@ def test_rejudging_a_sweep_cell_finds_the_dense_answers_through_its_dense_run(
         assert again["tasks"]["fake-judged"][key] == first["tasks"]["fake-judged"][key]
     assert again["level"] == first["level"] == {"kind": "sparsity", "value": 0.5, "label": "50%"}
     assert again["judged_at"]["force"] is True and again["seconds"] == first["seconds"]
+
+
+def test_seeds_run_the_seeded_method_once_per_seed_against_one_dense(
+    tmp_path: Path, plugins: PluginSet
+) -> None:
+    data = {"model": "fake-model", "methods": ["fake-calibrated", "fake-magnitude"], "sparsity": [0.3, 0.6],
+            "tasks": ["fake-acc", "fake-ppl"], "limit": 8, "batch_size": 1, "seed": 5, "seeds": [0, 1]}  # fmt: skip
+    spec = parse_sweep_spec(data, levels_of=levels_from(plugins), seeded_of=seeded_from(plugins))
+    run_sweep(spec, tmp_path, plugins=plugins)
+    index = json.loads((tmp_path / INDEX).read_text())["cells"]
+    assert [(c["id"], c["seed"]) for c in index] == [
+        ("fake-model/dense", None),
+        ("fake-model/fake-calibrated-s0.3-seed0", 0), ("fake-model/fake-calibrated-s0.3-seed1", 1),
+        ("fake-model/fake-calibrated-s0.6-seed0", 0), ("fake-model/fake-calibrated-s0.6-seed1", 1),
+        ("fake-model/fake-magnitude-s0.3", None), ("fake-model/fake-magnitude-s0.6", None),
+    ]  # fmt: skip
+    assert all(c["finished"] for c in index)
+
+    def summary(name: str) -> dict[str, Any]:
+        return json.loads((tmp_path / "fake-model" / name / "summary.json").read_text())  # type: ignore[no-any-return]
+
+    s0, s1 = summary("fake-calibrated-s0.3-seed0"), summary("fake-calibrated-s0.3-seed1")
+    assert s0["cell"] == {"id": "fake-model/fake-calibrated-s0.3-seed0", "model": "fake-model",
+                          "method": "fake-calibrated", "level": {"kind": "sparsity", "value": 0.3, "label": "30%"},
+                          "seed": 0}  # fmt: skip
+    assert s1["cell"]["seed"] == 1 and summary("fake-magnitude-s0.3")["cell"]["seed"] is None
+    assert summary("dense")["cell"]["seed"] is None
+    # the compressor got its seed; the task sample seed is the sweep's for every cell
+    assert s0["spec"]["compression"]["params"] == {"sparsity": 0.3, "seed": 0}
+    assert s1["spec"]["compression"]["params"] == {"sparsity": 0.3, "seed": 1}
+    assert {summary(c["id"].split("/")[1])["seed"] for c in index} == {5}
+    # each seed zeroed other weights: the compressed metrics differ, the dense ones are the one dense run's
+    assert s0["compression"]["zeroed"] != s1["compression"]["zeroed"]
+    assert len(s0["compression"]["zeroed"]) == len(s1["compression"]["zeroed"]) == 12
+    acc0, acc1 = (s["tasks"]["fake-acc"]["metrics"]["compressed"]["acc"] for s in (s0, s1))
+    assert (acc0, acc1) == (0.75, 0.875)
+    dense = summary("dense")["tasks"]["fake-acc"]["metrics"]["dense"]
+    assert s0["tasks"]["fake-acc"]["metrics"]["dense"] == s1["tasks"]["fake-acc"]["metrics"]["dense"] == dense
+    assert s0["dense_run"] == s1["dense_run"] == "../dense"
+    assert [p.name for p in (tmp_path / "fake-model").iterdir() if p.name.startswith("dense")] == ["dense"]
+
+
+def test_a_rejudged_seeded_cell_keeps_its_seed(tmp_path: Path, plugins: PluginSet) -> None:
+    from kick.runner import rejudge
+    from kick.types import ComponentSpec
+
+    data = {"model": "fake-model", "methods": ["fake-calibrated"], "sparsity": [0.5], "tasks": ["fake-judged"],
+            "judge": "fake-mass-judge", "limit": 3, "seeds": [4]}  # fmt: skip
+    spec = parse_sweep_spec(data, levels_of=levels_from(plugins), seeded_of=seeded_from(plugins))
+    run_sweep(spec, tmp_path, plugins=plugins)
+    cell_dir = tmp_path / "fake-model" / "fake-calibrated-s0.5-seed4"
+    first = json.loads((cell_dir / "summary.json").read_text())
+    again = rejudge(cell_dir, ComponentSpec("fake-mass-judge"), force=True, plugins=plugins)
+    assert again["cell"] == first["cell"] and first["cell"]["seed"] == 4
