@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -33,6 +33,7 @@ from kick.cli_options import (
     TaskParamOpt,
     TrustOpt,
     VerdictOpt,
+    run_options,
 )
 from kick.errors import KickError, SpecError
 from kick.params import parse_assignments
@@ -111,24 +112,6 @@ def cmd_plugins(
     console.print(plugins_table(ps))
 
 
-_OPTION_NAMES = {
-    "model": "model", "method": "method", "param": "params", "task": "tasks", "task_param": "task_params",
-    "judge": "judge", "judge_param": "judge_params", "limit": "limit", "batch_size": "batch_size",
-    "seed": "seed", "dtype": "dtype", "device": "device", "revision": "revision",
-    "trust_remote_code": "trust_remote_code",
-}  # fmt: skip
-
-
-def _run_options(given: Mapping[str, Any], **fixed: Any) -> dict[str, Any]:
-    """A command's run options as `build_run_spec` keywords (repeatable options may be None)."""
-    opts = {key: given[name] for name, key in _OPTION_NAMES.items() if name in given}
-    opts = {
-        k: ([] if v is None and k in ("params", "tasks", "task_params", "judge_params") else v)
-        for k, v in opts.items()
-    }
-    return {**opts, **fixed}
-
-
 def _plugins(ctx: typer.Context) -> PluginSet:
     """The plugin set `make_app` was built with (every command reads it from the context)."""
     plugins: PluginSet = ctx.obj
@@ -167,7 +150,7 @@ def cmd_eval(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Evaluate a model (no compression) on tasks."""
-    run_spec = build_run_spec(file=load_spec_file(spec), **_run_options(locals(), method=None))
+    run_spec = build_run_spec(file=load_spec_file(spec), **run_options(locals(), method=None))
     if run_spec.compression is not None:
         raise SpecError("kick eval does not compress; use kick run --method")
     _run_common(ctx, run_spec, out, mode_of(resume, overwrite))
@@ -200,7 +183,7 @@ def cmd_run(
     resamples: ResamplesOpt = 2000,
 ) -> None:
     """Compress in memory and evaluate, with the dense baseline in the same run."""
-    opts = _run_options(locals(), include_dense=not no_dense)
+    opts = run_options(locals(), include_dense=not no_dense)
     run_spec = build_run_spec(file=load_spec_file(spec), **opts)
     if run_spec.compression is None:
         raise SpecError("kick run needs --method (use kick eval to evaluate without compression)")
@@ -228,7 +211,7 @@ def cmd_compress(
     """Compress a model and save a folder that AutoModelForCausalLM.from_pretrained loads."""
     from kick.compress import compress_to_folder
 
-    run_spec = build_run_spec(file={}, **_run_options(locals(), include_dense=False))
+    run_spec = build_run_spec(file={}, **run_options(locals(), include_dense=False))
     with console.status(f"compressing {model} with {method}"):
         stats = compress_to_folder(run_spec, out, overwrite=overwrite, plugins=_plugins(ctx))
     from kick.console import compression_table
@@ -268,6 +251,8 @@ def cmd_sweep(
         float | None, typer.Option("--rel-tol", help="'Matches dense' tolerance, relative.")
     ] = None,
     abs_tol: AbsTolOpt = None,
+    verdict: Annotated[str | None, typer.Option("--verdict", help="interval (default) or point.")] = None,
+    resamples: Annotated[int | None, typer.Option("--resamples", help="Bootstrap resamples.")] = None,
     resume: ResumeOpt = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo cells whose spec changed.")] = False,
 ) -> None:
@@ -292,6 +277,8 @@ def cmd_sweep(
         seeds=calibration_seed,
         rel_tol=rel_tol,
         abs_tol=abs_tol,
+        verdict=verdict,
+        resamples=resamples,
     )
     sweep = parse_sweep_spec(data, levels_of=levels_from(_plugins(ctx)), seeded_of=seeded_from(_plugins(ctx)))
     with SweepRichProgress(console) as progress:

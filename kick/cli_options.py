@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -38,3 +39,21 @@ VerdictOpt = Annotated[
 ]  # fmt: skip
 ResamplesOpt = Annotated[int, typer.Option("--resamples", help="Bootstrap resamples for the intervals.")]
 AbsTolOpt = Annotated[float | None, typer.Option("--abs-tol", help="'Matches dense' tolerance, absolute.")]
+
+# the command parameters that are run options, and their build_run_spec keywords
+OPTION_NAMES = {
+    "model": "model", "method": "method", "param": "params", "task": "tasks", "task_param": "task_params",
+    "judge": "judge", "judge_param": "judge_params", "limit": "limit", "batch_size": "batch_size",
+    "seed": "seed", "dtype": "dtype", "device": "device", "revision": "revision",
+    "trust_remote_code": "trust_remote_code",
+}  # fmt: skip
+
+
+def run_options(given: Mapping[str, Any], **fixed: Any) -> dict[str, Any]:
+    """A command's run options as `build_run_spec` keywords (repeatable options may be None)."""
+    opts = {key: given[name] for name, key in OPTION_NAMES.items() if name in given}
+    opts = {
+        k: ([] if v is None and k in ("params", "tasks", "task_params", "judge_params") else v)
+        for k, v in opts.items()
+    }
+    return {**opts, **fixed}

@@ -237,6 +237,8 @@ def _run_model(
             progress=_Prefixed(progress, p.id),
             rel_tol=sweep.rel_tol,
             abs_tol=sweep.abs_tol,
+            verdict=sweep.verdict,
+            resamples=sweep.resamples,
             cell=p.id,
             level=p.cell.level if p.cell else None,
             seed=p.cell.seed if p.cell else None,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from kick.errors import SpecError
+from kick.metrics import VerdictRule
 from kick.params import parse_task_assignments
 from kick.plugins import DEFAULT_MODEL, PluginSet
 from kick.types import ComponentSpec, Level, ModelSpec, RunSpec, Scalar, parse_pattern
@@ -52,6 +53,8 @@ class SweepSpec:
     rel_tol: float = 0.05
     abs_tol: float | None = None
     copy_mode: CopyMode = "auto"
+    verdict: VerdictRule = "interval"
+    resamples: int = 2000
 
     def to_dict(self) -> dict[str, Any]:
         from kick.types import to_jsonable
@@ -60,6 +63,8 @@ class SweepSpec:
 
 
 _SWEEP_KEYS = {
+    "verdict",
+    "resamples",
     "model",
     "models",
     "dtype",
@@ -312,6 +317,12 @@ def parse_sweep_spec(
     abs_tol = data.get("abs_tol")
     if rel_tol < 0 or (abs_tol is not None and float(abs_tol) < 0):
         raise SpecError("sweep spec: tolerances must be >= 0")
+    verdict = data.get("verdict", "interval")
+    if verdict not in ("interval", "point"):
+        raise SpecError(f"sweep spec: verdict must be interval or point, got {verdict!r}")
+    resamples = data.get("resamples", 2000)
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 100:
+        raise SpecError(f"sweep spec: resamples must be an integer of at least 100, got {resamples!r}")
     copy_mode = data.get("copy", "auto")
     if copy_mode not in ("auto", "copy", "reload"):
         raise SpecError(f"sweep spec: copy must be auto, copy or reload, got {copy_mode!r}")
@@ -327,6 +338,8 @@ def parse_sweep_spec(
         rel_tol=rel_tol,
         abs_tol=float(abs_tol) if abs_tol is not None else None,
         copy_mode=copy_mode,
+        verdict=verdict,
+        resamples=resamples,
     )
 
 
@@ -371,7 +384,7 @@ def merge_sweep_options(file: Mapping[str, Any], **opts: Any) -> dict[str, Any]:
             data[key] = list(opts[key])
             if key == "models":
                 data.pop("model", None)
-    for key in ("limit", "batch_size", "seed", "rel_tol", "abs_tol", "judge", "copy"):
+    for key in ("limit", "batch_size", "seed", "rel_tol", "abs_tol", "judge", "copy", "verdict", "resamples"):
         if opts.get(key) is not None:
             data[key] = opts[key]
     for key, items in (("params", opts.get("params")), ("task_params", opts.get("task_params"))):

@@ -337,3 +337,16 @@ def test_a_rejudged_seeded_cell_keeps_its_seed(tmp_path: Path, plugins: PluginSe
     first = json.loads((cell_dir / "summary.json").read_text())
     again = rejudge(cell_dir, ComponentSpec("fake-mass-judge"), force=True, plugins=plugins)
     assert again["cell"] == first["cell"] and first["cell"]["seed"] == 4
+
+
+def test_the_sweep_s_verdict_rule_and_resamples_reach_every_cell(tmp_path: Path, plugins: PluginSet) -> None:
+    data = {"model": "fake-model", "methods": ["fake-magnitude"], "sparsity": [0.5], "tasks": ["fake-acc"],
+            "limit": 8, "verdict": "point", "resamples": 300}  # fmt: skip
+    run_sweep(parse_sweep_spec(data, levels_of=levels_from(plugins)), tmp_path, plugins=plugins)
+    cell = json.loads((tmp_path / "fake-model" / "fake-magnitude-s0.5" / "summary.json").read_text())
+    assert cell["statistics"]["verdict"] == "point" and cell["statistics"]["resamples"] == 300
+    assert {c["rule"] for c in cell["tasks"]["fake-acc"]["comparison"].values()} == {"point"}
+    with pytest.raises(Exception, match="resamples must be an integer of at least 100"):
+        parse_sweep_spec({**data, "resamples": 10}, levels_of=levels_from(plugins))
+    with pytest.raises(Exception, match="verdict must be interval or point"):
+        parse_sweep_spec({**data, "verdict": "vibes"}, levels_of=levels_from(plugins))
