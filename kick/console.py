@@ -233,14 +233,26 @@ def cell_rows(summary: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
 
 def report_table(t: TaskTable) -> Table:
     """One task's report table for the terminal: its headline metrics (the per-subject and
-    per-bucket breakdowns stay in the report files), dense first, then each method @ level."""
-    from kick.report.files import caption, table_rows
+    per-bucket breakdowns stay in the report files), dense first, then each method @ level
+    (and the spread across seeds), each cell coloured by its verdict."""
+    from rich.text import Text
 
+    from kick.report.text import caption, table_lines
+
+    styles = {"matches": "green", "inconclusive": "yellow", "worse": "red"}
     shown = [t.metrics.index(m) for m in t.headline(limit=5)]
-    table = Table(title=f"{t.task} ({t.model})", caption=caption(t.rel_tol, t.abs_tol))
+    table = Table(title=f"{t.task} ({t.model})", caption=caption(t))
     table.add_column("configuration")
     for i in shown:
         table.add_column(t.metrics[i], justify="right")
-    for row in table_rows(t):
-        table.add_row(row[0], *(row[1 + i] for i in shown))
+    for line in table_lines(t):
+        cells = [
+            Text(
+                line.texts[1 + i],
+                style=styles.get(line.cells[i].verdict or "", "") if line.cells else "italic dim"
+                if line.kind == "spread" else "",
+            )
+            for i in shown
+        ]  # fmt: skip
+        table.add_row(Text(line.texts[0]), *cells)
     return table
