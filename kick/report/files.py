@@ -53,7 +53,7 @@ def lost_markdown(t: TaskTable, lost: Sequence[CellLost]) -> list[str]:
     cells = _lost_for(t, lost)
     if not cells:
         return []
-    lines = ["", f"### Knowledge lost: {t.task} (`{cells[0].metric}`: dense right, compressed wrong)", ""]
+    lines = ["", f"### Knowledge lost: {t.task} (`{cells[0].metric}`: dense right, compressed wrong)"]
     for c in cells:
         shown = f", the first {SHOWN}" if len(c.items) > SHOWN else ""
         lines += ["", f"**{c.label}**: {len(c.items)} of {c.paired} items lost{shown}", ""]

@@ -76,6 +76,13 @@ def read_records(run_dir: Path) -> Records:
     return out
 
 
+def _reference(ref: Any) -> str:
+    """Aliases as 'a / b', anything else as its text."""
+    if isinstance(ref, (list, tuple)):
+        return " / ".join(str(x) for x in ref)
+    return "" if ref is None else str(ref)
+
+
 def _score(rec: dict[str, Any], metric: str) -> float | None:
     if rec.get("error") is not None:
         return None
@@ -103,7 +110,7 @@ def lost_items(
     items = [
         LostItem(
             sid, shorten(c.get("prompt")), shorten(d.get("output"), 80), shorten(c.get("output"), 80),
-            shorten(c.get("reference"), 80),
+            shorten(_reference(c.get("reference")), 80),
         )
         for sid, d, c, sd, sc in pairs
         if sd == right and sc != right

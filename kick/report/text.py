@@ -68,8 +68,10 @@ def tolerance_text(t: TaskTable) -> str:
 def caption(t: TaskTable) -> str:
     """What the marks, values and intervals of `t` mean."""
     level = f"{t.level:.0%} " if t.level is not None else ""
-    how = "; ".join(METHODS.get(m, m) for m in t.methods)
-    if t.rule == "point":
+    cells = [c for r in t.rows for c in r.cells if c.verdict is not None]
+    with_interval = any(c.interval is not None for c in cells)
+    without = any(c.interval is None for c in cells)
+    if t.rule == "point" or not with_interval:  # no interval stored (older runs): the point rule decided
         text = (
             f"{MATCH} = matches dense, {MISS} = worse: the delta alone is within the tolerance "
             f"({tolerance_text(t)}), blind to n (point rule)"
@@ -78,13 +80,15 @@ def caption(t: TaskTable) -> str:
         text = (
             f"{MATCH} matches dense: all of the {level}interval of compressed - dense is within the "
             f"tolerance ({tolerance_text(t)}); {MISS} worse: all of it beyond; {UNSURE} inconclusive: "
-            "the interval straddles the tolerance ('needs ~N': items that would likely decide it)"
+            "it straddles the tolerance ('needs ~N': items that would likely decide it)"
         )
-    text += "; values are 'score (delta to dense, relative delta)'"
-    if t.methods:
-        text += f", or with an interval 'score (delta [{level}interval]) n=paired items', intervals by {how}"
-        if t.rule != "point":
-            text += "; cells without one are judged on the delta alone"
+    if with_interval:
+        how = "; ".join(METHODS.get(m, m) for m in t.methods)
+        text += f"; cells are 'score (delta to dense [{level}interval]) n=paired items', intervals by {how}"
+    if without or not cells:
+        text += "; values are 'score (delta to dense, relative delta)'"
+        if with_interval and t.rule != "point":
+            text += " where there is no interval (judged on the delta alone)"
     if any(r.seed is not None for r in t.rows):
         text += "; seeded rows: one per calibration seed, then their range, mean and marks"
     return text + "; counters unmarked"
@@ -134,5 +138,5 @@ def matching_lines(t: TaskTable) -> list[str]:
 
 
 def matching_title(t: TaskTable) -> str:
-    sure = " with confidence (✓ only)" if t.rule != "point" else ""
+    sure = " with confidence (✓ only)" if t.rule != "point" and t.methods else ""
     return f"Largest level that still matches dense{sure} on `{t.main_metric}`:"

@@ -72,7 +72,7 @@ def test_the_lost_list_holds_exactly_the_items_lost(tmp_path: Path) -> None:
     assert [i.id for i in qa.items] == ["q1", "q4", "q7"] and qa.paired == 7 and qa.label == "wanda @ 50%"
     first = qa.items[0]
     assert (first.question, first.dense_answer, first.compressed_answer, first.reference) == (
-        "Q: question q1? A:", "dense 1", "comp 1", "['ref q1']",
+        "Q: question q1? A:", "dense 1", "comp 1", "ref q1",
     )  # fmt: skip
     assert [i.id for i in lost["wrong"].items] == ["w0"]  # lower is better: right is 0
 
@@ -81,7 +81,7 @@ def test_the_lost_list_holds_exactly_the_items_lost(tmp_path: Path) -> None:
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "### Knowledge lost: qa (`acc`: dense right, compressed wrong)" in md
     assert "**wanda @ 50%**: 3 of 7 items lost" in md
-    assert "| q4 | Q: question q4? A: | dense 4 | comp 4 | ['ref q4'] |" in md
+    assert "| q4 | Q: question q4? A: | dense 4 | comp 4 | ref q4 |" in md
     assert "Knowledge lost: f1" not in md
     page = (tmp_path / "rep" / "report.html").read_text()
     assert "<summary>wanda @ 50%: 3 of 7 items lost</summary>" in page and "<td>comp 7</td>" in page
