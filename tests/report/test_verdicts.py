@@ -227,3 +227,35 @@ def test_plots_carry_the_intervals_as_error_bars(tmp_path: Path) -> None:
     assert spans == sorted(
         [(0.5, 0.5), (0.484375, 0.515625), (0.375, 0.5), (0.125, 0.375), (0.484375, 0.515625)]
     )
+
+
+def test_n_m_and_bit_points_carry_error_bars_too(tmp_path: Path) -> None:
+    data = [
+        summary(None, None),
+        summary("wanda", {"pattern": "2:4"}, 0.25, (-0.375, -0.125), 16),
+        summary("gptq", {"bits": 4}, 0.4375, (-0.125, 0.0), 16),
+    ]
+    s = plot_series(qa(data))
+    (nm,) = s.nm_points
+    (bits,) = s.bit_points
+    assert (nm.x, nm.y, nm.low, nm.high) == ((0.5,), (0.25,), (0.125,), (0.375,))
+    assert (bits.x, bits.y, bits.low, bits.high) == ((4.0,), (0.4375,), (0.375,), (0.5,))
+    assert s.level == 0.95
+    rep = write_report(collect(write_dirs(tmp_path / "runs", data)), tmp_path / "rep")
+    score_ax, bits_ax = rep.drawn[0].figure.axes[:2]
+    assert len(score_ax.containers) == 1 and len(bits_ax.containers) == 1
+
+
+def test_integer_totals_are_shown_unmarked() -> None:
+    from kick.report.files import fmt_cell
+
+    data = summaries()
+    for s in data:
+        s["tasks"]["qa"]["metrics"]["dense"] = {**DENSE, "tokens": 511}
+        if "compressed" in s["tasks"]["qa"]["metrics"]:
+            s["tasks"]["qa"]["metrics"]["compressed"]["tokens"] = 509
+    t = qa(data)
+    tokens = t.rows[0].cell("tokens")
+    assert (tokens.verdict, tokens.matches, tokens.delta) == (None, None, -2.0)
+    assert fmt_cell(tokens) == "509 (-2)"
+    assert largest_matching_level(t.rows, "acc") == {"magnitude": {"sparsity": Level("sparsity", 0.3)}}
