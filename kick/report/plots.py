@@ -71,12 +71,10 @@ def draw(series: PlotSeries) -> Any:
             label=f"{s.label} N:M",
         )
     level = f"{series.level:.0%} " if series.level is not None else ""
+    note = ""
     if any(s.low for s in (*series.lines, *series.nm_points, *series.bit_points)):
-        ax.text(
-            0.01, 0.01, f"bars: {level}interval of the delta to dense", transform=ax.transAxes,
-            fontsize="x-small", color="#555",
-        )  # fmt: skip
-    ax.set_xlabel("sparsity (N:M at 1 - N/M)")
+        note = f"\nbars: dense + {level}interval of the delta"
+    ax.set_xlabel("sparsity (N:M at 1 - N/M)" + note)
     ax.set_ylabel(series.metric + (" (lower is better)" if series.lower_is_better else ""))
     ax.set_title(f"{series.task} - {series.model}")
     if series.secondary:
