@@ -259,7 +259,7 @@ def report_table(t: TaskTable) -> Table:
     from kick.report.text import caption, table_lines
 
     styles = {"matches": "green", "inconclusive": "yellow", "worse": "red"}
-    shown = [t.metrics.index(m) for m in t.headline(limit=5)]
+    shown = [t.metrics.index(m) for m in t.headline(limit=3 if t.methods else 5)]  # interval cells are wide
     table = Table(title=f"{t.task} ({t.model})", caption=caption(t))
     table.add_column("configuration")
     for i in shown:
