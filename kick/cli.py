@@ -314,12 +314,7 @@ def cmd_report(
     ] = None,
     abs_tol: AbsTolOpt = None,
     verdict: Annotated[
-        str | None,
-        typer.Option(
-            "--verdict",
-            help="How 'matches dense' is decided: interval (all of the paired interval within the "
-            "tolerance; ? when it straddles it) or point (the delta alone). Default: the runs'.",
-        ),
+        str | None, typer.Option(help="interval or point: how 'matches dense' is decided (default: the runs').")
     ] = None,
 ) -> None:
     """Tables, plots, HTML/Markdown/CSV/JSON from any run or sweep directory."""
