@@ -314,7 +314,7 @@ def cmd_report(
     ] = None,
     abs_tol: AbsTolOpt = None,
     verdict: Annotated[
-        str | None, typer.Option(help="interval or point: how 'matches dense' is decided (default: the runs').")
+        str | None, typer.Option(help="'Matches dense' rule: interval or point (default: the runs').")
     ] = None,
 ) -> None:
     """Tables, plots, HTML/Markdown/CSV/JSON from any run or sweep directory."""
