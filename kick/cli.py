@@ -303,12 +303,17 @@ def cmd_report(
         float | None, typer.Option("--rel-tol", help="Relative tolerance (default: the run's).")
     ] = None,
     abs_tol: AbsTolOpt = None,
+    verdict: Annotated[
+        str | None, typer.Option(help="'Matches dense' rule: interval or point (default: the runs').")
+    ] = None,
 ) -> None:
     """Tables, plots, HTML/Markdown/CSV/JSON from any run or sweep directory."""
     from kick.console import report_table
     from kick.report.files import report_dir
 
-    files = report_dir(run_dir, out, rel_tol=rel_tol, abs_tol=abs_tol)
+    if verdict not in (None, "interval", "point"):
+        raise typer.BadParameter(f"--verdict must be interval or point, not {verdict!r}")
+    files = report_dir(run_dir, out, rel_tol=rel_tol, abs_tol=abs_tol, verdict=verdict)
     for t in files.tables:
         console.print(report_table(t))
     console.print(f"report: [bold]{files.files[0]}[/] ({len(files.files)} files)")

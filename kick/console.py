@@ -154,6 +154,22 @@ def plugins_table(ps: PluginSet) -> Table:
     return table
 
 
+VERDICT_MARKS = {"matches": "[green]✓[/]", "inconclusive": "[yellow]?[/]", "worse": "[red]✗[/]"}
+
+
+def verdict_mark(c: Mapping[str, Any]) -> str:
+    """A comparison entry's verdict as ✓ / ? / ✗ (older summaries: from `matches`), with the
+    interval of the delta and n when it has one."""
+    state = c.get("verdict") or ("matches" if c.get("matches") else "worse")
+    text = VERDICT_MARKS.get(state, "-")
+    iv = c.get("interval")
+    if iv:
+        text += f" [{iv[0]:+.3g}, {iv[1]:+.3g}] n={c.get('n')}".replace("[", "\\[", 1)
+    if c.get("n_needed"):
+        text += f", needs ~{c['n_needed']}"
+    return text
+
+
 def _fmt(x: Any) -> str:
     if isinstance(x, float):
         return f"{x:.4g}"
@@ -173,7 +189,10 @@ def summary_table(summary: Mapping[str, Any]) -> Table:
     if comp:
         title += f" - {comp.get('method')}"
     tol = summary.get("tolerance", {})
-    caption = f"match = no worse than dense by more than {tol.get('relative', 0.05):.0%}"
+    caption = (
+        f"✓ matches, ✗ worse: (the paired interval of) the delta is within / beyond "
+        f"{tol.get('relative', 0.05):.0%} of dense; ? inconclusive: the interval straddles it"
+    )
     if tol.get("absolute") is not None:
         caption += f" or {tol['absolute']} absolute"
     table = Table(title=title, caption=caption if len(variants) > 1 else None)
@@ -190,7 +209,7 @@ def summary_table(summary: Mapping[str, Any]) -> Table:
             if len(variants) > 1:
                 c = entry.get("comparison", {}).get(metric)
                 if c:
-                    row += [f"{c['delta']:+.4g}", "[green]yes[/]" if c["matches"] else "[red]no[/]"]
+                    row += [f"{c['delta']:+.4g}", verdict_mark(c)]
                 else:
                     row += ["-", "-"]
             table.add_row(*row)
@@ -226,21 +245,33 @@ def cell_rows(summary: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
         comp = (entry.get("comparison") or {}).get(metric)
         delta = "-"
         if comp:
-            delta = f"{comp['delta']:+.3g} " + ("[green]match[/]" if comp["matches"] else "[red]no[/]")
+            delta = f"{comp['delta']:+.3g} " + verdict_mark(comp)
         rows.append((task, metric, "-" if value is None else f"{value:.4g}", delta))
     return rows
 
 
 def report_table(t: TaskTable) -> Table:
     """One task's report table for the terminal: its headline metrics (the per-subject and
-    per-bucket breakdowns stay in the report files), dense first, then each method @ level."""
-    from kick.report.files import caption, table_rows
+    per-bucket breakdowns stay in the report files), dense first, then each method @ level
+    (and the spread across seeds), each cell coloured by its verdict."""
+    from rich.text import Text
 
-    shown = [t.metrics.index(m) for m in t.headline(limit=5)]
-    table = Table(title=f"{t.task} ({t.model})", caption=caption(t.rel_tol, t.abs_tol))
+    from kick.report.text import caption, table_lines
+
+    styles = {"matches": "green", "inconclusive": "yellow", "worse": "red"}
+    shown = [t.metrics.index(m) for m in t.headline(limit=3 if t.methods else 5)]  # interval cells are wide
+    table = Table(title=f"{t.task} ({t.model})", caption=caption(t))
     table.add_column("configuration")
     for i in shown:
         table.add_column(t.metrics[i], justify="right")
-    for row in table_rows(t):
-        table.add_row(row[0], *(row[1 + i] for i in shown))
+    for line in table_lines(t):
+        cells = [
+            Text(
+                line.texts[1 + i],
+                style=styles.get(line.cells[i].verdict or "", "") if line.cells else "italic dim"
+                if line.kind == "spread" else "",
+            )
+            for i in shown
+        ]  # fmt: skip
+        table.add_row(Text(line.texts[0]), *cells)
     return table

@@ -1,5 +1,6 @@
 """The report's files from its model (`kick.report.model`): Markdown, CSV, JSON and one HTML page,
-next to the plots (`kick.report.plots`).
+next to the plots (`kick.report.plots`), with the items each compressed cell lost
+(`kick.report.lost`).
 
 Every writer takes the pure data model and returns what it wrote, so tests check numbers and
 text, never pixels.
@@ -16,72 +17,64 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kick.metrics import as_number
-from kick.report.model import (
-    Level,
-    MetricCell,
-    ReportData,
-    TaskTable,
-    collect,
-    largest_matching_level,
-    task_tables,
-)
+from kick.metrics import VerdictRule, as_number
+from kick.report.lost import SHOWN, CellLost, knowledge_lost
+from kick.report.model import MetricCell, ReportData, TaskTable, collect, largest_matching_level, task_tables
 from kick.report.plots import Drawn, write_plots
+from kick.report.text import (
+    MATCH,
+    MISS,
+    UNSURE,
+    caption,
+    fmt_cell,
+    fmt_value,
+    level_text,
+    matching_lines,
+    matching_title,
+    table_lines,
+    table_rows,
+)
 from kick.rundir import write_json_atomic
 from kick.types import to_jsonable
 
-MATCH, MISS = "✓", "✗"
+__all__ = ["MATCH", "MISS", "UNSURE", "caption", "fmt_cell", "fmt_value", "level_text", "table_rows"]
 
 
-# ---- formatting ---------------------------------------------------------------------------------
-def fmt_value(x: float | None) -> str:
-    return "-" if x is None else f"{x:.4g}"
-
-
-def fmt_cell(c: MetricCell) -> str:
-    """'0.41 (-0.09, -18.0%) ✗': value, delta to dense, relative delta, match mark."""
-    if c.value is None:
-        return "-"
-    if c.delta is None:
-        return fmt_value(c.value)
-    rel = f", {c.rel_delta:+.1%}" if c.rel_delta is not None else ""
-    return f"{fmt_value(c.value)} ({c.delta:+.3g}{rel}) {MATCH if c.matches else MISS}"
-
-
-def caption(rel_tol: float, abs_tol: float | None) -> str:
-    text = f"{MATCH} = matches dense: no worse than dense by more than {rel_tol:.1%} relative"
-    if abs_tol is not None:
-        text += f" or {abs_tol:g} absolute"
-    return text + "; values are 'score (delta to dense, relative delta)'"
-
-
-def level_text(level: Level | None) -> str:
-    return "none" if level is None else level.label
-
-
-def table_rows(t: TaskTable) -> list[list[str]]:
-    """The table as text: a dense row, then one row per method @ level."""
-    rows = [["dense", *(fmt_value(as_number(t.dense.get(m))) for m in t.metrics)]]
-    rows += [[r.label, *(fmt_cell(c) for c in r.cells)] for r in t.rows]
-    return rows
-
-
-def matching_lines(t: TaskTable) -> list[str]:
-    metric = t.main_metric
-    if metric is None:
-        return []
-    out = []
-    for method, kinds in largest_matching_level(t.rows, metric).items():
-        parts = [f"{kind}: {level_text(lv)}" for kind, lv in kinds.items()]
-        out.append(f"{method}: {'; '.join(parts)}")
-    return out
+def _lost_for(t: TaskTable, lost: Sequence[CellLost]) -> list[CellLost]:
+    return [c for c in lost if (c.model, c.task) == (t.model, t.task)]
 
 
 # ---- Markdown / CSV / JSON -----------------------------------------------------------------------
-def markdown(tables: Sequence[TaskTable], images: Mapping[tuple[str, str], str] | None = None) -> str:
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def lost_markdown(t: TaskTable, lost: Sequence[CellLost]) -> list[str]:
+    cells = _lost_for(t, lost)
+    if not cells:
+        return []
+    lines = ["", f"### Knowledge lost: {t.task} (`{cells[0].metric}`: dense right, compressed wrong)"]
+    for c in cells:
+        shown = f", the first {SHOWN}" if len(c.items) > SHOWN else ""
+        lines += ["", f"**{c.label}**: {len(c.items)} of {c.paired} items lost{shown}", ""]
+        if c.items:
+            lines += ["| id | question | dense | compressed | reference |", "|---|---|---|---|---|"]
+            lines += [
+                f"| {_md(i.id)} | {_md(i.question)} | {_md(i.dense_answer)} | {_md(i.compressed_answer)} "
+                f"| {_md(i.reference)} |"
+                for i in c.items[:SHOWN]
+            ]
+    return lines
+
+
+def markdown(
+    tables: Sequence[TaskTable],
+    images: Mapping[tuple[str, str], str] | None = None,
+    lost: Sequence[CellLost] = (),
+) -> str:
     lines = ["# kick report", ""]
     for t in tables:
-        lines += [f"## {t.task} ({t.model})", "", f"_{caption(t.rel_tol, t.abs_tol)}_", ""]
+        lines += [f"## {t.task} ({t.model})", "", f"_{caption(t)}_", ""]
         header = ["configuration", *t.metrics]
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "---|" * len(header))
@@ -89,72 +82,64 @@ def markdown(tables: Sequence[TaskTable], images: Mapping[tuple[str, str], str] 
             lines.append("| " + " | ".join(row) + " |")
         ml = matching_lines(t)
         if ml:
-            lines += [
-                "",
-                f"Largest level that still matches dense on `{t.primary_metric or t.metrics[0]}`:",
-                "",
-            ]
+            lines += ["", matching_title(t), ""]
             lines += [f"- {x}" for x in ml]
         if images and (t.model, t.task) in images:
             lines += ["", f"![{t.task}]({images[(t.model, t.task)]})"]
+        lines += lost_markdown(t, lost)
         lines.append("")
     return "\n".join(lines)
 
 
 CSV_FIELDS = [
-    "model",
-    "task",
-    "method",
-    "level_kind",
-    "level",
-    "metric",
-    "value",
-    "dense",
-    "delta",
-    "rel_delta",
-    "matches",
-    "lower_is_better",
-]
+    "model", "task", "method", "level_kind", "level", "seed", "metric", "value", "dense", "delta",
+    "rel_delta", "interval_low", "interval_high", "interval_method", "n", "verdict", "n_needed",
+    "significant", "lost", "gained", "rule", "matches", "lower_is_better", "spread_low", "spread_high",
+]  # fmt: skip
+
+
+def cell_fields(c: MetricCell) -> dict[str, Any]:
+    """A MetricCell's columns (the same names as in the JSON)."""
+    lo, hi = c.interval if c.interval is not None else (None, None)
+    return {
+        "value": c.value, "dense": c.dense, "delta": c.delta, "rel_delta": c.rel_delta,
+        "interval_low": lo, "interval_high": hi, "interval_method": c.method, "n": c.n,
+        "verdict": c.verdict, "n_needed": c.n_needed, "significant": c.significant, "lost": c.lost,
+        "gained": c.gained, "rule": c.rule, "matches": c.matches,
+    }  # fmt: skip
 
 
 def csv_rows(tables: Sequence[TaskTable]) -> list[dict[str, Any]]:
     out = []
     for t in tables:
+        base = {"model": t.model, "task": t.task}
         for m in t.metrics:
+            d = as_number(t.dense.get(m))
             out.append(
                 {
-                    "model": t.model,
-                    "task": t.task,
-                    "method": "dense",
-                    "level_kind": "",
-                    "level": "",
-                    "metric": m,
-                    "value": as_number(t.dense.get(m)),
-                    "dense": as_number(t.dense.get(m)),
-                    "delta": 0.0,
-                    "rel_delta": 0.0,
-                    "matches": True,
+                    **base, "method": "dense", "level_kind": "", "level": "", "metric": m, "value": d,
+                    "dense": d, "delta": 0.0, "rel_delta": 0.0, "matches": True,
                     "lower_is_better": m in t.lower_is_better,
                 }
-            )
+            )  # fmt: skip
         for r in t.rows:
             for c in r.cells:
                 out.append(
                     {
-                        "model": t.model,
-                        "task": t.task,
-                        "method": r.method,
-                        "level_kind": r.level.kind,
-                        "level": r.level.value,
-                        "metric": c.metric,
-                        "value": c.value,
-                        "dense": c.dense,
-                        "delta": c.delta,
-                        "rel_delta": c.rel_delta,
-                        "matches": c.matches,
+                        **base, "method": r.method, "level_kind": r.level.kind, "level": r.level.value,
+                        "seed": r.seed, "metric": c.metric, **cell_fields(c),
                         "lower_is_better": c.metric in t.lower_is_better,
                     }
-                )
+                )  # fmt: skip
+        for s in t.spreads:
+            for sc in s.cells:
+                out.append(
+                    {
+                        **base, "method": s.method, "level_kind": s.level.kind, "level": s.level.value,
+                        "seed": "spread", "metric": sc.metric, "value": sc.mean, "spread_low": sc.low,
+                        "spread_high": sc.high, "lower_is_better": sc.metric in t.lower_is_better,
+                    }
+                )  # fmt: skip
     return out
 
 
@@ -167,60 +152,109 @@ def write_csv(path: Path, tables: Sequence[TaskTable]) -> None:
     path.write_text(buf.getvalue(), encoding="utf-8")
 
 
-def report_json(tables: Sequence[TaskTable]) -> dict[str, Any]:
+def report_json(tables: Sequence[TaskTable], lost: Sequence[CellLost] = ()) -> dict[str, Any]:
+    """The tables (every MetricCell with the CSV's fields under the same names, `interval` as
+    [low, high]) and seed spreads, the largest matching level, and every item lost."""
+    out_tables = []
+    for t in tables:
+        d = to_jsonable(t)
+        for row, r in zip(d["rows"], t.rows, strict=True):
+            row["label"] = r.label
+            for cell, c in zip(row["cells"], r.cells, strict=True):
+                lo, hi = c.interval if c.interval is not None else (None, None)
+                cell.update(interval_low=lo, interval_high=hi)
+        out_tables.append(d)
     return {
-        "tables": [to_jsonable(t) for t in tables],
+        "tables": out_tables,
         "largest_matching_level": [
             {
                 "model": t.model,
                 "task": t.task,
-                "metric": t.primary_metric,
-                "methods": to_jsonable(
-                    largest_matching_level(t.rows, t.primary_metric or (t.metrics[0] if t.metrics else ""))
-                ),
+                "metric": t.main_metric,
+                "methods": to_jsonable(largest_matching_level(t.rows, t.main_metric or "")),
             }
             for t in tables
         ],
+        "knowledge_lost": [{**to_jsonable(c), "label": c.label, "lost": len(c.items)} for c in lost],
     }
 
 
 # ---- HTML -------------------------------------------------------------------------------------
-def html_page(tables: Sequence[TaskTable], drawn: Sequence[Drawn]) -> str:
-    """A self-contained page: every table, the largest matching level, plots as base64 PNG."""
+CLASSES = {"matches": "ok", "worse": "no", "inconclusive": "unsure"}
+
+
+def _title(c: MetricCell) -> str:
+    """The tooltip of a cell: how its interval was made, and the discordant items."""
+    parts = [f"verdict: {c.verdict} ({c.rule} rule)"] if c.verdict else []
+    if c.method:
+        parts.append(f"interval: {c.method}")
+    if c.lost is not None:
+        parts.append(f"lost {c.lost}, gained {c.gained}")
+    return f" title='{html.escape('; '.join(parts))}'" if parts else ""
+
+
+def lost_html(t: TaskTable, lost: Sequence[CellLost]) -> list[str]:
+    cells = _lost_for(t, lost)
+    if not cells:
+        return []
+    e = html.escape
+    parts = [
+        f"<h3>Knowledge lost: {e(t.task)} <small>({e(cells[0].metric)}: dense right, compressed wrong)</small></h3>"
+    ]
+    for c in cells:
+        shown = f", the first {SHOWN}" if len(c.items) > SHOWN else ""
+        parts.append(
+            f"<details><summary>{e(c.label)}: {len(c.items)} of {c.paired} items lost{shown}</summary>"
+        )
+        if c.items:
+            parts.append("<table class='lost'><tr><th>id</th><th>question</th><th>dense</th><th>compressed</th>"
+                         "<th>reference</th></tr>")  # fmt: skip
+            for i in c.items[:SHOWN]:
+                cols = (i.id, i.question, i.dense_answer, i.compressed_answer, i.reference)
+                parts.append("<tr>" + "".join(f"<td>{e(x)}</td>" for x in cols) + "</tr>")
+            parts.append("</table>")
+        parts.append("</details>")
+    return parts
+
+
+def html_page(tables: Sequence[TaskTable], drawn: Sequence[Drawn], lost: Sequence[CellLost] = ()) -> str:
+    """A self-contained page: every table, the largest matching level, plots as base64 PNG, and
+    the items lost per cell."""
     by_key = {(d.series.model, d.series.task): d for d in drawn}
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>kick report</title><style>",
         "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
-        ".ok{color:#186a1e}.no{color:#a11}caption{caption-side:bottom;font-size:small;color:#555}",
+        ".ok{color:#186a1e}.no{color:#a11}.unsure{color:#8a6d00}.spread{color:#555;font-style:italic}"
+        "table.lost td{text-align:left}caption{caption-side:bottom;font-size:small;color:#555}",
         "</style></head><body><h1>kick report</h1>",
     ]
     for t in tables:
         parts.append(f"<h2>{html.escape(t.task)} <small>({html.escape(t.model)})</small></h2>")
-        parts.append(
-            f"<table><caption>{html.escape(caption(t.rel_tol, t.abs_tol))}</caption><tr><th>configuration</th>"
-        )
+        parts.append(f"<table><caption>{html.escape(caption(t))}</caption><tr><th>configuration</th>")
         parts += [f"<th>{html.escape(m)}</th>" for m in t.metrics]
         parts.append("</tr>")
-        for i, row in enumerate(table_rows(t)):
-            parts.append("<tr>")
-            for j, text in enumerate(row):
-                cls = ""
-                if i > 0 and j > 0:
-                    c = t.rows[i - 1].cells[j - 1]
-                    cls = " class='ok'" if c.matches else " class='no'" if c.matches is False else ""
-                parts.append(f"<td{cls}>{html.escape(text)}</td>")
+        for line in table_lines(t):
+            parts.append("<tr class='spread'>" if line.kind == "spread" else "<tr>")
+            for j, text in enumerate(line.texts):
+                attrs = ""
+                if line.cells is not None and j > 0:
+                    c = line.cells[j - 1]
+                    cls = CLASSES.get(c.verdict or "")
+                    attrs = (f" class='{cls}'" if cls else "") + _title(c)
+                parts.append(f"<td{attrs}>{html.escape(text)}</td>")
             parts.append("</tr>")
         parts.append("</table>")
         ml = matching_lines(t)
         if ml:
-            parts.append("<p>Largest level that still matches dense:</p><ul>")
+            parts.append(f"<p>{html.escape(matching_title(t))}</p><ul>")
             parts += [f"<li>{html.escape(x)}</li>" for x in ml]
             parts.append("</ul>")
         d = by_key.get((t.model, t.task))
         if d is not None:
             b64 = base64.b64encode(d.png.read_bytes()).decode("ascii")
             parts.append(f"<img alt='{html.escape(t.task)}' src='data:image/png;base64,{b64}'>")
+        parts += lost_html(t, lost)
     parts.append("</body></html>")
     return "".join(parts)
 
@@ -231,26 +265,34 @@ class ReportFiles:
     tables: list[TaskTable]
     drawn: list[Drawn]
     files: list[Path]
+    lost: list[CellLost]
 
 
 def write_report(
-    data: ReportData, out: Path, *, rel_tol: float | None = None, abs_tol: float | None = None
+    data: ReportData,
+    out: Path,
+    *,
+    rel_tol: float | None = None,
+    abs_tol: float | None = None,
+    verdict: VerdictRule | None = None,
 ) -> ReportFiles:
-    """Tables, plots and exports into `out`. Tolerances default to those the runs recorded."""
+    """Tables, plots, items lost and exports into `out`. Tolerances and the verdict rule
+    default to those the runs recorded."""
     rel = rel_tol if rel_tol is not None else float(data.tolerance.get("relative", 0.05))
     ab = abs_tol if abs_tol is not None else data.tolerance.get("absolute")
-    tables = task_tables(data, rel_tol=rel, abs_tol=ab)
+    tables = task_tables(data, rel_tol=rel, abs_tol=ab, rule=verdict)
+    lost = knowledge_lost(data.results)
     out.mkdir(parents=True, exist_ok=True)
     drawn = write_plots(tables, out / "plots")
     images = {(d.series.model, d.series.task): str(d.svg.relative_to(out)) for d in drawn}
-    (out / "report.md").write_text(markdown(tables, images), encoding="utf-8")
+    (out / "report.md").write_text(markdown(tables, images, lost), encoding="utf-8")
     write_csv(out / "report.csv", tables)
-    write_json_atomic(out / "report.json", report_json(tables))
-    (out / "report.html").write_text(html_page(tables, drawn), encoding="utf-8")
+    write_json_atomic(out / "report.json", report_json(tables, lost))
+    (out / "report.html").write_text(html_page(tables, drawn, lost), encoding="utf-8")
     files = [out / n for n in ("report.html", "report.md", "report.csv", "report.json")]
     files += [p for d in drawn for p in (d.png, d.svg)]
-    return ReportFiles(tables, drawn, files)
+    return ReportFiles(tables, drawn, files, lost)
 
 
-def report_dir(run_dir: Path, out: Path | None, **tol: Any) -> ReportFiles:
-    return write_report(collect(run_dir), out or run_dir / "report", **tol)
+def report_dir(run_dir: Path, out: Path | None, **options: Any) -> ReportFiles:
+    return write_report(collect(run_dir), out or run_dir / "report", **options)

@@ -1,20 +1,23 @@
 """The report's data model: pure functions from run summaries to the paper's views.
 
 Nothing here renders or reads files (except `collect`, which only reads summary.json files):
-rows per task (method @ level), each metric with its delta to dense and whether it still matches
-dense within tolerance, the series a plot draws, and the largest level that still matches dense.
+rows per task (method @ level [seed]), each metric with its delta to dense, the paired interval
+of that delta the run stored, and the verdict against the report's tolerance (re-decided here
+with `kick.metrics.verdict`, so no records are needed), the spread across calibration seeds,
+and the largest level that still matches dense. Plot series: `kick.report.series`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from kick.errors import RunDirError
-from kick.metrics import COUNTERS, as_number, compare, headline_metrics, is_number
+from kick.metrics import COUNTERS, VerdictRule, as_number, headline_metrics, is_number, verdict
+from kick.report.seeds import SeedSpread, seed_spreads
 from kick.rundir import SUMMARY
 from kick.types import COMPRESSED, DENSE, Level
 
@@ -31,6 +34,10 @@ class Result:
     dense: Mapping[str, Any]
     primary_metric: str | None = None
     lower_is_better: tuple[str, ...] = ()
+    comparison: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # the summary's, per metric
+    seed: int | None = None  # the calibration seed of a seeded sweep cell
+    run_dir: str | None = None  # where the cell's records are (collect sets it)
+    dense_dir: str | None = None  # where its dense records are
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,16 @@ class MetricCell:
     dense: float | None
     delta: float | None
     rel_delta: float | None
-    matches: bool | None  # None when there is nothing to compare
+    matches: bool | None  # None when there is nothing to compare (or a counter)
+    verdict: str | None = None  # matches | inconclusive | worse; None: nothing to compare, a counter
+    interval: tuple[float, float] | None = None  # of delta = compressed - dense
+    n: int | None = None  # paired items behind the interval
+    n_needed: int | None = None  # inconclusive only: items that would likely decide it
+    significant: bool | None = None  # the interval excludes 0
+    lost: int | None = None  # 0/1 metrics: items dense got right and compressed wrong
+    gained: int | None = None
+    rule: str | None = None  # interval | point: how the verdict was reached
+    method: str | None = None  # how the interval was computed (mcnemar-exact, paired-bootstrap, ...)
 
 
 @dataclass(frozen=True)
@@ -57,10 +73,12 @@ class Row:
     method: str
     level: Level
     cells: tuple[MetricCell, ...]
+    seed: int | None = None
 
     @property
     def label(self) -> str:
-        return f"{self.method} @ {self.level.label}"
+        seed = f" seed {self.seed}" if self.seed is not None else ""
+        return f"{self.method} @ {self.level.label}{seed}"
 
     def cell(self, metric: str) -> MetricCell | None:
         return next((c for c in self.cells if c.metric == metric), None)
@@ -77,6 +95,16 @@ class TaskTable:
     lower_is_better: tuple[str, ...]
     rel_tol: float
     abs_tol: float | None
+    rule: str = "interval"  # the verdict rule the report applied
+    level: float | None = None  # the intervals' confidence level (the runs' statistics.level)
+    methods: tuple[str, ...] = ()  # how the shown intervals were computed
+    spreads: tuple[SeedSpread, ...] = ()
+
+    def spread(self, row: Row) -> SeedSpread | None:
+        """The seed spread `row` belongs to (None: an unseeded row)."""
+        if row.seed is None:
+            return None
+        return next((s for s in self.spreads if (s.method, s.level) == (row.method, row.level)), None)
 
     @property
     def main_metric(self) -> str | None:
@@ -96,6 +124,7 @@ class ReportData:
     baselines: tuple[Baseline, ...]
     results: tuple[Result, ...]
     tolerance: Mapping[str, Any] = field(default_factory=dict)
+    statistics: Mapping[str, Any] = field(default_factory=dict)  # the runs' (verdict rule, level ...)
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -113,20 +142,39 @@ def _level(summary: Mapping[str, Any]) -> Level:
     return Level.from_params(comp.get("params") or {})
 
 
-def from_summaries(summaries: Iterable[Mapping[str, Any]]) -> ReportData:
-    """Baselines and results from run summaries (a `kick run` one or a sweep's cells). Pure."""
+def _seed(summary: Mapping[str, Any]) -> int | None:
+    seed = (summary.get("cell") or {}).get("seed")
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+
+def _dense_dir(summary: Mapping[str, Any], run_dir: Path | None) -> str | None:
+    """The dense records' folder: the cell's `dense_run` (relative to it), else the run itself."""
+    if run_dir is None:
+        return None
+    rel = summary.get("dense_run")
+    return str((run_dir / rel).resolve()) if rel else str(run_dir)
+
+
+def from_summaries(
+    summaries: Iterable[Mapping[str, Any]], dirs: Sequence[Path | None] | None = None
+) -> ReportData:
+    """Baselines and results from run summaries (a `kick run` one or a sweep's cells), `dirs` the
+    folder of each (to find its records later). Pure."""
     baselines: dict[tuple[str, str], Baseline] = {}
     results: list[Result] = []
     tolerance: dict[str, Any] = {}
-    for s in summaries:
+    statistics: dict[str, Any] = {}
+    for i, s in enumerate(summaries):
+        run_dir = dirs[i] if dirs is not None else None
         model = (s.get("spec") or {}).get("model", {}).get("name") or s.get("model", {}).get("id", "?")
         tolerance = tolerance or dict(s.get("tolerance") or {})
+        statistics = statistics or dict(s.get("statistics") or {})
         comp = (s.get("spec") or {}).get("compression")
         for task, entry in s.get("tasks", {}).items():
             metrics = entry.get("metrics", {})
+            comparison = entry.get("comparison") or {}
             lower = tuple(  # `kick run` summaries before 0.2 record it only per comparison
-                entry.get("lower_is_better")
-                or [k for k, c in (entry.get("comparison") or {}).items() if c.get("lower_is_better")]
+                entry.get("lower_is_better") or [k for k, c in comparison.items() if c.get("lower_is_better")]
             )
             primary = entry.get("primary_metric")
             if DENSE in metrics and (model, task) not in baselines:
@@ -134,33 +182,24 @@ def from_summaries(summaries: Iterable[Mapping[str, Any]]) -> ReportData:
             if COMPRESSED in metrics and comp:
                 results.append(
                     Result(
-                        model,
-                        task,
-                        comp["name"],
-                        _level(s),
-                        metrics[COMPRESSED],
-                        metrics.get(DENSE, {}),
-                        primary,
-                        lower,
+                        model, task, comp["name"], _level(s), metrics[COMPRESSED], metrics.get(DENSE, {}),
+                        primary, lower, comparison, _seed(s),
+                        str(run_dir) if run_dir is not None else None, _dense_dir(s, run_dir),
                     )
-                )
+                )  # fmt: skip
     # a cell without its own dense numbers takes the model's baseline
     filled = []
     for r in results:
         b = baselines.get((r.model, r.task))
         if b is not None:
-            r = Result(
-                r.model,
-                r.task,
-                r.method,
-                r.level,
-                r.metrics,
-                r.dense or b.metrics,
-                r.primary_metric or b.primary_metric,
-                r.lower_is_better or b.lower_is_better,
+            r = replace(
+                r,
+                dense=r.dense or b.metrics,
+                primary_metric=r.primary_metric or b.primary_metric,
+                lower_is_better=r.lower_is_better or b.lower_is_better,
             )
         filled.append(r)
-    return ReportData(tuple(baselines.values()), tuple(filled), tolerance)
+    return ReportData(tuple(baselines.values()), tuple(filled), tolerance, statistics)
 
 
 def collect(run_dir: Path) -> ReportData:
@@ -175,24 +214,54 @@ def collect(run_dir: Path) -> ReportData:
         paths = sorted(run_dir.rglob(SUMMARY))
     if not paths:
         raise RunDirError(f"{run_dir} holds no {SUMMARY}: nothing finished to report yet")
-    return from_summaries(json.loads(p.read_text()) for p in paths)
+    return from_summaries([json.loads(p.read_text()) for p in paths], [p.parent for p in paths])
 
 
 # ---- tables -------------------------------------------------------------------------------------
+def is_counter(metric: str, dense: Any, value: Any) -> bool:
+    """Counts rather than quality (n, errors, integer totals such as tokens): shown, never judged."""
+    return metric in COUNTERS or (isinstance(dense, int) and isinstance(value, int))
+
+
+def _interval(entry: Mapping[str, Any]) -> tuple[float, float] | None:
+    iv = entry.get("interval")
+    if isinstance(iv, (list, tuple)) and len(iv) == 2 and all(is_number(x) for x in iv):
+        return (float(iv[0]), float(iv[1]))
+    return None
+
+
 def metric_cell(
-    metric: str, value: Any, dense: Any, *, rel_tol: float, abs_tol: float | None, lower_is_better: bool
+    metric: str,
+    value: Any,
+    dense: Any,
+    *,
+    rel_tol: float,
+    abs_tol: float | None,
+    lower_is_better: bool,
+    comparison: Mapping[str, Any] | None = None,
+    rule: VerdictRule = "interval",
 ) -> MetricCell:
+    """One metric of one row: value, delta to dense, and the verdict from the stored interval of
+    the delta (`comparison`: the summary's entry for this metric) against this tolerance."""
     v, d = as_number(value), as_number(dense)
     if v is None or d is None:
         return MetricCell(metric, v, d, None, None, None)
-    c = compare(
-        {metric: d},
-        {metric: v},
-        rel_tol=rel_tol,
-        abs_tol=abs_tol,
-        lower_is_better=[metric] if lower_is_better else [],
-    )[metric]
-    return MetricCell(metric, v, d, c["delta"], c["rel_delta"], c["matches"])
+    delta = v - d
+    rel = delta / abs(d) if d else None
+    if is_counter(metric, dense, value):
+        return MetricCell(metric, v, d, delta, rel, None)
+    entry = comparison or {}
+    interval = _interval(entry)
+    n = entry.get("n") if interval is not None else None
+    ver = verdict(
+        d, delta, interval, n=n, rel_tol=rel_tol, abs_tol=abs_tol, lower_is_better=lower_is_better, rule=rule
+    )
+    return MetricCell(
+        metric, v, d, delta, rel, ver["matches"],
+        verdict=ver["verdict"], interval=interval, n=n, n_needed=ver.get("n_needed"),
+        significant=ver.get("significant"), lost=entry.get("lost"), gained=entry.get("gained"),
+        rule=ver["rule"], method=entry.get("method") if interval is not None else None,
+    )  # fmt: skip
 
 
 def table_metrics(
@@ -210,14 +279,24 @@ def table_metrics(
     return (*headline, *(k for k in seen if k not in headline and k not in COUNTERS))
 
 
-def sort_key(method_order: Sequence[str], r: Result | Row) -> tuple[int, int, float, str]:
+def sort_key(method_order: Sequence[str], r: Result | Row) -> tuple[int, int, float, str, int]:
     kind_rank = {"sparsity": 0, "pattern": 1, "bits": 2, "default": 3}
     idx = method_order.index(r.method) if r.method in method_order else len(method_order)
-    return (idx, kind_rank.get(r.level.kind, 9), r.level.strength(), r.level.label)
+    seed = -1 if r.seed is None else r.seed
+    return (idx, kind_rank.get(r.level.kind, 9), r.level.strength(), r.level.label, seed)
 
 
-def task_tables(data: ReportData, *, rel_tol: float = 0.05, abs_tol: float | None = None) -> list[TaskTable]:
-    """One table per (model, task): rows = method @ level, cells = value, delta, match. Pure."""
+def task_tables(
+    data: ReportData,
+    *,
+    rel_tol: float = 0.05,
+    abs_tol: float | None = None,
+    rule: VerdictRule | None = None,
+) -> list[TaskTable]:
+    """One table per (model, task): rows = method @ level [seed], cells = value, delta, interval,
+    verdict (`rule`: default the runs' own, else interval). Pure."""
+    rule = rule or ("point" if data.statistics.get("verdict") == "point" else "interval")
+    level = as_number(data.statistics.get("level"))
     method_order = list(dict.fromkeys(r.method for r in data.results))
     keys = list(
         dict.fromkeys([(b.model, b.task) for b in data.baselines] + [(r.model, r.task) for r in data.results])
@@ -245,125 +324,43 @@ def task_tables(data: ReportData, *, rel_tol: float = 0.05, abs_tol: float | Non
                         rel_tol=rel_tol,
                         abs_tol=abs_tol,
                         lower_is_better=m in lower,
+                        comparison=r.comparison.get(m),
+                        rule=rule,
                     )
                     for m in metrics
-                ),
+                ),  # fmt: skip
+                r.seed,
             )
             for r in results
         )
-        tables.append(TaskTable(model, task, metrics, dense, rows, primary, tuple(lower), rel_tol, abs_tol))
+        methods = tuple(dict.fromkeys(c.method for row in rows for c in row.cells if c.method))
+        tables.append(
+            TaskTable(
+                model, task, metrics, dense, rows, primary, tuple(lower), rel_tol, abs_tol,
+                rule, level, methods, seed_spreads(rows, metrics),
+            )
+        )  # fmt: skip
     return tables
 
 
 def largest_matching_level(rows: Sequence[Row], metric: str) -> dict[str, dict[str, Level | None]]:
     """Per method and level kind, the most compressed level at which `metric` still matches
-    dense, reading levels from the mildest up and stopping at the first that does not match
-    ("still matches": a lucky match above a failure does not count). None = not even the
-    mildest level matches. Pure."""
+    dense with confidence (verdict `matches`: an inconclusive level does not count), reading
+    levels from the mildest up and stopping at the first that does not match ("still matches":
+    a lucky match above a failure does not count). A level with several seeds counts only when
+    every seed matches. None = not even the mildest level matches. Pure."""
     out: dict[str, dict[str, Level | None]] = {}
-    by: dict[tuple[str, str], list[Row]] = {}
+    by: dict[tuple[str, str], dict[Level, list[Row]]] = {}
     for row in rows:
-        by.setdefault((row.method, row.level.kind), []).append(row)
-    for (method, kind), group in by.items():
+        by.setdefault((row.method, row.level.kind), {}).setdefault(row.level, []).append(row)
+    for (method, kind), levels in by.items():
         if kind == "default":
             continue
         best: Level | None = None
-        for row in sorted(group, key=lambda r: r.level.strength()):
-            cell = row.cell(metric)
-            if cell is None or not cell.matches:
+        for lv in sorted(levels, key=lambda lv: lv.strength()):
+            cells = [row.cell(metric) for row in levels[lv]]
+            if not all(c is not None and c.verdict == "matches" for c in cells):
                 break
-            best = row.level
+            best = lv
         out.setdefault(method, {})[kind] = best
     return out
-
-
-# ---- plot series ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Series:
-    label: str
-    x: tuple[float, ...]
-    y: tuple[float, ...]
-
-
-@dataclass(frozen=True)
-class PlotSeries:
-    """Everything a task's plot draws: lines per method vs sparsity, N:M points, quantization
-    points vs bits, the dense reference and its tolerance band, and (optionally) perplexity."""
-
-    task: str
-    model: str
-    metric: str
-    lower_is_better: bool
-    dense: float | None
-    band: tuple[float, float] | None
-    lines: tuple[Series, ...]
-    nm_points: tuple[Series, ...]
-    bit_points: tuple[Series, ...]
-    secondary: tuple[Series, ...] = ()
-    secondary_metric: str | None = None
-
-
-def tolerance_band(
-    dense: float, *, rel_tol: float, abs_tol: float | None, lower_is_better: bool
-) -> tuple[float, float]:
-    """The range of scores that still match dense (the worse side only: better always matches)."""
-    slack = max(rel_tol * abs(dense), abs_tol or 0.0)
-    return (dense, dense + slack) if lower_is_better else (dense - slack, dense)
-
-
-def _points(rows: Sequence[Row], metric: str, kind: str, x_of: Any) -> tuple[Series, ...]:
-    out = []
-    for method in dict.fromkeys(r.method for r in rows):
-        pts = sorted(
-            (x_of(r.level), c.value)
-            for r in rows
-            if r.method == method
-            and r.level.kind == kind
-            and (c := r.cell(metric)) is not None
-            and c.value is not None
-        )
-        if pts:
-            out.append(Series(method, tuple(p[0] for p in pts), tuple(p[1] for p in pts)))
-    return tuple(out)
-
-
-def plot_series(table: TaskTable, secondary: TaskTable | None = None) -> PlotSeries | None:
-    """The series of one task's plot (None when the task has no numeric primary metric).
-    Lines start at sparsity 0 with the dense score, so each line shows the drop from dense."""
-    metric = table.main_metric
-    if metric is None:
-        return None
-    dense = as_number(table.dense.get(metric))
-    lower = metric in table.lower_is_better
-    lines = _points(table.rows, metric, "sparsity", lambda lv: lv.sparsity)
-    if dense is not None:
-        lines = tuple(Series(s.label, (0.0, *s.x), (dense, *s.y)) if 0.0 not in s.x else s for s in lines)
-    sec: tuple[Series, ...] = ()
-    sec_metric = None
-    if secondary is not None and secondary.task != table.task:
-        sec_metric = secondary.primary_metric or (secondary.metrics[0] if secondary.metrics else None)
-        if sec_metric:
-            sec = _points(secondary.rows, sec_metric, "sparsity", lambda lv: lv.sparsity)
-            sd = as_number(secondary.dense.get(sec_metric))
-            if sd is not None:
-                sec = tuple(Series(s.label, (0.0, *s.x), (sd, *s.y)) for s in sec)
-    return PlotSeries(
-        task=table.task,
-        model=table.model,
-        metric=metric,
-        lower_is_better=lower,
-        dense=dense,
-        band=tolerance_band(dense, rel_tol=table.rel_tol, abs_tol=table.abs_tol, lower_is_better=lower)
-        if dense is not None
-        else None,
-        lines=lines,
-        nm_points=_points(table.rows, metric, "pattern", lambda lv: lv.sparsity),
-        bit_points=_points(table.rows, metric, "bits", lambda lv: float(lv.value)),
-        secondary=sec,
-        secondary_metric=sec_metric if sec else None,
-    )
-
-
-def perplexity_table(tables: Sequence[TaskTable], model: str) -> TaskTable | None:
-    """The model's perplexity-like table: the first whose primary metric is lower-is-better."""
-    return next((t for t in tables if t.model == model and t.primary_metric in t.lower_is_better), None)

@@ -1,5 +1,6 @@
 """The report's plots: one figure per task (score vs sparsity, N:M points, a quantization panel,
-the dense reference and its tolerance band). matplotlib is imported inside the functions, so
+the dense reference and its tolerance band), every point with the interval of its delta to dense
+as an error bar around dense + delta. matplotlib is imported inside the functions, so
 importing this module (and `kick --help`) never loads it."""
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kick.report.model import PlotSeries, TaskTable, perplexity_table, plot_series
+from kick.report.model import TaskTable
+from kick.report.series import PlotSeries, Series, perplexity_table, plot_series
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,20 @@ def draw(series: PlotSeries) -> Any:
         if series.band is not None:
             a.axhspan(*series.band, color="grey", alpha=0.2, label="matches dense")
 
+    def bars(a: Any, s: Series) -> None:
+        """The interval of each point's delta, around dense: an error bar (unlabelled)."""
+        if not s.low:
+            return
+        below = [max(y - lo, 0.0) for y, lo in zip(s.y, s.low, strict=True)]
+        above = [max(hi - y, 0.0) for y, hi in zip(s.y, s.high, strict=True)]
+        a.errorbar(s.x, s.y, yerr=[below, above], fmt="none", ecolor=color[s.label], capsize=3, alpha=0.7)
+
     reference(ax)
     for s in series.lines:
         ax.plot(s.x, s.y, marker="o", color=color[s.label], label=s.label)
+        bars(ax, s)
     for s in series.nm_points:
+        bars(ax, s)
         ax.plot(
             s.x,
             s.y,
@@ -58,7 +70,11 @@ def draw(series: PlotSeries) -> Any:
             color=color[s.label],
             label=f"{s.label} N:M",
         )
-    ax.set_xlabel("sparsity (N:M at 1 - N/M)")
+    level = f"{series.level:.0%} " if series.level is not None else ""
+    note = ""
+    if any(s.low for s in (*series.lines, *series.nm_points, *series.bit_points)):
+        note = f"\nbars: dense + {level}interval of the delta"
+    ax.set_xlabel("sparsity (N:M at 1 - N/M)" + note)
     ax.set_ylabel(series.metric + (" (lower is better)" if series.lower_is_better else ""))
     ax.set_title(f"{series.task} - {series.model}")
     if series.secondary:
@@ -79,6 +95,7 @@ def draw(series: PlotSeries) -> Any:
         bx = axes[0][1]
         reference(bx)
         for s in series.bit_points:
+            bars(bx, s)
             bx.plot(s.x, s.y, linestyle="none", marker="D", color=color[s.label], label=s.label)
         bx.set_xticks(sorted({x for s in series.bit_points for x in s.x}))
         bx.set_xlabel("bits")

@@ -10,14 +10,13 @@ import pytest
 from kick.report.files import fmt_cell, write_report
 from kick.report.model import (
     Level,
-    Series,
     collect,
     from_summaries,
     largest_matching_level,
     level_from_params,
     task_tables,
-    tolerance_band,
 )
+from kick.report.series import Series, tolerance_band
 
 DENSE_QA = {"acc": 0.5, "em": 0.25, "n": 8, "errors": 0}
 DENSE_PPL = {"ppl": 10.0, "n": 8, "errors": 0}
