@@ -91,13 +91,16 @@ def verdict(
 
 
 def items_needed(loss: float, lo: float, hi: float, tau: float, n: int | None) -> int | None:
-    """Items needed for the interval to clear tau on the side the point loss is on, assuming
-    its half-width shrinks as 1/sqrt(n); None when the loss sits exactly on tau (or n unknown)."""
-    gap = abs(tau - loss)
-    half = (hi - lo) / 2
-    if not n or gap == 0.0 or half == 0.0:
+    """Items needed for the loss interval to clear tau, assuming it shrinks as 1/sqrt(n) about
+    the point loss: the side that straddles tau (the upper bound when the loss is below tau, the
+    lower one when above) must come within the point's distance to tau. None when the loss sits
+    exactly on tau (no n decides it) or n is unknown."""
+    if not n or loss == tau:
         return None
-    return max(n + 1, math.ceil(n * (half / gap) ** 2))
+    reach, gap = (hi - loss, tau - loss) if loss < tau else (loss - lo, loss - tau)
+    if reach <= 0.0:
+        return None
+    return max(n + 1, math.ceil(n * (reach / gap) ** 2))
 
 
 def compare(

@@ -165,3 +165,13 @@ def test_a_run_records_intervals_verdicts_and_how_they_were_computed(tmp_path: P
     assert again["tasks"]["fake-qa"]["comparison"] == s["tasks"]["fake-qa"]["comparison"]
     point = run(spec, tmp_path / "p", plugins=plugins, verdict="point")
     assert point["tasks"]["fake-qa"]["comparison"]["accuracy"]["rule"] == "point"
+
+
+def test_items_needed_uses_the_side_of_the_interval_that_straddles_the_tolerance() -> None:
+    from kick.metrics import items_needed
+
+    # below tau: the upper bound must shrink from 0.03 above the loss to 0.02 (tau - loss)
+    assert items_needed(0.03, 0.0, 0.06, 0.05, 100) == 225
+    # above tau, lopsided (an exact McNemar interval with nothing gained): the lower side decides
+    assert items_needed(0.208, -0.009, 0.208, 0.0125, 24) == 30
+    assert items_needed(0.05, 0.0, 0.1, 0.05, 100) is None  # on the tolerance: no n decides it
