@@ -6,12 +6,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from kick.types import Level
 
-if TYPE_CHECKING:
-    from kick.report.model import Row
+
+class Row(Protocol):
+    """What a spread reads of a report row (`kick.report.model.Row`)."""
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def level(self) -> Level: ...
+
+    @property
+    def seed(self) -> int | None: ...
+
+    def cell(self, metric: str) -> Any: ...
 
 
 @dataclass(frozen=True)
