@@ -30,7 +30,7 @@ def paired_differences(
 ) -> dict[str, dict[str, Any]]:
     """Per headline metric of the task: `Difference.to_dict()` over the paired items."""
     pairs = paired_records(dense, compressed)
-    if not pairs:
+    if len(pairs) < 2:  # no spread to estimate: the point rule decides (and says so)
         return {}
     d_recs, c_recs = [p[0] for p in pairs], [p[1] for p in pairs]
     agg_d, agg_c = aggregate(d_recs), aggregate(c_recs)

@@ -75,8 +75,8 @@ def mean_difference(
     import numpy as np
 
     d, c = np.asarray(dense, dtype=float), np.asarray(compressed, dtype=float)
-    if d.shape != c.shape or d.size == 0:
-        raise ValueError("paired items: dense and compressed need the same, non-zero number of items")
+    if d.shape != c.shape or d.size < 2:
+        raise ValueError("paired items: dense and compressed need the same number of items, at least 2")
     n = int(d.size)
     delta = float(np.mean(c - d))
     if is_binary(d.tolist()) and is_binary(c.tolist()):
@@ -156,7 +156,7 @@ def aggregate_differences(
     import numpy as np
     from scipy import stats
 
-    if n == 0 or not names:
+    if n < 2 or not names:  # one item (one perplexity window) says nothing about its spread
         return {}
 
     def statistic(idx: Any, axis: int = -1) -> Any:
@@ -164,10 +164,6 @@ def aggregate_differences(
         out = np.array([differences_at(row.tolist()) for row in rows]).T  # (metrics, resamples)
         return out if np.asarray(idx).ndim > 1 else out[:, 0]
 
-    if n == 1:
-        return {
-            k: Difference(float(point[k]), float(point[k]), float(point[k]), "identical", n) for k in names
-        }
     with warnings.catch_warnings():  # a metric constant under resampling is fine: its interval is a point
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
         res = stats.bootstrap(

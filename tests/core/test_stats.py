@@ -175,3 +175,14 @@ def test_items_needed_uses_the_side_of_the_interval_that_straddles_the_tolerance
     # above tau, lopsided (an exact McNemar interval with nothing gained): the lower side decides
     assert items_needed(0.208, -0.009, 0.208, 0.0125, 24) == 30
     assert items_needed(0.05, 0.0, 0.1, 0.05, 100) is None  # on the tolerance: no n decides it
+
+
+def test_a_single_paired_item_gets_no_interval_and_the_point_rule_says_so() -> None:
+    one_d, one_c = [rec("dense", "s0", 1.0)], [rec("compressed", "s0", 0.0)]
+
+    def aggregate(records):  # type: ignore[no-untyped-def]
+        return {"acc": sum(r.scores["acc"] for r in records) / len(records)}
+
+    assert paired_differences(one_d, one_c, aggregate, S) == {}
+    out = compare({"acc": 1.0}, {"acc": 0.0}, differences={})
+    assert out["acc"]["rule"] == "point" and out["acc"]["verdict"] == "worse"
