@@ -86,20 +86,8 @@ def mean_difference(
     diffs = c - d
     if float(np.ptp(diffs)) == 0.0:  # every item moved by the same amount: nothing to resample
         return Difference(delta, delta, delta, "identical", n)
-    from scipy import stats
-
-    res = stats.bootstrap(
-        (d, c),
-        lambda x, y, axis: np.mean(y - x, axis=axis),
-        paired=True,
-        vectorized=True,
-        n_resamples=settings.resamples,
-        confidence_level=settings.level,
-        method="percentile",
-        rng=np.random.default_rng(settings.seed),
-    )
-    ci = res.confidence_interval
-    return Difference(delta, float(ci.low), float(ci.high), "paired-bootstrap", n)
+    low, high = bootstrap((d, c), lambda x, y, axis: np.mean(y - x, axis=axis), settings, paired=True)
+    return Difference(delta, float(low), float(high), "paired-bootstrap", n)
 
 
 def mcnemar_difference(lost: int, gained: int, n: int, settings: StatSettings) -> Difference:
@@ -127,21 +115,11 @@ def unpaired_mean_difference(
 ) -> Difference:
     """The same difference as if the two samples were independent (for comparison only)."""
     import numpy as np
-    from scipy import stats
 
     d, c = np.asarray(dense, dtype=float), np.asarray(compressed, dtype=float)
-    res = stats.bootstrap(
-        (d, c),
-        lambda x, y, axis: np.mean(y, axis=axis) - np.mean(x, axis=axis),
-        paired=False,
-        vectorized=True,
-        n_resamples=settings.resamples,
-        confidence_level=settings.level,
-        method="percentile",
-        rng=np.random.default_rng(settings.seed),
-    )
-    ci = res.confidence_interval
-    return Difference(float(np.mean(c) - np.mean(d)), float(ci.low), float(ci.high), "bootstrap", int(d.size))
+    stat = lambda x, y, axis: np.mean(y, axis=axis) - np.mean(x, axis=axis)  # noqa: E731
+    low, high = bootstrap((d, c), stat, settings, paired=False)
+    return Difference(float(np.mean(c) - np.mean(d)), float(low), float(high), "bootstrap", int(d.size))
 
 
 def aggregate_differences(
@@ -166,19 +144,30 @@ def aggregate_differences(
 
     with warnings.catch_warnings():  # a metric constant under resampling is fine: its interval is a point
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
-        res = stats.bootstrap(
-            (np.arange(n),),
-            statistic,
-            vectorized=True,
-            n_resamples=settings.resamples,
-            confidence_level=settings.level,
-            method="percentile",
-            rng=np.random.default_rng(settings.seed),
-        )
-    lows, highs = np.atleast_1d(res.confidence_interval.low), np.atleast_1d(res.confidence_interval.high)
+        low, high = bootstrap((np.arange(n),), statistic, settings)
+    lows, highs = np.atleast_1d(low), np.atleast_1d(high)
     out = {}
     for i, k in enumerate(names):
         lo, hi = float(lows[i]), float(highs[i])
         # NaN: the metric is missing from some resamples (a subset with no items): no interval
         out[k] = Difference(float(point[k]), lo, hi, "paired-bootstrap", n)
     return out
+
+
+def bootstrap(data: tuple[Any, ...], statistic: Any, settings: StatSettings, *, paired: bool = False) -> Any:
+    """`scipy.stats.bootstrap` as every interval here uses it: vectorized, percentile, seeded;
+    returns the (low, high) bounds (arrays for a vector-valued statistic)."""
+    import numpy as np
+    from scipy import stats
+
+    res = stats.bootstrap(
+        data,
+        statistic,
+        paired=paired,
+        vectorized=True,
+        n_resamples=settings.resamples,
+        confidence_level=settings.level,
+        method="percentile",
+        rng=np.random.default_rng(settings.seed),
+    )
+    return res.confidence_interval.low, res.confidence_interval.high
