@@ -120,8 +120,9 @@ class CompressibleModel(ModelBackend, Protocol):
     def tokenizer(self) -> Any:
         """The underlying tokenizer (calibration encodes its texts with it)."""
 
-    def save(self, path: str) -> None:
-        """Write a folder that `AutoModelForCausalLM.from_pretrained` loads."""
+    def save(self, path: str, *, dtype: str | None = None) -> None:
+        """Write a folder that `AutoModelForCausalLM.from_pretrained` loads (`dtype`, when
+        given, e.g. `bfloat16`: the floating-point tensors are written in that dtype)."""
 
 
 @runtime_checkable
@@ -131,7 +132,13 @@ class Compressor(Protocol):
     What a sweep varies (sparsity, pattern, bits) is declared when the compressor is registered:
     `register(name, factory, levels=("sparsity", "pattern"))`."""
 
+    __optional__: ClassVar[tuple[str, ...]] = ("save",)
+
     name: str
+    save: Any
+    """Optional: `save(model, path, *, dtype=None)` writes the compressed model in the method's own
+    format (kick_quant packs gptq/rtn weights); absent: `model.save(path)`; None: the method's
+    layers exist only in memory and `kick compress` refuses it before any work."""
 
     def compress(self, model: CompressibleModel) -> Mapping[str, Any]:
         """Compress and return measured statistics (JSON-serialisable)."""

@@ -9,7 +9,8 @@
 4. **compress** (when the spec has a compression): once, its measured statistics written to
    compression.json; skipped on resume when every compressed record is already there.
 5. **compressed**: every task evaluated on the compressed model.
-6. **save** (`save_model`): the compressed model is written into the run directory.
+6. **save** (`save_model`): the compressed model is written into the run directory, by the
+   compressor's own `save` when it has one (a packed format), else by the model's `save`.
 7. **judge**: every judged task's records not yet judged (all of them with `force_judge`).
 8. **summary**: one shape for `kick run`, `kick eval`, `kick compress`, `kick judge` and every
    sweep cell (`build_summary`).
@@ -113,6 +114,7 @@ def run(
     level: Level | None = None,
     seed: int | None = None,
     save_model: bool = False,
+    save_dtype: str | None = None,
     force_judge: bool = False,
     verdict: VerdictRule = "interval",
     resamples: int = 2000,
@@ -132,6 +134,11 @@ def run(
     progress = progress or Progress()
     check_spec(spec, dense=dense, save_model=save_model)
     comps = build_components(spec, plugins)
+    if save_model and optional_member(comps.compressor, "save", _NO_SAVE) is None:
+        raise SpecError(
+            f"method {spec.compression.name if spec.compression else '?'!r} keeps its compressed layers "
+            "only in memory and cannot be saved: evaluate it with kick run --method"
+        )
     if mode == "rejudge" and not any(t.judge_kind for t in comps.tasks):
         names = ", ".join(t.name for t in comps.tasks)
         raise RunDirError(f"{out}: none of its tasks ({names}) is judged")
@@ -159,7 +166,7 @@ def run(
             _evaluate_all(comps, loaded, COMPRESSED, store, spec.batch_size, progress)
         if save_model:
             progress.stage(f"saving the compressed model to {out}")
-            loaded.get().save(str(out))
+            save_compressed(comps.compressor, loaded.get(), out, save_dtype)
 
     if comps.judge is not None:  # phase 7
         bind = optional_member(comps.judge, "bind_run_dir", None)
@@ -188,6 +195,20 @@ def run(
         summary["seconds"] = time.time() - started
     write_json_atomic(out / SUMMARY, summary)
     return summary
+
+
+_NO_SAVE = object()
+
+
+def save_compressed(compressor: Compressor | None, model: Any, out: Path, dtype: str | None) -> None:
+    """Phase 6: the compressor's `save(model, path, dtype=)` when it has one, else `model.save`;
+    `dtype` (e.g. bfloat16) is passed only when given."""
+    options = {"dtype": dtype} if dtype else {}
+    save = optional_member(compressor, "save", _NO_SAVE)
+    if save is _NO_SAVE or save is None:
+        model.save(str(out), **options)
+    else:
+        save(model, str(out), **options)
 
 
 class _ModelSlot:
