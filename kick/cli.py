@@ -207,13 +207,19 @@ def cmd_compress(
     revision: RevisionOpt = None,
     trust_remote_code: TrustOpt = False,
     overwrite: OverwriteOpt = False,
+    save_dtype: Annotated[
+        str | None, typer.Option("--save-dtype", help="Write float tensors as bf16, fp16 or fp32.")
+    ] = None,
 ) -> None:
-    """Compress a model and save a folder that AutoModelForCausalLM.from_pretrained loads."""
+    """Compress a model and save a folder that AutoModelForCausalLM.from_pretrained loads
+    (gptq/rtn: packed integer weights, compressed-tensors format)."""
     from kick.compress import compress_to_folder
 
     run_spec = build_run_spec(file={}, **run_options(locals(), include_dense=False))
     with console.status(f"compressing {model} with {method}"):
-        stats = compress_to_folder(run_spec, out, overwrite=overwrite, plugins=_plugins(ctx))
+        stats = compress_to_folder(
+            run_spec, out, overwrite=overwrite, plugins=_plugins(ctx), save_dtype=save_dtype
+        )
     from kick.console import compression_table
 
     console.print(compression_table(stats))

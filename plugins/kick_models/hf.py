@@ -331,24 +331,13 @@ class HFModel:
 
     # ---- saving --------------------------------------------------------------------------
     def save(self, path: str, *, dtype: str | None = None) -> None:
-        """`save_pretrained`; with `dtype`, the floating-point tensors are written in that dtype
-        (the model in memory is not changed) and config.json records it."""
-        if dtype is None:
-            self._module.save_pretrained(path)
-        else:
+        """`save_pretrained`; with `dtype`, the model is converted to that dtype first (in
+        memory too: saving is the last thing `kick compress` does with it)."""
+        if dtype is not None:
             if dtype not in _DTYPES:
                 raise SpecError(f"save dtype {dtype!r} is not one of {', '.join(_DTYPES)}")
-            target = _DTYPES[dtype]
-            state = {
-                k: v.to(target) if v.is_floating_point() else v for k, v in self._module.state_dict().items()
-            }
-            config = self._module.config
-            old = config.dtype
-            config.dtype = target
-            try:
-                self._module.save_pretrained(path, state_dict=state)
-            finally:
-                config.dtype = old
+            self._module.to(_DTYPES[dtype])
+        self._module.save_pretrained(path)
         self._tok.save_pretrained(path)
 
 

@@ -7,10 +7,11 @@ from typing import Any
 
 import torch
 from kick_layerwise.checks import check_bits, check_calibration, check_group_size, check_positive
-from kick_layerwise.engine import CalibrationSettings, LayerwiseCompressor, Plan
+from kick_layerwise.engine import CalibrationSettings, Plan
 from torch import nn
 
 from kick import build_config
+from kick_quant.pack import PackedQuantizer
 from kick_quant.gptq_math import gptq_quantize
 
 
@@ -63,6 +64,6 @@ def plan(config: GPTQConfig) -> Plan:
     )
 
 
-def make_gptq(**params: Any) -> LayerwiseCompressor:
+def make_gptq(**params: Any) -> PackedQuantizer:
     """The `gptq` compressor, from the user's parameters (bad values raise SpecError)."""
-    return LayerwiseCompressor("gptq", build_config(GPTQConfig, params, owner="gptq"), plan)
+    return PackedQuantizer("gptq", build_config(GPTQConfig, params, owner="gptq"), plan)

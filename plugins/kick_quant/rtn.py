@@ -7,10 +7,11 @@ from typing import Any
 
 import torch
 from kick_layerwise.checks import check_bits, check_group_size
-from kick_layerwise.engine import LayerwiseCompressor, Plan
+from kick_layerwise.engine import Plan
 from torch import nn
 
 from kick import build_config
+from kick_quant.pack import PackedQuantizer
 from kick_quant.quantizer import rtn_quantize
 
 
@@ -33,6 +34,6 @@ def plan(config: RTNConfig) -> Plan:
     return Plan("rtn", config, process, group_size=config.group_size, bits=config.bits)
 
 
-def make_rtn(**params: Any) -> LayerwiseCompressor:
+def make_rtn(**params: Any) -> PackedQuantizer:
     """The `rtn` compressor, from the user's parameters (bad values raise SpecError)."""
-    return LayerwiseCompressor("rtn", build_config(RTNConfig, params, owner="rtn"), plan)
+    return PackedQuantizer("rtn", build_config(RTNConfig, params, owner="rtn"), plan)
