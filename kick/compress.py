@@ -45,7 +45,10 @@ def folder_size(folder: Path) -> dict[str, int]:
     """Bytes on disk: the weight files (*.safetensors, *.bin) and the whole folder."""
     files = [p for p in folder.rglob("*") if p.is_file()]
     weights = [p for p in files if p.suffix in (".safetensors", ".bin")]
-    return {"weights_bytes": sum(p.stat().st_size for p in weights), "total_bytes": sum(p.stat().st_size for p in files)}
+    return {
+        "weights_bytes": sum(p.stat().st_size for p in weights),
+        "total_bytes": sum(p.stat().st_size for p in files),
+    }
 
 
 def compress_to_folder(

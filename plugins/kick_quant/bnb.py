@@ -37,7 +37,9 @@ class Int8Config:
 
     def __post_init__(self) -> None:
         if not self.threshold >= 0:
-            raise SpecError(f"llm-int8: threshold must be >= 0 (0 = no outlier columns), got {self.threshold}")
+            raise SpecError(
+                f"llm-int8: threshold must be >= 0 (0 = no outlier columns), got {self.threshold}"
+            )
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from kick_layerwise.engine import CalibrationSettings, Plan
 from torch import nn
 
 from kick import build_config
-from kick_quant.pack import PackedQuantizer
 from kick_quant.gptq_math import gptq_quantize
+from kick_quant.pack import PackedQuantizer
 
 
 @dataclass(frozen=True)

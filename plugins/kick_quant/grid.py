@@ -46,7 +46,9 @@ def _unsqueeze(zero: torch.Tensor | int) -> torch.Tensor | int:
     return zero[..., None] if isinstance(zero, torch.Tensor) else zero
 
 
-def recover_grid(weight: torch.Tensor, *, bits: int, group_size: int, sym: bool, name: str = "weight") -> IntWeight:
+def recover_grid(
+    weight: torch.Tensor, *, bits: int, group_size: int, sym: bool, name: str = "weight"
+) -> IntWeight:
     """The integers, scales and zero points of a fake-quantized `weight` [rows, cols]."""
     rows, cols = weight.shape
     gs = cols if group_size == -1 else group_size

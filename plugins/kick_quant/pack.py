@@ -33,7 +33,9 @@ FORMAT = "pack-quantized"
 
 def require_compressed_tensors() -> None:
     if importlib.util.find_spec("compressed_tensors") is None:
-        raise SpecError(f"writing a packed checkpoint needs compressed-tensors, which is not installed: {INSTALL}")
+        raise SpecError(
+            f"writing a packed checkpoint needs compressed-tensors, which is not installed: {INSTALL}"
+        )
 
 
 def scheme_args(bits: int, group_size: int, sym: bool) -> dict[str, Any]:
@@ -67,13 +69,17 @@ def pack_and_save(
     full_name = {id(m): n for n, m in module.named_modules()}
     topology = find_blocks(module)
     block_linears = {full_name[id(lin)]: lin for _, lin in topology.linears()}
-    others = [n for n, m in module.named_modules() if isinstance(m, torch.nn.Linear) and n not in block_linears]
+    others = [
+        n for n, m in module.named_modules() if isinstance(m, torch.nn.Linear) and n not in block_linears
+    ]
     grids: dict[str, IntWeight] = {}
     for name, lin in block_linears.items():
         grids[name] = recover_grid(lin.weight, bits=bits, group_size=group_size, sym=sym, name=name)
     if dtype is not None and dtype != "float32":  # scales and unquantized tensors in that dtype
         module.to(getattr(torch, dtype))
-    scheme = QuantizationScheme(targets=["Linear"], weights=QuantizationArgs(**scheme_args(bits, group_size, sym)))
+    scheme = QuantizationScheme(
+        targets=["Linear"], weights=QuantizationArgs(**scheme_args(bits, group_size, sym))
+    )
     config = QuantizationConfig(
         config_groups={"group_0": scheme}, ignore=others, format=FORMAT,
         quantization_status=QuantizationStatus.FROZEN,
