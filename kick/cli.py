@@ -23,10 +23,12 @@ from kick.cli_options import (
     LimitOpt,
     OverwriteOpt,
     ParamOpt,
+    ReferenceOpt,
     RelTolOpt,
     ResamplesOpt,
     ResumeOpt,
     RevisionOpt,
+    SaveDtypeOpt,
     SeedOpt,
     SpecOpt,
     TaskOpt,
@@ -38,6 +40,7 @@ from kick.cli_options import (
 from kick.errors import KickError, SpecError
 from kick.params import parse_assignments
 from kick.plugins import DEFAULT_MODEL, PluginSet
+from kick.reference import reference_options
 from kick.rundir import Mode
 from kick.spec import build_run_spec, load_spec_file, mode_of
 from kick.types import ComponentSpec, RunSpec
@@ -148,10 +151,12 @@ def cmd_eval(
     trust_remote_code: TrustOpt = False,
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
+    reference: ReferenceOpt = None,
 ) -> None:
-    """Evaluate a model (no compression) on tasks."""
-    run_spec = build_run_spec(file=load_spec_file(spec), **run_options(locals(), method=None))
-    if run_spec.compression is not None:
+    """Evaluate a model on tasks; with --reference, a compressed MODEL against its dense base."""
+    opts = run_options(locals(), method=None) | (reference_options(model, reference) if reference else {})
+    run_spec = build_run_spec(file=load_spec_file(spec), **opts)
+    if run_spec.compression is not None and reference is None:
         raise SpecError("kick eval does not compress; use kick run --method")
     _run_common(ctx, run_spec, out, mode_of(resume, overwrite))
 
@@ -207,12 +212,9 @@ def cmd_compress(
     revision: RevisionOpt = None,
     trust_remote_code: TrustOpt = False,
     overwrite: OverwriteOpt = False,
-    save_dtype: Annotated[
-        str | None, typer.Option("--save-dtype", help="Write float tensors as bf16, fp16 or fp32.")
-    ] = None,
+    save_dtype: SaveDtypeOpt = None,
 ) -> None:
-    """Compress a model and save a folder that AutoModelForCausalLM.from_pretrained loads
-    (gptq/rtn: packed integer weights, compressed-tensors format)."""
+    """Compress and save a folder AutoModelForCausalLM.from_pretrained loads (gptq/rtn: packed)."""
     from kick.compress import compress_to_folder
 
     run_spec = build_run_spec(file={}, **run_options(locals(), include_dense=False))

@@ -38,6 +38,12 @@ VerdictOpt = Annotated[
                  "point: the paper's rule, the point difference alone."),
 ]  # fmt: skip
 ResamplesOpt = Annotated[int, typer.Option("--resamples", help="Bootstrap resamples for the intervals.")]
+ReferenceOpt = Annotated[
+    str | None, typer.Option("--reference", help="Dense base of an already-compressed MODEL: compare them.")
+]
+SaveDtypeOpt = Annotated[
+    str | None, typer.Option("--save-dtype", help="Write float tensors as bf16, fp16 or fp32.")
+]
 AbsTolOpt = Annotated[float | None, typer.Option("--abs-tol", help="'Matches dense' tolerance, absolute.")]
 
 # the command parameters that are run options, and their build_run_spec keywords

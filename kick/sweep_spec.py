@@ -17,6 +17,7 @@ from kick.errors import SpecError
 from kick.metrics import VerdictRule
 from kick.params import parse_task_assignments
 from kick.plugins import DEFAULT_MODEL, PluginSet
+from kick.reference import split_references
 from kick.types import ComponentSpec, Level, ModelSpec, RunSpec, Scalar, parse_pattern
 
 CopyMode = Literal["auto", "copy", "reload"]
@@ -255,6 +256,7 @@ def parse_sweep_spec(
         raise SpecError(
             f"sweep spec: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_SWEEP_KEYS))}"
         )
+    data, checkpoints = split_references(data)  # { model = CKPT, reference = DENSE } entries
     models = _model_specs(data, default_model)
     methods = [str(m) for m in _as_list(data.get("methods"), "methods")]
     params: Mapping[str, Any] = data.get("params", {})
@@ -290,6 +292,7 @@ def parse_sweep_spec(
             if raw.get("model", model.name) == model.name:
                 cell = explicit_cell(model.name, raw, params)
                 cells += with_seeds([cell], seeds, seeded=seeded(cell.method))
+        cells += [Cell(model.name, m, None, p, name) for m, p, name in checkpoints.get(model.name, ())]
     ids = [c.id for c in cells]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:

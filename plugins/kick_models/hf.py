@@ -113,6 +113,13 @@ class HFModel:
     def info(self) -> Mapping[str, Any]:
         return dict(self._provenance)
 
+    def adopt(self, other: HFModel) -> None:
+        """Take `other`'s module and tokenizer in place of this model's (the `checkpoint`
+        compressor: the compressed checkpoint replaces its dense reference); name and
+        provenance stay this model's."""
+        self._module, self._tok = other._module, other._tok
+        self._eos_ids, self._newline_ids = other._eos_ids, None
+
     def _collect_eos_ids(self) -> list[int]:
         ids: set[int] = set()
         gen = getattr(self._module, "generation_config", None)
@@ -339,6 +346,12 @@ class HFModel:
             self._module.to(_DTYPES[dtype])
         self._module.save_pretrained(path)
         self._tok.save_pretrained(path)
+
+
+def weight_bytes(module: Any) -> int:
+    """Bytes of every parameter and buffer of `module` in memory (quantized storage as stored)."""
+    tensors = {id(t): t for t in [*module.parameters(), *module.buffers()]}
+    return int(sum(t.numel() * t.element_size() for t in tensors.values()))
 
 
 def _newline_stopper(newline_ids: set[int], prompt_len: int) -> Any:
