@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from kick.errors import KickError, RunDirError, SpecError
+from kick.footprint import can_save, footprint, merge_footprints, peak_memory, save_compressed
 from kick.interfaces import Compressor, Judge, Progress, Task, optional_member
 from kick.judging import DenseReferences, judge_task
 from kick.metrics import VerdictRule
@@ -134,7 +135,7 @@ def run(
     progress = progress or Progress()
     check_spec(spec, dense=dense, save_model=save_model)
     comps = build_components(spec, plugins)
-    if save_model and optional_member(comps.compressor, "save", _NO_SAVE) is None:
+    if save_model and not can_save(comps.compressor):
         raise SpecError(
             f"method {spec.compression.name if spec.compression else '?'!r} keeps its compressed layers "
             "only in memory and cannot be saved: evaluate it with kick run --method"
@@ -151,10 +152,12 @@ def run(
     evaluating = mode != "rejudge"
 
     variants: list[str] = []
+    measured: dict[str, Any] = {}  # footprint per variant (kick.footprint); not for kick compress
+    measure = bool(comps.tasks) and not save_model
     if spec.include_dense:  # phase 3
         variants.append(DENSE)
         if evaluating:
-            _evaluate_all(comps, loaded, DENSE, store, spec.batch_size, progress)
+            measured[DENSE] = _evaluate_all(comps, loaded, DENSE, store, spec.batch_size, progress, measure)
 
     compression: dict[str, Any] | None = None
     if comps.compressor is not None:  # phases 4-6
@@ -163,7 +166,9 @@ def run(
             comps, loaded, spec, out, store, progress, reuse=not save_model, evaluating=evaluating
         )
         if evaluating:
-            _evaluate_all(comps, loaded, COMPRESSED, store, spec.batch_size, progress)
+            measured[COMPRESSED] = _evaluate_all(
+                comps, loaded, COMPRESSED, store, spec.batch_size, progress, measure, compression
+            )
         if save_model:
             progress.stage(f"saving the compressed model to {out}")
             save_compressed(comps.compressor, loaded.get(), out, save_dtype)
@@ -188,6 +193,7 @@ def run(
         seed=seed,
     )  # fmt: skip
     summary["dense_run"] = os.path.relpath(dense, out) if dense is not None else None
+    summary["footprint"] = merge_footprints(measured, variants, dense_summary, previous)
     if mode == "rejudge":
         summary["seconds"] = previous.get("seconds") if previous else None
         summary["judged_at"] = {"time": time.time(), "seconds": time.time() - started, "force": force_judge}
@@ -195,20 +201,6 @@ def run(
         summary["seconds"] = time.time() - started
     write_json_atomic(out / SUMMARY, summary)
     return summary
-
-
-_NO_SAVE = object()
-
-
-def save_compressed(compressor: Compressor | None, model: Any, out: Path, dtype: str | None) -> None:
-    """Phase 6: the compressor's `save(model, path, dtype=)` when it has one, else `model.save`;
-    `dtype` (e.g. bfloat16) is passed only when given."""
-    options = {"dtype": dtype} if dtype else {}
-    save = optional_member(compressor, "save", _NO_SAVE)
-    if save is _NO_SAVE or save is None:
-        model.save(str(out), **options)
-    else:
-        save(model, str(out), **options)
 
 
 class _ModelSlot:
@@ -262,9 +254,19 @@ def _evaluate_all(
     store: RecordStore,
     batch_size: int,
     progress: Progress,
-) -> None:
-    for task in comps.tasks:
-        evaluate_task(task, comps.samples[task.name], model, variant, store, batch_size, progress)
+    measure: bool = False,
+    stats: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
+    """Evaluate every task on one variant; with `measure`, then its footprint (peak memory during
+    the evaluation, weight bytes, generation speed, size on disk: `kick.footprint`)."""
+    with peak_memory() as peak:
+        for task in comps.tasks:
+            evaluate_task(task, comps.samples[task.name], model, variant, store, batch_size, progress)
+    if not measure:
+        return None
+    progress.stage(f"measuring the {variant} model: generation speed, size")
+    compressor = comps.compressor if variant == COMPRESSED else None
+    return footprint(model.get(), peak, compressor=compressor, stats=stats)
 
 
 def compress(compressor: Compressor, model: Any, spec: RunSpec, progress: Progress) -> dict[str, Any]:

@@ -113,6 +113,10 @@ class HFModel:
     def info(self) -> Mapping[str, Any]:
         return dict(self._provenance)
 
+    def weight_bytes(self) -> int:
+        """Bytes of the module's parameters and buffers in memory (quantized storage as stored)."""
+        return weight_bytes(self._module)
+
     def adopt(self, other: HFModel) -> None:
         """Take `other`'s module and tokenizer in place of this model's (the `checkpoint`
         compressor: the compressed checkpoint replaces its dense reference); name and
