@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kick.metrics import VerdictRule, as_number
+from kick.report.footprints import read_rows, size_plots
 from kick.report.lost import SHOWN, CellLost, knowledge_lost
 from kick.report.model import MetricCell, ReportData, TaskTable, collect, largest_matching_level, task_tables
 from kick.report.plots import Drawn, write_plots
@@ -275,9 +276,11 @@ def write_report(
     rel_tol: float | None = None,
     abs_tol: float | None = None,
     verdict: VerdictRule | None = None,
+    footprints: Sequence[Mapping[str, Any]] = (),
 ) -> ReportFiles:
     """Tables, plots, items lost and exports into `out`. Tolerances and the verdict rule
-    default to those the runs recorded."""
+    default to those the runs recorded. `footprints` (kick.report.footprints rows) go into
+    report.json, with a plot of score against size on disk per task."""
     rel = rel_tol if rel_tol is not None else float(data.tolerance.get("relative", 0.05))
     ab = abs_tol if abs_tol is not None else data.tolerance.get("absolute")
     tables = task_tables(data, rel_tol=rel, abs_tol=ab, rule=verdict)
@@ -287,12 +290,13 @@ def write_report(
     images = {(d.series.model, d.series.task): str(d.svg.relative_to(out)) for d in drawn}
     (out / "report.md").write_text(markdown(tables, images, lost), encoding="utf-8")
     write_csv(out / "report.csv", tables)
-    write_json_atomic(out / "report.json", report_json(tables, lost))
+    write_json_atomic(out / "report.json", {**report_json(tables, lost), "footprints": list(footprints)})
     (out / "report.html").write_text(html_page(tables, drawn, lost), encoding="utf-8")
     files = [out / n for n in ("report.html", "report.md", "report.csv", "report.json")]
     files += [p for d in drawn for p in (d.png, d.svg)]
+    files += size_plots(footprints, out / "plots")
     return ReportFiles(tables, drawn, files, lost)
 
 
 def report_dir(run_dir: Path, out: Path | None, **options: Any) -> ReportFiles:
-    return write_report(collect(run_dir), out or run_dir / "report", **options)
+    return write_report(collect(run_dir), out or run_dir / "report", footprints=read_rows(run_dir), **options)

@@ -13,6 +13,7 @@ from support.tiny import save_tiny_llama
 
 from kick.footprint import SPEED_BATCHES, SPEED_PROMPTS, merge_footprints
 from kick.plugins import load_plugins
+from kick.report.files import report_dir
 from kick.runner import run
 from kick.types import ComponentSpec, ModelSpec, RunSpec
 
@@ -44,6 +45,17 @@ def test_dense_and_packed_footprints_are_measured(tmp_path: Path) -> None:
         assert gen["prompts"] == len(SPEED_PROMPTS)
         for b in SPEED_BATCHES:
             assert gen[f"batch_{b}"]["tokens"] > 0 and gen[f"batch_{b}"]["tokens_per_s"] > 0
+
+    files = report_dir(tmp_path / "rtn", tmp_path / "rep")  # report.json rows and the size plot
+    rows = json.loads((tmp_path / "rep" / "report.json").read_text())["footprints"]
+    assert [(r["method"], r["size_on_disk"]) for r in rows] == [
+        ("dense", dense["size_on_disk"]), ("rtn", comp["size_on_disk"])
+    ]  # fmt: skip
+    assert (
+        rows[1]["scores"]["tiny-ppl"]["value"] == summary["tasks"]["tiny-ppl"]["metrics"]["compressed"]["ppl"]
+    )
+    assert rows[1]["tokens_per_s_batch_8"] == comp["generation"]["batch_8"]["tokens_per_s"]
+    assert any(p.name.endswith("__tiny-ppl__size.png") for p in files.files)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("bitsandbytes") is None, reason="needs kick[bnb]")
