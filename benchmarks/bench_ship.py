@@ -7,7 +7,9 @@
 2. WikiText-2 perplexity, FreebaseQA factoid QA and MMLU (5-shot) of dense, llm-int8, nf4,
    GPTQ 4-bit g64 and RTN 8-bit g64, each a kick run directory under --out (the dense run once,
    every method compared with it), with each variant's footprint (kick.footprint: weight bytes,
-   size on disk, generation tokens/s at batch 1 and 8, peak RSS).
+   size on disk, generation tokens/s at batch 1 and 8, peak RSS). GPTQ and RTN are part 1's
+   packed folders evaluated with the `checkpoint` compressor when they exist (else compressed
+   in memory).
 
 The embedded model is a Q4_1 GGUF dequantized to float32: every quantization here is a
 re-quantization of weights that already lie on a 4-bit grid (groups of 32).
@@ -30,11 +32,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "plugins"))
 
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {
-    "gptq-4b-g64": ("gptq", {"bits": 4, "group_size": 64}),
-    "rtn-8b-g64": ("rtn", {"bits": 8, "group_size": 64}),
     "llm-int8": ("llm-int8", {}),
     "nf4": ("nf4", {}),
+    "gptq-4b-g64": ("gptq", {"bits": 4, "group_size": 64}),
+    "rtn-8b-g64": ("rtn", {"bits": 8, "group_size": 64}),
 }
+PACKED = ("gptq-4b-g64", "rtn-8b-g64")  # part 2 evaluates part 1's packed folders when present
 
 
 def weights_bytes(folder: Path) -> int:
@@ -130,6 +133,11 @@ def quality(out: Path, limit: int, ppl_windows: int, nsamples: int, seqlen: int)
     for name, (method, params) in METHODS.items():
         if method == "gptq":
             params = {**params, "nsamples": nsamples, "seqlen": seqlen}
+        folder = out / "folders" / name
+        if name in PACKED and (folder / "kick_packing.json").is_file():
+            # the packed checkpoint of part 1 (its logits equal the in-memory model's, see there),
+            # evaluated as `kick eval FOLDER --reference smollm2-135m` does
+            method, params = "checkpoint", {"path": str(folder)}
         spec = RunSpec(model=base.model, tasks=tasks, compression=ComponentSpec(method, params),
                        include_dense=False, batch_size=8)  # fmt: skip
         summaries[name] = run(spec, out / "runs" / name, plugins=plugins, dense=dense_dir, mode="overwrite")

@@ -23,7 +23,9 @@ from kick import SpecError, build_config
 
 INSTALL = "pip install 'kick[llmcompressor]' (llm-compressor pins its own transformers: use a separate venv)"
 
-# GPTQ with the compressed-tensors preset schemes, LM head kept dense, as in llm-compressor's examples
+# the compressed-tensors preset schemes, LM head kept dense, as in llm-compressor's examples
+# (W4A16 and W8A8 run on a tiny Llama on CPU; llm-compressor 0.14's AWQ stops on CPU with
+# "Cannot access accelerator device", so it is refused there before any work)
 PRESETS = {
     "W4A16": """\
 quant_stage:
@@ -43,10 +45,13 @@ quant_stage:
       ignore: [lm_head]
       scheme: W8A8
 """,
+    # AWQ only rescales channels (its default mappings per architecture); the quantization
+    # modifier after it quantizes with the scheme the scales were searched for
     "awq-w4a16": """\
 quant_stage:
   quant_modifiers:
-    AWQModifier:
+    AWQModifier: {}
+    QuantizationModifier:
       targets: [Linear]
       ignore: [lm_head]
       scheme: W4A16_ASYM
@@ -148,4 +153,15 @@ def _version(dist: str) -> str | None:
 def make_llmcompressor(**params: Any) -> LLMCompressor:
     """`llmcompressor`: recipe=FILE.yaml or a preset, on kick's calibration windows."""
     require_llmcompressor()
-    return LLMCompressor("llmcompressor", build_config(LLMCompressorConfig, params, owner="llmcompressor"))
+    config = build_config(LLMCompressorConfig, params, owner="llmcompressor")
+    if "AWQModifier" in config.recipe_text() and not _has_accelerator():
+        raise SpecError(
+            "llmcompressor: the AWQ modifier of llm-compressor 0.14 needs a GPU (it fails on CPU)"
+        )
+    return LLMCompressor("llmcompressor", config)
+
+
+def _has_accelerator() -> bool:
+    import torch
+
+    return torch.accelerator.current_accelerator() is not None

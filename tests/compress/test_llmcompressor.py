@@ -71,6 +71,17 @@ def test_unknown_recipe_is_refused_before_any_work() -> None:
 
 @pytest.mark.torch
 @pytest.mark.skipif(not HAVE_LLMC, reason="llm-compressor is installed in its own venv (see the README)")
+def test_awq_preset_is_refused_on_a_machine_without_an_accelerator() -> None:
+    import torch
+
+    if torch.accelerator.current_accelerator() is not None:
+        pytest.skip("this machine has an accelerator")
+    with pytest.raises(SpecError, match="AWQ modifier .* needs a GPU"):
+        plugins().registry.create("compressor", "llmcompressor", recipe="awq-w4a16")
+
+
+@pytest.mark.torch
+@pytest.mark.skipif(not HAVE_LLMC, reason="llm-compressor is installed in its own venv (see the README)")
 def test_gptq_w4a16_recipe_end_to_end_run_compress_and_eval_against_reference(tmp_path: Path, cli) -> None:
     dense = save_tiny_llama(str(tmp_path / "dense"))
     recipe = tmp_path / "w4a16-g32.yaml"
