@@ -64,7 +64,9 @@ def probe_ids(tokenizer: Any, windows: int = 4, length: int = 128) -> Any:
     return torch.tensor(cut(ids, length, windows))
 
 
-def sizes(out: Path, nsamples: int, seqlen: int) -> dict[str, Any]:
+def sizes(
+    out: Path, nsamples: int, seqlen: int, packed: tuple[str, ...] = PACKED, dense: bool = True
+) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -73,13 +75,13 @@ def sizes(out: Path, nsamples: int, seqlen: int) -> dict[str, Any]:
 
     plugins = load_plugins()
     rows: dict[str, Any] = {}
-    for name, dtype in (("dense-fp32", None), ("dense-bf16", "bfloat16")):
+    for name, dtype in (("dense-fp32", None), ("dense-bf16", "bfloat16")) if dense else ():
         model = load_model(ModelSpec("smollm2-135m"), plugins)
         folder = out / "folders" / name
         shutil.rmtree(folder, ignore_errors=True)
         model.save(str(folder), **({"dtype": dtype} if dtype else {}))
         rows[name] = {"weights_bytes": weights_bytes(folder), "reload_s": reload_seconds(folder)}
-    for name in ("gptq-4b-g64", "rtn-8b-g64"):
+    for name in packed:
         method, params = METHODS[name]
         if method == "gptq":
             params = {**params, "nsamples": nsamples, "seqlen": seqlen}
@@ -107,11 +109,12 @@ def sizes(out: Path, nsamples: int, seqlen: int) -> dict[str, Any]:
             "probe": f"{ids.shape[0]} WikiText-2 test windows x {ids.shape[1]} tokens",
             "calibration": stats.get("calibration"),
         }
-    dense = rows["dense-fp32"]["weights_bytes"]
+    dense_fp32 = out / "folders" / "dense-fp32"
+    dense_bytes = weights_bytes(dense_fp32) if dense_fp32.is_dir() else 0
     print(f"\n{'folder':14s} {'MiB on disk':>12s} {'x dense':>8s} {'reload s':>9s} {'max|dlogit|':>12s}")
     for name, r in rows.items():
         diff = f"{r['max_abs_logit_diff']:.2e}" if "max_abs_logit_diff" in r else "-"
-        print(f"{name:14s} {r['weights_bytes'] / 2**20:12.1f} {r['weights_bytes'] / dense:8.3f} "
+        print(f"{name:14s} {r['weights_bytes'] / 2**20:12.1f} {r['weights_bytes'] / max(dense_bytes, 1):8.3f} "
               f"{r['reload_s']:9.2f} {diff:>12s}")  # fmt: skip
     return rows
 
@@ -169,14 +172,17 @@ def main() -> None:
     ap.add_argument("--nsamples", type=int, default=32)
     ap.add_argument("--seqlen", type=int, default=512)
     ap.add_argument("--only", choices=["sizes", "quality"])
+    ap.add_argument("--packed", action="append", choices=PACKED, help="sizes: only these packed folders")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"settings": vars(a) | {"out": str(a.out)}}
     if a.only in (None, "sizes"):
-        result["sizes"] = sizes(a.out, a.nsamples, a.seqlen)
+        result["sizes"] = sizes(a.out, a.nsamples, a.seqlen, tuple(a.packed or PACKED), dense=not a.packed)
     if a.only in (None, "quality"):
         result["quality"] = quality(a.out, a.limit, a.ppl_windows, a.nsamples, a.seqlen)
-    (a.out / f"bench_ship_{a.only or 'all'}.json").write_text(json.dumps(result, indent=2, default=str))
+    (a.out / f"bench_ship_{a.only or 'all'}{'_' + '_'.join(a.packed) if a.packed else ''}.json").write_text(
+        json.dumps(result, indent=2, default=str)
+    )
 
 
 if __name__ == "__main__":
