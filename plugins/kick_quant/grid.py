@@ -4,8 +4,8 @@ gptq and rtn leave every (row, group) of a weight on a uniform grid, `w = s * k`
 scale `s` and integers `k` spanning at most 2^bits - 1 steps. GPTQ fits some grids on weights it
 has already updated, so they cannot be recomputed from the original weights; they are recovered
 from the quantized values themselves: the smallest gap between two distinct values of a group is
-a whole number of steps, the step is the largest divisor of it that puts every value on an
-integer, and the scale is refit by least squares on those integers. A group that is not on a
+a whole number of steps (1 to 2^bits - 1), the step is the largest divisor of it that puts every
+value on an integer, and the scale is refit by least squares on those integers. A group that is not on a
 2^bits-level grid is an error, never silently rounded.
 
 Integers come out in the signed range [-2^(bits-1), 2^(bits-1) - 1] with an integer zero point
@@ -19,9 +19,6 @@ from dataclasses import dataclass
 import torch
 
 from kick import KickError
-
-MAX_STEP_DIVISOR = 16
-"""The smallest gap tried as 1..16 steps (a group whose values use no two adjacent levels)."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,10 @@ def _steps(v: torch.Tensor, bits: int, name: str) -> torch.Tensor:
     # one distinct value: it is one step (or the group is all zeros: any step, 1)
     smallest = torch.where(torch.isinf(smallest), torch.where(top > 0, top, torch.ones_like(top)), smallest)
     steps = torch.full_like(smallest, torch.nan)
-    for divisor in range(1, MAX_STEP_DIVISOR + 1):
+    # the smallest gap is 1 step when two adjacent levels are used, but can be many: weights that
+    # already lay on a coarse grid (a dequantized 4-bit GGUF) re-quantized to 8 bits use every
+    # 16th level or so. The first divisor that fits is the largest step consistent with the values.
+    for divisor in range(1, maxq + 1):
         todo = torch.isnan(steps)
         if not todo.any():
             break

@@ -39,6 +39,16 @@ def test_recovered_grid_reproduces_rtn_weights_with_integers_in_range(bits, grou
     assert torch.allclose(grid.dequantize(group_size), fake, rtol=0, atol=1e-6)
 
 
+def test_eight_bit_requantization_of_four_bit_weights_is_recovered() -> None:
+    # like the embedded model (a dequantized 4-bit GGUF): weights with few distinct values use
+    # only every ~64th level of an 8-bit grid, so no two values are one step apart
+    g = torch.Generator().manual_seed(3)
+    w = torch.randint(-2, 3, (16, 64), generator=g) / 2 * torch.rand(16, 1, generator=g)
+    fake = rtn_quantize(w, 8, 64, False)
+    grid = recover_grid(fake, bits=8, group_size=64, sym=False)
+    assert torch.allclose(grid.dequantize(64), fake, rtol=0, atol=1e-6)
+
+
 def test_weights_off_the_grid_are_an_error_not_rounded() -> None:
     w = torch.randn(8, 32, generator=torch.Generator().manual_seed(0))
     with pytest.raises(KickError, match="not on a 4-bit grid"):
