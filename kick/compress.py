@@ -32,8 +32,10 @@ def compress_to_folder(
     overwrite: bool = False,
     plugins: PluginSet | None = None,
     progress: Progress | None = None,
+    offload: bool = False,
 ) -> dict[str, Any]:
-    """Compress and write the model to `out` atomically; returns the manifest."""
+    """Compress and write the model to `out` atomically; returns the manifest. `offload`: load
+    the model with its decoder blocks on disk and compress one block at a time."""
     check_spec(spec, save_model=True)
     if out.exists() and not overwrite:
         raise RunDirError(f"{out} already exists: pass --overwrite to replace it")
@@ -44,7 +46,7 @@ def compress_to_folder(
     except OSError as e:
         raise RunDirError(f"cannot write to {parent}: {e.strerror or e}") from None
     try:
-        summary = run(spec, tmp, plugins=plugins, progress=progress, save_model=True)
+        summary = run(spec, tmp, plugins=plugins, progress=progress, save_model=True, offload=offload)
         manifest = {
             "kick_version": kick.__version__,
             "spec": summary["spec"],
