@@ -17,7 +17,7 @@ from typing import Any
 import kick
 from kick.errors import RunDirError
 from kick.interfaces import Progress
-from kick.plugins import PluginSet
+from kick.plugins import PluginSet, check_offload, load_plugins
 from kick.rundir import write_json_atomic
 from kick.runner import check_spec, run
 from kick.types import RunSpec
@@ -37,6 +37,9 @@ def compress_to_folder(
     """Compress and write the model to `out` atomically; returns the manifest. `offload`: load
     the model with its decoder blocks on disk and compress one block at a time."""
     check_spec(spec, save_model=True)
+    if offload:
+        plugins = plugins if plugins is not None else load_plugins()
+        check_offload(spec.model, plugins)
     if out.exists() and not overwrite:
         raise RunDirError(f"{out} already exists: pass --overwrite to replace it")
     parent = out.resolve().parent
