@@ -68,3 +68,22 @@ def test_resource_check_uses_the_largest_node() -> None:
     check_resources({"CPU": 2, "GPU": 4}, nodes, "here")
     with pytest.raises(SpecError, match="asks for 5 GPU.*more than 4"):
         check_resources({"CPU": 1, "GPU": 5}, nodes, "here")
+
+
+def test_the_paper_grid_spec_has_34_cells_whose_compressors_all_build() -> None:
+    import tomllib
+    from support import REPO_ROOT
+
+    from kick.plugins import load_plugins
+    from kick.sweep_spec import levels_from, parse_sweep_spec, seeded_from
+
+    plugins = load_plugins()
+    data = tomllib.loads((REPO_ROOT / "examples" / "llm-kick-paper.toml").read_text())
+    sweep = parse_sweep_spec(data, levels_of=levels_from(plugins), seeded_of=seeded_from(plugins))
+    assert len(sweep.cells) == 34 and len(sweep.tasks) == 7 and sweep.judge.name == "pairwise"
+    for cell in sweep.cells:
+        comp = plugins.registry.create("compressor", cell.method, **dict(cell.params))
+        assert comp.config.nsamples == 128 and comp.config.seqlen == 2048 if cell.method != "magnitude" else True
+    gptq = [c for c in sweep.cells if c.method == "gptq"]
+    assert sorted(dict(c.params)["bits"] for c in gptq) == [2, 3, 4, 8]
+    assert {dict(c.params)["group_size"] for c in gptq} == {128}

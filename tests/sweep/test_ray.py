@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil  # accelerate depends on it
 import pytest
 from support import REPO_ROOT
 from support.tiny import random_text, save_tiny_llama
@@ -28,7 +29,6 @@ from kick.sweep import run_sweep
 from kick.sweep_spec import levels_from, parse_sweep_spec
 
 ray = pytest.importorskip("ray")
-psutil = pytest.importorskip("psutil")
 pytestmark = [pytest.mark.torch, pytest.mark.ray]
 RAY = Path(sys.executable).with_name("ray")
 
