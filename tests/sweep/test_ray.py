@@ -24,6 +24,7 @@ from support import REPO_ROOT
 from support.tiny import random_text, save_tiny_llama
 
 from kick.errors import SpecError
+from kick.interfaces import Progress
 from kick.plugins import load_plugins
 from kick.sweep import run_sweep
 from kick.sweep_spec import levels_from, parse_sweep_spec
@@ -127,32 +128,48 @@ def local_records(tiny_sweep: Any, tmp_path_factory: pytest.TempPathFactory) -> 
     return records
 
 
+class Recorder(Progress):
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+
+    def stage(self, text: str) -> None:
+        self.events.append(("stage", text))
+
+    def start(self, key: str, text: str, total: int) -> None:
+        self.events.append(("start", key))
+
+
 def test_ray_sweep_gives_the_local_executors_records(
     cluster: str, tiny_sweep: Any, local_records: Any, tmp_path: Path
 ) -> None:
     from kick.sweep_ray import RayExecutor
 
     spec, plugins = tiny_sweep
-    ex = RayExecutor(cluster, cpus_per_cell=1)
-    result = run_sweep(spec, tmp_path / "ray", plugins=plugins, executor=ex)
+    ex, progress = RayExecutor(cluster, cpus_per_cell=1), Recorder()
+    result = run_sweep(spec, tmp_path / "ray", plugins=plugins, executor=ex, progress=progress)
     assert _records(tmp_path / "ray") == local_records
-    assert {c["id"].split("/")[1] for c in result.cells} == {
-        "dense",
-        "magnitude-s0.3",
-        "magnitude-s0.6",
-        "wanda-s0.3",
-        "wanda-s0.6",
-    }
-    dense = ex.cells[next(c["id"] for c in result.cells if c["id"].endswith("/dense"))]
-    assert all(
-        t["started"] >= dense["received"] - 1e-3 for i, t in ex.cells.items() if not i.endswith("/dense")
-    )
+    ids = {c["id"] for c in result.cells}
+    assert {i.split("/")[1] for i in ids} == {"dense", "magnitude-s0.3", "magnitude-s0.6", "wanda-s0.3", "wanda-s0.6"}
+    dense = ex.cells[next(i for i in ids if i.endswith("/dense"))]
+    assert all(t["started"] >= dense["received"] - 1e-3 for i, t in ex.cells.items() if not i.endswith("/dense"))
+    # the display shows where each cell runs and its sample bars, keyed by cell
+    running = {text.split(":")[0] for kind, text in progress.events if kind == "stage" and "running on" in text}
+    assert running == ids
+    assert {key.rsplit(":", 1)[0] for kind, key in progress.events if kind == "start" and key != "sweep"} == ids
     index = json.loads((tmp_path / "ray" / "index.json").read_text())
     assert all(c["finished"] for c in index["cells"])
     assert "executor=ray" in (tmp_path / "ray" / "sweep.log").read_text()
-    # resuming a finished Ray sweep runs nothing and keeps every record
+    # resume: a cell that lost its summary continues from its records and compression.json (not
+    # compressed again), a missing cell runs again, finished cells are skipped
+    model = next(iter({i.split("/")[0] for i in ids}))
+    partial, gone = tmp_path / "ray" / model / "magnitude-s0.3", tmp_path / "ray" / model / "wanda-s0.6"
+    stats = (partial / "compression.json").read_text()
+    (partial / "summary.json").unlink()
+    shutil.rmtree(gone)
     again = run_sweep(spec, tmp_path / "ray", plugins=plugins, executor=RayExecutor(cluster), mode="resume")
-    assert {c["status"] for c in again.cells} == {"finished"} and _records(tmp_path / "ray") == local_records
+    assert sorted(c["id"].split("/")[1] for c in again.cells if c["status"] == "done") == ["magnitude-s0.3", "wanda-s0.6"]
+    assert (partial / "compression.json").read_text() == stats
+    assert _records(tmp_path / "ray") == local_records
 
 
 def _kill_first_cell_worker(stop: threading.Event, killed: list[int]) -> None:
