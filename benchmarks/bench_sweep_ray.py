@@ -4,6 +4,8 @@ a local 2-CPU cluster (1 CPU per cell), the records of both compared, and where 
 cell goes. Asserts nothing.
 
     nice -n 10 python benchmarks/bench_sweep_ray.py [--limit 32] [--model smollm2-135m]
+    nice -n 10 python benchmarks/bench_sweep_ray.py --tiny     # the same grid on the tests' tiny
+                                                               # Llama (perplexity): Ray's own cost
 
 Per cell, from the driver's and the worker's clocks (same machine):
   dispatch  submitted -> the worker starts the cell (a free CPU assumed: the dense cell, and the
@@ -41,6 +43,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=32)
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--keep", type=Path, default=None, help="copy both sweep directories here")
+    ap.add_argument("--tiny", action="store_true", help="the tests' tiny random Llama, perplexity only")
     args = ap.parse_args()
 
     from kick.plugins import load_plugins
@@ -55,8 +58,17 @@ def main() -> None:
         "params": {"wanda": {"calibration": str(REPO / "examples" / "demo-calibration.txt"), "nsamples": 16,
                              "seqlen": 256}},
     }  # fmt: skip
-    spec = parse_sweep_spec(data, levels_of=levels_from(plugins))
     tmp = Path(tempfile.mkdtemp(prefix="bench-ray-"))
+    if args.tiny:
+        sys.path.insert(0, str(REPO / "tests"))
+        from support.tiny import random_text, save_tiny_llama
+
+        text = tmp / "text.txt"
+        text.write_text(random_text(1200, seed=3))
+        data.update(model=save_tiny_llama(str(tmp / "tiny-llama")), tasks=["perplexity"], limit=None,
+                    task_params={"perplexity": {"data": str(text), "seqlen": 32, "max_windows": 6}})  # fmt: skip
+        data["params"]["wanda"].update(calibration=str(text), nsamples=4, seqlen=32)
+    spec = parse_sweep_spec(data, levels_of=levels_from(plugins))
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     t0 = time.perf_counter()
     local = run_sweep(spec, tmp / "local", plugins=plugins)

@@ -40,14 +40,22 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+SESSION: dict[str, int] = {}  # the test cluster's session id: its workers, and no other Ray's
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
-    """A head node with 2 CPUs in its own process group, stopped by signalling that group
+    """A head node with 2 CPUs in its own session, stopped by signalling its process group
     (never `ray stop`, which would stop every Ray on the machine)."""
     port = _free_port()
     tmp = tempfile.mkdtemp(prefix="kr", dir="/tmp")  # Ray's socket paths must stay short
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "plugins")])}
     env["RAY_USAGE_STATS_ENABLED"] = "0"
+    # a test cluster on 127.0.0.1 without token auth, whether or not ~/.ray/auth_token exists
+    # (Ray 2.60 turns token auth on when it finds one); the driver (this process) says the same
+    env["RAY_AUTH_MODE"] = "disabled"
+    previous_mode = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"
     cmd = [
         str(RAY), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
         "--num-cpus=2", "--num-gpus=0", "--include-dashboard=false", f"--temp-dir={tmp}",
@@ -58,6 +66,7 @@ def cluster() -> Iterator[str]:
         cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     address = f"127.0.0.1:{port}"
+    SESSION["sid"] = proc.pid  # start_new_session: the session id is the leader's pid
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -78,6 +87,10 @@ def cluster() -> Iterator[str]:
         _signal_group(proc.pid, signal.SIGKILL)  # what is left of the group (workers, raylet)
         proc.wait(timeout=10)
         shutil.rmtree(tmp, ignore_errors=True)
+        if previous_mode is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = previous_mode
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -173,15 +186,18 @@ def test_ray_sweep_gives_the_local_executors_records(
 
 
 def _kill_first_cell_worker(stop: threading.Event, killed: list[int]) -> None:
-    """Kills (SIGKILL) the first worker process seen running a cell (Ray titles it ray::execute_cell)."""
+    """Kills (SIGKILL) the first worker of the test cluster seen running a cell (Ray titles it
+    ray::execute_cell; workers have their own process group but keep the cluster's session)."""
     while not stop.is_set() and not killed:
         for proc in psutil.process_iter(["pid", "cmdline"]):
             cmd = " ".join(proc.info.get("cmdline") or [])
             if cmd.startswith("ray::execute_cell"):
                 try:
+                    if os.getsid(proc.pid) != SESSION["sid"]:
+                        continue
                     proc.kill()
                     killed.append(proc.pid)
-                except psutil.Error:
+                except (psutil.Error, ProcessLookupError):
                     continue
                 return
         time.sleep(0.02)
