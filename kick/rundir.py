@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import kick
+from kick.dirlock import LOCK, has_content
 from kick.errors import RunDirError
 from kick.metrics import clean_number
 from kick.types import Record, RunSpec, to_jsonable
@@ -133,13 +134,15 @@ def prepare_run_dir(out: Path, spec: RunSpec, mode: Mode) -> dict[str, Any] | No
         if dataclasses.replace(old, judge=spec.judge) != spec:
             raise RunDirError(f"{out}: only the judge may change when re-judging a run")
         return _previous_summary(out)
-    if out.exists() and any(out.iterdir()):
+    if has_content(out):
         if mode == "overwrite":
             if not spec_file.exists() and not (out / RECORDS).exists():
                 raise RunDirError(
                     f"{out} is not empty and is not a kick run directory; refusing to delete it"
                 )
-            shutil.rmtree(out)
+            for p in out.iterdir():  # everything but the lock this process holds
+                if p.name != LOCK:
+                    shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
         elif mode == "resume":
             if not spec_file.exists():
                 raise RunDirError(f"{out} has no {SPEC}: nothing to resume")

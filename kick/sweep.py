@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 import kick
 from kick.copies import FreshModels, TimedModel, Timings, available_bytes, copy_fits, param_bytes, timed
+from kick.dirlock import has_content, writer_lock
 from kick.errors import RunDirError
 from kick.interfaces import Progress
 from kick.plugins import PluginSet, load_model, load_plugins
@@ -99,7 +100,7 @@ def prepare_sweep_dir(
 ) -> dict[str, CellState]:
     """Check the directory against the spec before any work; replace changed cells only when
     overwriting. Returns every cell's state."""
-    if out.exists() and any(out.iterdir()):
+    if has_content(out):
         if not (out / SWEEP).exists():
             raise RunDirError(f"{out} is not empty and is not a kick sweep directory")
         if mode == "new":
@@ -165,6 +166,20 @@ def run_sweep(
             build_components(p.spec, plugins)
         else:
             plugins.registry.create("compressor", p.cell.method, **dict(p.cell.params))
+    with writer_lock(out, "kick sweep"):
+        return _sweep(sweep, out, planned, mode, plugins, progress, model_loader)
+
+
+def _sweep(
+    sweep: SweepSpec,
+    out: Path,
+    planned: list[PlannedCell],
+    mode: SweepMode,
+    plugins: PluginSet,
+    progress: Progress,
+    model_loader: ModelLoader,
+) -> SweepResult:
+    """`run_sweep` once validated, with the sweep directory's lock held."""
     states = prepare_sweep_dir(out, sweep, planned, mode)
     result = SweepResult()
     _write_index(out, planned, result)
