@@ -35,7 +35,7 @@ from kick.cli_options import (
     VerdictOpt,
     run_options,
 )
-from kick.errors import KickError, SpecError
+from kick.errors import KickError, PluginError, SpecError
 from kick.params import parse_assignments
 from kick.plugins import DEFAULT_MODEL, PluginSet
 from kick.rundir import Mode
@@ -56,7 +56,7 @@ def guarded(fn: F) -> F:
             return fn(*args, **kwargs)
         except KickError as e:
             err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(1 if isinstance(e, PluginError) else 2) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted: records written so far are kept; rerun with --resume[/]")
             raise typer.Exit(130) from None
@@ -291,6 +291,14 @@ def cmd_sweep(
         f"model calls {t.model_calls:.1f}s, sweep overhead {t.overhead:.2f}s)"
     )
     console.print(f"next: kick report {out}")
+    if result.failed:
+        for c in result.failed:
+            err_console.print(f"[bold red]failed:[/] {c['id']}: {c['error']}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {len(result.failed)} of {len(result.cells)} cells failed (listed above); "
+            f"the others finished. Fix the cause and rerun with --resume", highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        raise typer.Exit(1)
 
 
 def cmd_report(

@@ -33,12 +33,13 @@ from typing import Any, Literal
 import kick
 from kick.copies import FreshModels, TimedModel, Timings, available_bytes, copy_fits, param_bytes, timed
 from kick.dirlock import has_content, writer_lock
-from kick.errors import RunDirError
+from kick.errors import KickError, RunDirError
 from kick.interfaces import Progress
 from kick.plugins import PluginSet, load_model, load_plugins
 from kick.provenance import seed_everything
 from kick.rundir import COMPRESSION, RECORDS, SPEC, SUMMARY, StartMode, read_json, write_json_atomic
 from kick.runner import build_components, run
+from kick.validate import check_model
 from kick.sweep_spec import Cell, SweepSpec, cell_run_spec, dense_run_spec, model_slug
 from kick.types import COMPRESSED, DENSE, ModelSpec, RunSpec
 
@@ -147,6 +148,11 @@ class SweepResult:
     cells: list[dict[str, Any]] = field(default_factory=list)
     timings: Timings = field(default_factory=Timings)
 
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        """The cells that failed this time (id, error, ...); the others still ran."""
+        return [c for c in self.cells if c["status"] == "failed"]
+
 
 def run_sweep(
     sweep: SweepSpec,
@@ -234,7 +240,14 @@ def _run_model(
         fits=copy_fits(param_bytes(base), available_bytes()),
     )  # fmt: skip
     log.info("model %s loaded; fresh copies per cell: %s", dense.model.name, fresh.mode)
+    for p in todo:  # what depends on the model (N:M or group size vs widths), before any cell runs
+        if p.cell is not None:
+            who = f"compressor {p.cell.method!r} of {plugins.registry.get('compressor', p.cell.method).owner}"
+            check_model(plugins.registry.create("compressor", p.cell.method, **dict(p.cell.params)), base, who)
     for p in todo:
+        if p.cell is not None and _failed(dense, result):
+            _cell_failed(p, f"its dense cell {dense.id} failed", result, progress, log)
+            continue
         if p.cell is None:
             model = base
         else:
@@ -242,23 +255,13 @@ def _run_model(
                 model = fresh.take()
         log.info("%s: evaluating", p.id)
         stats_before = _mtime(p.path / COMPRESSION)
-        summary = run(
-            p.spec,
-            p.path,
-            plugins=plugins,
-            model=TimedModel(model, timings),
-            dense=None if p.cell is None else dense.path,
-            mode="resume" if states[p.id] == "partial" else "new",
-            progress=_Prefixed(progress, p.id),
-            rel_tol=sweep.rel_tol,
-            abs_tol=sweep.abs_tol,
-            verdict=sweep.verdict,
-            resamples=sweep.resamples,
-            cell=p.id,
-            level=p.cell.level if p.cell else None,
-            seed=p.cell.seed if p.cell else None,
-        )
-        del model
+        try:
+            summary = _run_cell(p, dense, model, sweep, states, plugins, progress, timings)
+        except KickError as e:  # this cell failed (a plugin raised, a bad level): record it, go on
+            _cell_failed(p, str(e), result, progress, log)
+            continue
+        finally:
+            del model
         if p.cell is not None and _mtime(p.path / COMPRESSION) != stats_before:  # compressed in this run
             timings.compress += float((summary.get("compression") or {}).get("wall_seconds") or 0.0)
         _log_cell(log, p, summary)
@@ -267,6 +270,46 @@ def _run_model(
         progress.cell_done(p.id, summary)
     if fresh.seconds:
         log.info("model %s: seconds per fresh copy: %s", dense.model.name, fresh.seconds)
+
+
+def _failed(p: PlannedCell, result: SweepResult) -> bool:
+    return any(c["id"] == p.id and c["status"] == "failed" for c in result.cells)
+
+
+def _cell_failed(
+    p: PlannedCell, error: str, result: SweepResult, progress: Progress, log: logging.Logger
+) -> None:
+    log.error("%s: failed: %s", p.id, error)
+    result.cells.append({**_cell_entry(p, "failed", None), "error": error})
+    progress.advance("sweep", 1)
+
+
+def _run_cell(
+    p: PlannedCell,
+    dense: PlannedCell,
+    model: Any,
+    sweep: SweepSpec,
+    states: Mapping[str, CellState],
+    plugins: PluginSet,
+    progress: Progress,
+    timings: Timings,
+) -> dict[str, Any]:
+    return run(
+        p.spec,
+        p.path,
+        plugins=plugins,
+        model=TimedModel(model, timings),
+        dense=None if p.cell is None else dense.path,
+        mode="resume" if states[p.id] == "partial" else "new",
+        progress=_Prefixed(progress, p.id),
+        rel_tol=sweep.rel_tol,
+        abs_tol=sweep.abs_tol,
+        verdict=sweep.verdict,
+        resamples=sweep.resamples,
+        cell=p.id,
+        level=p.cell.level if p.cell else None,
+        seed=p.cell.seed if p.cell else None,
+    )
 
 
 def _mtime(path: Path) -> float | None:
@@ -323,11 +366,13 @@ def _cell_entry(p: PlannedCell, status: str, summary: Mapping[str, Any] | None) 
 
 def _write_index(out: Path, planned: Sequence[PlannedCell], result: SweepResult) -> None:
     finished = {p.id for p in planned if (p.path / SUMMARY).exists()}
+    errors = {c["id"]: c["error"] for c in result.failed}
     write_json_atomic(
         out / INDEX,
         {
             "cells": [
-                {**cell_info(p), "path": str(p.path.relative_to(out)), "finished": p.id in finished}
+                {**cell_info(p), "path": str(p.path.relative_to(out)), "finished": p.id in finished,
+                 **({"error": errors[p.id]} if p.id in errors else {})}
                 for p in planned
             ],
             "last_timings": result.timings.as_dict(),

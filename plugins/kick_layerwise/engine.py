@@ -239,3 +239,8 @@ class LayerwiseCompressor:
 
     def compress(self, model: Any) -> Mapping[str, Any]:
         return run_plan(model.module, model.tokenizer, self.plan_fn(self.config))
+
+    def check(self, model: Any) -> None:
+        """The widths check of `run_plan`, without compressing: run right after the model loads."""
+        plan = self.plan_fn(self.config)
+        check_widths(find_blocks(model.module), nm=plan.nm, group_size=plan.group_size)
