@@ -3,16 +3,15 @@ and render the result. Plugins add commands through the `register_commands` hook
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
+from kick.cli_errors import err_console, guarded, run_app
 from kick.cli_options import (
     AbsTolOpt,
     BatchOpt,
@@ -23,6 +22,7 @@ from kick.cli_options import (
     LimitOpt,
     OverwriteOpt,
     ParamOpt,
+    PickleOpt,
     RelTolOpt,
     ResamplesOpt,
     ResumeOpt,
@@ -35,7 +35,7 @@ from kick.cli_options import (
     VerdictOpt,
     run_options,
 )
-from kick.errors import KickError, PluginError, SpecError
+from kick.errors import KickError, SpecError
 from kick.params import parse_assignments
 from kick.plugins import DEFAULT_MODEL, PluginSet
 from kick.rundir import Mode
@@ -43,25 +43,6 @@ from kick.spec import build_run_spec, load_spec_file, mode_of
 from kick.types import ComponentSpec, RunSpec
 
 console = Console()
-err_console = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def guarded(fn: F) -> F:
-    """Turn a KickError into one red line on stderr and exit code 2; never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except KickError as e:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1 if isinstance(e, PluginError) else 2) from None
-        except KeyboardInterrupt:
-            err_console.print("[yellow]interrupted: records written so far are kept; rerun with --resume[/]")
-            raise typer.Exit(130) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 # ---- commands ----------------------------------------------------------------------------------
@@ -146,6 +127,7 @@ def cmd_eval(
     device: DeviceOpt = None,
     revision: RevisionOpt = None,
     trust_remote_code: TrustOpt = False,
+    allow_pickle: PickleOpt = False,
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
 ) -> None:
@@ -174,6 +156,7 @@ def cmd_run(
     device: DeviceOpt = None,
     revision: RevisionOpt = None,
     trust_remote_code: TrustOpt = False,
+    allow_pickle: PickleOpt = False,
     no_dense: Annotated[bool, typer.Option("--no-dense", help="Skip the dense baseline.")] = False,
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
@@ -206,6 +189,7 @@ def cmd_compress(
     device: DeviceOpt = None,
     revision: RevisionOpt = None,
     trust_remote_code: TrustOpt = False,
+    allow_pickle: PickleOpt = False,
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Compress a model and save a folder that AutoModelForCausalLM.from_pretrained loads."""
@@ -293,7 +277,9 @@ def cmd_sweep(
     console.print(f"next: kick report {out}")
     if result.failed:
         for c in result.failed:
-            err_console.print(f"[bold red]failed:[/] {c['id']}: {c['error']}", highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[bold red]failed:[/] {c['id']}: {c['error']}", highlight=False, soft_wrap=True
+            )
         err_console.print(
             f"[bold red]error:[/] {len(result.failed)} of {len(result.cells)} cells failed (listed above); "
             f"the others finished. Fix the cause and rerun with --resume", highlight=False, soft_wrap=True,
@@ -394,5 +380,6 @@ def make_app(plugins: PluginSet | None = None, *, load_plugin_commands: bool = T
     return app
 
 
-def main() -> None:
-    make_app()()
+def main(plugins: PluginSet | None = None) -> None:
+    """The `kick` executable: every installed plugin, errors as one line (`kick.cli_errors`)."""
+    run_app(make_app(plugins))

@@ -44,11 +44,13 @@ class PluginError(KickError):
 
 
 @contextmanager
-def plugin_errors(owner: str, doing: str) -> Iterator[None]:
+def plugin_errors(owner: str, doing: str, error: type[KickError] | None = None) -> Iterator[None]:
     """Turn anything a plugin's code raises, `SystemExit` included, into one PluginError naming
     the plugin (`owner`, e.g. "compressor 'wanda' of plugin 'kick_prune' (kick 0.1)"). A KickError
     passes unchanged (its message is already meant for the user), Ctrl-C is never caught, and
-    `KICK_STRICT_PLUGINS=1` lets the original exception through with its traceback."""
+    `KICK_STRICT_PLUGINS=1` lets the original exception through with its traceback. `error`: the
+    error class to raise instead (DataError while reading samples, ModelLoadError while loading:
+    there the input is the likelier cause, and the command exits 2 like for any bad input)."""
     try:
         yield
     except (KickError, KeyboardInterrupt):
@@ -56,4 +58,4 @@ def plugin_errors(owner: str, doing: str) -> Iterator[None]:
     except BaseException as e:
         if os.environ.get("KICK_STRICT_PLUGINS", "").strip().lower() in ("1", "true", "yes"):
             raise
-        raise PluginError(f"{owner} failed while {doing}: {type(e).__name__}: {e}") from None
+        raise (error or PluginError)(f"{owner} failed while {doing}: {type(e).__name__}: {e}") from None

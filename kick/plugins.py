@@ -17,7 +17,7 @@ from typing import Any
 import pluggy
 
 from kick import hookspecs
-from kick.errors import DuplicateComponentError, PluginLoadError
+from kick.errors import DuplicateComponentError, ModelLoadError, PluginLoadError, plugin_errors
 from kick.params import suggest
 from kick.registry import Entry, Registry
 from kick.types import ModelSpec
@@ -220,4 +220,7 @@ def load_model(spec: ModelSpec, plugins: PluginSet) -> Any:
     """Load the model `spec` names: a registered model, else a Hub id or folder (`hf`)."""
     reg = plugins.registry
     name = spec.name if reg.has("model", spec.name) else FALLBACK_MODEL
-    return reg.create("model", name, spec=spec)
+    with plugin_errors(
+        f"model {name!r} of {reg.get('model', name).owner}", f"loading {spec.name}", ModelLoadError
+    ):
+        return reg.create("model", name, spec=spec)

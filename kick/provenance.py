@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import platform
 import random
-from importlib.metadata import PackageNotFoundError, version
 from collections.abc import Iterable, Mapping
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import kick

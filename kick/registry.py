@@ -41,7 +41,9 @@ class Entry:
 
     @property
     def owner(self) -> str:
-        dist = f"{self.distribution} {self.version}" if self.distribution and self.version else self.distribution
+        dist = (
+            f"{self.distribution} {self.version}" if self.distribution and self.version else self.distribution
+        )
         return f"plugin {self.plugin!r} ({dist or 'unknown distribution'})"
 
     def resolve(self) -> Callable[..., Any]:

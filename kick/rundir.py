@@ -146,7 +146,7 @@ def prepare_run_dir(out: Path, spec: RunSpec, mode: Mode) -> dict[str, Any] | No
         elif mode == "resume":
             if not spec_file.exists():
                 raise RunDirError(f"{out} has no {SPEC}: nothing to resume")
-            if read_json(spec_file).get("spec") != spec.to_dict():
+            if not same_spec(read_json(spec_file).get("spec"), spec):
                 raise RunDirError(
                     f"{out} was written by a different spec; use --overwrite to start again "
                     f"or --out for a new directory"
@@ -165,6 +165,15 @@ def prepare_run_dir(out: Path, spec: RunSpec, mode: Mode) -> dict[str, Any] | No
         raise RunDirError(f"cannot write to {out}: {e.strerror or e}") from None
     write_json_atomic(spec_file, {"kick_version": kick.__version__, "spec": spec.to_dict()})
     return None
+
+
+def same_spec(stored: Any, spec: RunSpec) -> bool:
+    """Whether a stored spec.json `spec` is `spec`, read back as a RunSpec: a field added to kick
+    later, at its default, does not make an older run directory "a different spec"."""
+    try:
+        return isinstance(stored, dict) and RunSpec.from_dict(stored).to_dict() == spec.to_dict()
+    except (TypeError, KeyError, ValueError):
+        return False
 
 
 def _previous_summary(out: Path) -> dict[str, Any] | None:

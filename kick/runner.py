@@ -29,14 +29,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kick.dirlock import has_content, writer_lock
+from kick.dirlock import LOCK, has_content, writer_lock
 from kick.errors import KickError, RunDirError, plugin_errors
 from kick.interfaces import Compressor, Progress, Task, optional_member
 from kick.judging import DenseReferences, judge_task
 from kick.metrics import VerdictRule
 from kick.plugins import PluginSet, load_model, load_plugins
 from kick.provenance import seed_everything
-from kick.dirlock import LOCK
 from kick.rundir import (
     COMPRESSION,
     RECORDS,

@@ -37,11 +37,20 @@ from kick.errors import KickError, RunDirError
 from kick.interfaces import Progress
 from kick.plugins import PluginSet, load_model, load_plugins
 from kick.provenance import seed_everything
-from kick.rundir import COMPRESSION, RECORDS, SPEC, SUMMARY, StartMode, read_json, write_json_atomic
+from kick.rundir import (
+    COMPRESSION,
+    RECORDS,
+    SPEC,
+    SUMMARY,
+    StartMode,
+    read_json,
+    same_spec,
+    write_json_atomic,
+)
 from kick.runner import build_components, run
-from kick.validate import check_model
 from kick.sweep_spec import Cell, SweepSpec, cell_run_spec, dense_run_spec, model_slug
 from kick.types import COMPRESSED, DENSE, ModelSpec, RunSpec
+from kick.validate import check_model
 
 SWEEP = "sweep.json"
 INDEX = "index.json"
@@ -58,7 +67,7 @@ def cell_state(path: Path, spec: RunSpec) -> CellState:
     """Where a cell's run directory stands relative to the spec the sweep would write now."""
     if not (path / SPEC).exists():
         return "absent" if not (path / RECORDS).exists() else "changed"
-    if read_json(path / SPEC).get("spec") != spec.to_dict():
+    if not same_spec(read_json(path / SPEC).get("spec"), spec):
         return "changed"
     return "finished" if (path / SUMMARY).exists() else "partial"
 
@@ -243,7 +252,9 @@ def _run_model(
     for p in todo:  # what depends on the model (N:M or group size vs widths), before any cell runs
         if p.cell is not None:
             who = f"compressor {p.cell.method!r} of {plugins.registry.get('compressor', p.cell.method).owner}"
-            check_model(plugins.registry.create("compressor", p.cell.method, **dict(p.cell.params)), base, who)
+            check_model(
+                plugins.registry.create("compressor", p.cell.method, **dict(p.cell.params)), base, who
+            )
     for p in todo:
         if p.cell is not None and _failed(dense, result):
             _cell_failed(p, f"its dense cell {dense.id} failed", result, progress, log)
@@ -371,8 +382,12 @@ def _write_index(out: Path, planned: Sequence[PlannedCell], result: SweepResult)
         out / INDEX,
         {
             "cells": [
-                {**cell_info(p), "path": str(p.path.relative_to(out)), "finished": p.id in finished,
-                 **({"error": errors[p.id]} if p.id in errors else {})}
+                {
+                    **cell_info(p),
+                    "path": str(p.path.relative_to(out)),
+                    "finished": p.id in finished,
+                    **({"error": errors[p.id]} if p.id in errors else {}),
+                }
                 for p in planned
             ],
             "last_timings": result.timings.as_dict(),

@@ -63,7 +63,7 @@ def build_components(spec: RunSpec, plugins: PluginSet) -> Components:
             judge = reg.create("judge", spec.judge.name, **dict(spec.judge.params))
     samples = {}
     for task in tasks:
-        with plugin_errors(owners[f"task:{task.name}"], "reading its samples"):
+        with plugin_errors(owners[f"task:{task.name}"], "reading its samples", DataError):
             samples[task.name] = list(task.samples())
         if not samples[task.name]:
             raise DataError(f"task {task.name!r} has no samples: check its data file and parameters")

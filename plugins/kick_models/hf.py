@@ -62,8 +62,9 @@ class HFModel:
             raise ModelLoadError(f"cannot load model {spec.name!r}: {str(e).splitlines()[0]}") from None
         try:
             module = AutoModelForCausalLM.from_pretrained(
-                path, config=config, dtype=_DTYPES[spec.dtype], **kw
-            )
+                path, config=config, dtype=_DTYPES[spec.dtype], **kw,
+                use_safetensors=None if getattr(spec, "allow_pickle", False) else True,
+            )  # fmt: skip
             tokenizer = AutoTokenizer.from_pretrained(path, **kw)
         except ValueError as e:
             raise ModelLoadError(

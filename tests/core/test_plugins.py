@@ -11,7 +11,6 @@ from kick.errors import PluginLoadError, UnknownComponentError
 from kick.hookspecs import hookimpl
 from kick.plugins import load_plugins
 
-
 GOOD = """
 from kick.hookspecs import hookimpl
 

@@ -101,13 +101,17 @@ def test_a_clashing_plugin_never_replaces_a_builtin_and_can_be_chosen_explicitly
     assert not out.exists()  # refused after the model loaded, before any record: nothing left behind
     # the other one only when named
     out = tmp_path / "chosen"
-    res = _kick(site, "run", "fake-model", "--method", "aaa-dup:magnitude", "--task", "fake-acc", "--out", out)
+    res = _kick(
+        site, "run", "fake-model", "--method", "aaa-dup:magnitude", "--task", "fake-acc", "--out", out
+    )
     assert res.returncode == 0, res.stderr
     compression = json.loads((out / "compression.json").read_text())
     assert compression["method"] == "aaa-dup:magnitude" and compression["by"] == "aaa-dup"
 
 
-def test_a_qualified_name_reaches_the_refused_component_in_process(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_qualified_name_reaches_the_refused_component_in_process(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.syspath_prepend(str(site))
     ps = load_plugins()
     reg = ps.registry
@@ -119,7 +123,9 @@ def test_a_qualified_name_reaches_the_refused_component_in_process(site: Path, m
         reg.get("compressor", "aaa-dup:magnitud")
 
 
-def test_a_raising_compressor_ends_the_run_with_one_line_naming_its_plugin(site: Path, tmp_path: Path) -> None:
+def test_a_raising_compressor_ends_the_run_with_one_line_naming_its_plugin(
+    site: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "run"
     res = _kick(site, "run", "fake-model", "--method", "raiser-boom", "--task", "fake-acc", "--out", out)
     assert res.returncode == 1 and one_clear_line(res), res.stderr

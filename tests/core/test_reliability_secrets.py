@@ -18,7 +18,9 @@ SECRET_ENV = "KICK_JUDGE_SECRET"  # neither KEY nor TOKEN in its name
 
 
 def _files_holding(root: Path, text: str) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and text.encode() in p.read_bytes())
+    return sorted(
+        str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and text.encode() in p.read_bytes()
+    )
 
 
 def _judge_params(server: FakeOpenAIServer) -> dict[str, Any]:
@@ -53,7 +55,8 @@ def test_run_sweep_judge_and_report_write_the_planted_secret_nowhere(
     spec = tmp_path / "sweep.toml"
     spec.write_text(
         'model = "fake-model"\nmethods = ["fake-magnitude"]\nsparsity = [0.5]\ntasks = ["fake-instruct", "fake-acc"]\n'
-        'judge = "pairwise"\n[judge_params]\n' + "".join(f"{k} = {json.dumps(v)}\n" for k, v in params.items())
+        'judge = "pairwise"\n[judge_params]\n'
+        + "".join(f"{k} = {json.dumps(v)}\n" for k, v in params.items())
     )
     sweep_dir = tmp_path / "sweep"
     res = cli("sweep", "--spec", spec, "--out", sweep_dir, plugins=builtin_plugins)
@@ -67,7 +70,9 @@ def test_run_sweep_judge_and_report_write_the_planted_secret_nowhere(
     assert _files_holding(tmp_path, SECRET) == []
 
 
-def test_only_kicks_own_settings_are_recorded_and_never_a_named_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_only_kicks_own_settings_are_recorded_and_never_a_named_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     for name in SETTINGS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KICK_JUDGE_SECRET", "s3cret-value")

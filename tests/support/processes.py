@@ -21,23 +21,30 @@ ROOT = TESTS.parent
 CHILD = """
 import sys
 from support.fake_plugin import plugin
-from kick.cli import make_app
+from kick.cli import main
 from kick.plugins import load_plugins
 builtins = sys.argv.pop(1) == "1"
-make_app(load_plugins(extra=[("fake", plugin)], **({} if builtins else {"eps": []})))(prog_name="kick")
+main(load_plugins(extra=[("fake", plugin)], **({} if builtins else {"eps": []})))
 """
 
 
 def child_env(extra: Mapping[str, str] | None = None, *, path: list[Path] = ()) -> dict[str, str]:  # type: ignore[assignment]
     parts = [*map(str, path), str(TESTS), str(ROOT), str(ROOT / "plugins"), os.environ.get("PYTHONPATH", "")]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in parts if p), "COLUMNS": "200", **(extra or {})}
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in parts if p),
+        "COLUMNS": "200",
+        **(extra or {}),
+    }
 
 
 def kick_argv(*args: object, builtins: bool = False) -> list[str]:
     return [sys.executable, "-c", CHILD, "1" if builtins else "0", *map(str, args)]
 
 
-def kick_process(*args: object, env: Mapping[str, str] | None = None, builtins: bool = False, **kw: Any) -> subprocess.Popen[str]:
+def kick_process(
+    *args: object, env: Mapping[str, str] | None = None, builtins: bool = False, **kw: Any
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         kick_argv(*args, builtins=builtins), env=child_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, **kw,
@@ -48,7 +55,11 @@ def kick_result(
     *args: object, env: Mapping[str, str] | None = None, builtins: bool = False, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        kick_argv(*args, builtins=builtins), env=child_env(env), capture_output=True, text=True, timeout=timeout
+        kick_argv(*args, builtins=builtins),
+        env=child_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
