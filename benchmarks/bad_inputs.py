@@ -69,11 +69,12 @@ def fixtures(w: Path) -> None:
     header = w / "tiny_badheader"
     shutil.copytree(tiny, header)
     (header / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not a header}")
-    pickled = w / "tiny_bin"
-    tiny_llama().module.save_pretrained(str(pickled), safe_serialization=False)
-    for f in Path(tiny).iterdir():
-        if f.name.startswith("tokenizer") or f.name.endswith("_map.json"):
-            shutil.copy(f, pickled / f.name)
+    import torch
+
+    pickled = w / "tiny_bin"  # the same model, its weights a pickle
+    shutil.copytree(tiny, pickled)
+    (pickled / "model.safetensors").unlink()
+    torch.save(tiny_llama().module.state_dict(), pickled / "pytorch_model.bin")
     noweights = w / "tiny_noweights"
     noweights.mkdir()
     shutil.copy(Path(tiny) / "config.json", noweights / "config.json")

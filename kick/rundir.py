@@ -140,9 +140,7 @@ def prepare_run_dir(out: Path, spec: RunSpec, mode: Mode) -> dict[str, Any] | No
                 raise RunDirError(
                     f"{out} is not empty and is not a kick run directory; refusing to delete it"
                 )
-            for p in out.iterdir():  # everything but the lock this process holds
-                if p.name != LOCK:
-                    shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+            clear_dir(out)
         elif mode == "resume":
             if not spec_file.exists():
                 raise RunDirError(f"{out} has no {SPEC}: nothing to resume")
@@ -165,6 +163,18 @@ def prepare_run_dir(out: Path, spec: RunSpec, mode: Mode) -> dict[str, Any] | No
         raise RunDirError(f"cannot write to {out}: {e.strerror or e}") from None
     write_json_atomic(spec_file, {"kick_version": kick.__version__, "spec": spec.to_dict()})
     return None
+
+
+def has_records(out: Path) -> bool:
+    """Whether any records.jsonl under `out` (a run, or a sweep's cells) holds a record."""
+    return any(p.stat().st_size > 0 for p in out.rglob(RECORDS)) if out.is_dir() else False
+
+
+def clear_dir(out: Path) -> None:
+    """Remove what a command wrote into `out`, except the lock it holds."""
+    for p in out.iterdir():
+        if p.name != LOCK:
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
 
 
 def same_spec(stored: Any, spec: RunSpec) -> bool:

@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kick.dirlock import LOCK, has_content, writer_lock
+from kick.dirlock import has_content, writer_lock
 from kick.errors import KickError, RunDirError, plugin_errors
 from kick.interfaces import Compressor, Progress, Task, optional_member
 from kick.judging import DenseReferences, judge_task
@@ -43,6 +42,8 @@ from kick.rundir import (
     SUMMARY,
     Mode,
     RecordStore,
+    clear_dir,
+    has_records,
     prepare_run_dir,
     read_json,
     write_json_atomic,
@@ -103,20 +104,9 @@ def run(
                                   seed=seed, stats=StatSettings(resamples=resamples, seed=spec.seed)),
             )  # fmt: skip
         except Exception:
-            if fresh and not _has_records(out):
-                _clear(out)  # a run that failed before its first record leaves nothing behind
+            if fresh and not has_records(out):
+                clear_dir(out)  # a run that failed before its first record leaves nothing behind
             raise
-
-
-def _has_records(out: Path) -> bool:
-    return (out / RECORDS).is_file() and (out / RECORDS).stat().st_size > 0
-
-
-def _clear(out: Path) -> None:
-    """Remove what a run wrote into `out` (not the lock it holds)."""
-    for p in out.iterdir():
-        if p.name != LOCK:
-            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
 
 
 def _phases(

@@ -33,7 +33,7 @@ from typing import Any, Literal
 import kick
 from kick.copies import FreshModels, TimedModel, Timings, available_bytes, copy_fits, param_bytes, timed
 from kick.dirlock import has_content, writer_lock
-from kick.errors import KickError, RunDirError
+from kick.errors import KickError, RunDirError, SpecError
 from kick.interfaces import Progress
 from kick.plugins import PluginSet, load_model, load_plugins
 from kick.provenance import seed_everything
@@ -43,6 +43,8 @@ from kick.rundir import (
     SPEC,
     SUMMARY,
     StartMode,
+    clear_dir,
+    has_records,
     read_json,
     same_spec,
     write_json_atomic,
@@ -96,6 +98,9 @@ class PlannedCell:
 def plan(sweep: SweepSpec, out: Path) -> list[PlannedCell]:
     """Every run directory of the sweep, dense first for each model. Pure (no I/O)."""
     planned: list[PlannedCell] = []
+    for name in [model_slug(m.name) for m in sweep.models] + [c.name for c in sweep.cells]:
+        if name in ("", ".", "..") or "/" in name or "\\" in name:
+            raise SpecError(f"sweep: {name!r} would put a cell outside the sweep directory {out}")
     for model in sweep.models:
         base = out / model_slug(model.name)
         planned.append(PlannedCell(model, None, dense_run_spec(sweep, model), base / "dense"))
@@ -182,7 +187,13 @@ def run_sweep(
         else:
             plugins.registry.create("compressor", p.cell.method, **dict(p.cell.params))
     with writer_lock(out, "kick sweep"):
-        return _sweep(sweep, out, planned, mode, plugins, progress, model_loader)
+        fresh = not has_content(out)
+        try:
+            return _sweep(sweep, out, planned, mode, plugins, progress, model_loader)
+        except Exception:
+            if fresh and not has_records(out):
+                clear_dir(out)  # refused before its first record (a model check): nothing left behind
+            raise
 
 
 def _sweep(

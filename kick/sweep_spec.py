@@ -75,8 +75,10 @@ _SWEEP_KEYS = {*SWEEP_TYPES, "sparsity", "patterns", "bits", "seeds"}
 
 
 def model_slug(name: str) -> str:
-    """A folder name for a model id or path ('org/name' -> 'org__name')."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name.strip("/").replace("/", "__")) or "model"
+    """A folder name for a model id or path ('org/name' -> 'org__name', '../m' -> '_.__m'):
+    never '.', '..' or hidden, so every cell stays inside the sweep directory."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name.strip("/").replace("/", "__")) or "model"
+    return "_" + slug[1:] if slug.startswith(".") else slug
 
 
 def _as_list(value: Any, key: str) -> list[Any]:
@@ -215,8 +217,10 @@ def explicit_cell(model: str, raw: Mapping[str, Any], base_params: Mapping[str, 
     if level is not None:
         params[level.param] = level.value
     name = raw.get("name") or (f"{method}-{level.slug}" if level else method)
-    if not re.fullmatch(r"[A-Za-z0-9._-]+", str(name)):
-        raise SpecError(f"sweep spec: cell name {name!r}: use letters, digits, '.', '_', '-'")
+    if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", str(name)):
+        raise SpecError(
+            f"sweep spec: cell name {name!r}: use letters, digits, '.', '_', '-' (not first: '.')"
+        )
     return Cell(model, method, level, tuple(sorted(params.items())), str(name))
 
 
