@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from kick.cli_errors import err_console, guarded, run_app
+from kick.cli_errors import err_console, guarded, report_judging, run_app
 from kick.cli_options import (
     AbsTolOpt,
     BatchOpt,
@@ -109,6 +109,7 @@ def _run_common(ctx: typer.Context, spec: RunSpec, out: Path, mode: Mode, **verd
         summary = run(spec, out, mode=mode, plugins=_plugins(ctx), progress=progress, **verdict)
     console.print(summary_table(summary))
     console.print(f"run directory: [bold]{out}[/]")
+    report_judging(summary, console)
 
 
 def cmd_eval(
@@ -332,13 +333,8 @@ def cmd_judge(
     with RichProgress(console) as progress:
         summary = rejudge(run_dir, spec, force=force, plugins=_plugins(ctx), progress=progress)
     console.print(summary_table(summary))
-    usage = (summary.get("judge") or {}).get("usage") or {}
-    if usage:
-        console.print(
-            f"judge requests: {usage.get('requests', 0)} sent, {usage.get('cached', 0)} from cache; "
-            f"tokens: {usage.get('prompt_tokens', 0)} prompt, {usage.get('completion_tokens', 0)} completion"
-        )
     console.print(f"run directory: [bold]{run_dir}[/]")
+    report_judging(summary, console)
 
 
 def make_app(plugins: PluginSet | None = None, *, load_plugin_commands: bool = True) -> typer.Typer:

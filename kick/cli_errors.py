@@ -5,7 +5,7 @@ option, a value of the wrong type) is one line too."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import typer
@@ -17,8 +17,17 @@ err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+INTERRUPTED = {
+    "cmd_judge": "judgements received so far are kept, replies are cached: rerun the same kick judge to go on",
+    "cmd_compress": "nothing was saved: rerun kick compress",
+    "cmd_report": "the previous report is kept: rerun kick report",
+}
+"""What Ctrl-C leaves and how to go on, for commands that do not take --resume."""
+
+
 def guarded(fn: F) -> F:
     """Turn a KickError into one red line on stderr and exit code 2; never a traceback."""
+    hint = INTERRUPTED.get(fn.__name__, "records written so far are kept; rerun with --resume")
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -28,7 +37,7 @@ def guarded(fn: F) -> F:
             err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(1 if isinstance(e, PluginError) else 2) from None
         except KeyboardInterrupt:
-            err_console.print("[yellow]interrupted: records written so far are kept; rerun with --resume[/]")
+            err_console.print(f"[yellow]interrupted: {hint}[/]", highlight=False)
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
@@ -56,3 +65,39 @@ def run_app(app: typer.Typer) -> None:
         err_console.print("[yellow]aborted[/]")
         raise SystemExit(1) from None
     raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def report_judging(summary: Mapping[str, Any], console: Console) -> None:
+    """What judging did, on the console: items sent, ok, failed, cached, and the requests made;
+    why nothing was judged when nothing was. Every judgement failing is an error (exit 1): the
+    judged metrics are missing, though the records keep each failure for a rerun."""
+    counts = summary.get("judging")
+    if not counts:
+        return
+    usage = (summary.get("judge") or {}).get("usage") or {}
+    sent = usage.get("sent", usage.get("requests", 0))
+    console.print(
+        f"judged: {counts['asked']} item(s) sent to the judge, {counts['ok']} ok, {counts['failed']} failed, "
+        f"{counts['already_judged']} already judged; requests: {sent} sent, {usage.get('requests', 0)} answered, "
+        f"{usage.get('cached', 0)} from cache; tokens: {usage.get('prompt_tokens', 0)} prompt, "
+        f"{usage.get('completion_tokens', 0)} completion",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if counts.get("nothing_to_judge"):
+        err_console.print(f"[yellow]nothing to judge:[/] {counts['nothing_to_judge']}", highlight=False, soft_wrap=True)
+    elif counts["failed"] and not counts["ok"]:
+        err_console.print(
+            f"[bold red]error:[/] every judgement failed ({counts['failed']} of {counts['asked']}); the errors are "
+            "in records.jsonl (extra.judge_error); fix the judge and rerun kick judge",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    elif counts["failed"]:
+        err_console.print(
+            f"[yellow]warning:[/] {counts['failed']} of {counts['asked']} judgements failed (see extra.judge_error "
+            "in records.jsonl); kick judge retries them",
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -31,7 +31,7 @@ from typing import Any
 from kick.dirlock import has_content, writer_lock
 from kick.errors import KickError, RunDirError, plugin_errors
 from kick.interfaces import Compressor, Progress, Task, optional_member
-from kick.judging import DenseReferences, judge_task
+from kick.judging import DenseReferences, JudgeCounts, judge_task
 from kick.metrics import VerdictRule
 from kick.plugins import PluginSet, load_model, load_plugins
 from kick.provenance import seed_everything
@@ -133,6 +133,7 @@ def _phases(
     evaluating = mode != "rejudge"
     loaded = _ModelSlot(spec, plugins, model, progress, comps if evaluating else None)
 
+    counts = JudgeCounts()
     variants: list[str] = []
     if spec.include_dense:  # phase 3
         variants.append(DENSE)
@@ -159,7 +160,12 @@ def _phases(
         for task in comps.tasks:
             if task.judge_kind:
                 samples = comps.samples[task.name]
-                judge_task(comps.judge, task, samples, variants, store, refs, progress, force=force_judge)
+                with plugin_errors(comps.owners.get("judge", "the judge"), "judging"):
+                    counts.add(
+                        judge_task(
+                            comps.judge, task, samples, variants, store, refs, progress, force=force_judge
+                        )
+                    )
         store.compact()
 
     # phase 8
@@ -169,6 +175,8 @@ def _phases(
         dense_summary=dense_summary, dense_store=dense_store, **summary_args,
     )  # fmt: skip
     summary["dense_run"] = os.path.relpath(dense, out) if dense is not None else None
+    if comps.judge is not None:  # what this pass did: sent, ok, failed, skipped and why
+        summary["judging"] = {**counts.to_dict(), "nothing_to_judge": counts.nothing_to_judge()}
     if mode == "rejudge":
         summary["seconds"] = previous.get("seconds") if previous else None
         summary["judged_at"] = {"time": time.time(), "seconds": time.time() - started, "force": force_judge}

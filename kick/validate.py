@@ -12,6 +12,7 @@ from typing import Any
 
 from kick.errors import DataError, KickError, SpecError, plugin_errors
 from kick.interfaces import Compressor, Judge, Task, optional_member
+from kick.judging import check_references
 from kick.plugins import PluginSet
 from kick.types import RunSpec, Sample
 
@@ -68,6 +69,8 @@ def build_components(spec: RunSpec, plugins: PluginSet) -> Components:
         if not samples[task.name]:
             raise DataError(f"task {task.name!r} has no samples: check its data file and parameters")
         _check_unique_ids(task.name, samples[task.name])
+        if judge is not None and task.judge_kind:
+            check_references(judge, task.name, samples[task.name])
     return Components(tasks, samples, compressor, judge, owners)
 
 
