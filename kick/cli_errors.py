@@ -85,7 +85,9 @@ def report_judging(summary: Mapping[str, Any], console: Console) -> None:
         soft_wrap=True,
     )
     if counts.get("nothing_to_judge"):
-        err_console.print(f"[yellow]nothing to judge:[/] {counts['nothing_to_judge']}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[yellow]nothing to judge:[/] {counts['nothing_to_judge']}", highlight=False, soft_wrap=True
+        )
     elif counts["failed"] and not counts["ok"]:
         err_console.print(
             f"[bold red]error:[/] every judgement failed ({counts['failed']} of {counts['asked']}); the errors are "

@@ -40,7 +40,9 @@ def test_every_judgement_failing_is_an_error_and_every_request_is_counted(
 ) -> None:
     out = _generated(tmp_path / "run", builtin_plugins)
     with FakeOpenAIServer(lambda request, n: Reply(status=500, body=b'{"error": "down"}')) as server:
-        res = cli("judge", out, "--judge", "pairwise", *_judge_args(server, max_retries=1), plugins=builtin_plugins)
+        res = cli(
+            "judge", out, "--judge", "pairwise", *_judge_args(server, max_retries=1), plugins=builtin_plugins
+        )
         made = server.count
     assert res.exit_code == 1, res.output
     assert "every judgement failed (3 of 3)" in res.output
@@ -56,8 +58,13 @@ def test_sent_ok_and_cached_are_reported(
     out = _generated(tmp_path / "run", builtin_plugins)
     res = cli("judge", out, "--judge", "pairwise", *_judge_args(openai_server), plugins=builtin_plugins)
     assert res.exit_code == 0, res.output
-    assert "3 item(s) sent to the judge, 3 ok, 0 failed" in res.output and "requests: 6 sent, 6 answered" in res.output
-    res = cli("judge", out, "--judge", "pairwise", "--force", *_judge_args(openai_server), plugins=builtin_plugins)
+    assert (
+        "3 item(s) sent to the judge, 3 ok, 0 failed" in res.output
+        and "requests: 6 sent, 6 answered" in res.output
+    )
+    res = cli(
+        "judge", out, "--judge", "pairwise", "--force", *_judge_args(openai_server), plugins=builtin_plugins
+    )
     assert res.exit_code == 0 and "0 sent, 0 answered, 6 from cache" in res.output, res.output
     res = cli("judge", out, "--judge", "pairwise", *_judge_args(openai_server), plugins=builtin_plugins)
     assert res.exit_code == 0 and "nothing to judge: 3 record(s) are judged already (--force" in res.output
@@ -78,7 +85,9 @@ def test_a_references_file_matching_no_sample_id_is_refused_before_work(
 ) -> None:
     out = _generated(tmp_path / "run", builtin_plugins)
     refs = tmp_path / "refs.jsonl"
-    refs.write_text('{"question_id": 81, "choices": [{"turns": ["x"]}]}\n{"question_id": 82, "turns": ["y"]}\n')
+    refs.write_text(
+        '{"question_id": 81, "choices": [{"turns": ["x"]}]}\n{"question_id": 82, "turns": ["y"]}\n'
+    )
     before = (out / "records.jsonl").read_bytes()
     res = cli("judge", out, "--judge", "pairwise", *_judge_args(openai_server, references=refs),
               plugins=builtin_plugins)  # fmt: skip
@@ -99,7 +108,9 @@ def test_the_timeout_bounds_the_whole_request_not_each_read() -> None:
         assert backend.sent == 1
 
 
-def test_ctrl_c_ends_kick_judge_at_once_and_names_what_it_has(tmp_path: Path, builtin_plugins: PluginSet) -> None:
+def test_ctrl_c_ends_kick_judge_at_once_and_names_what_it_has(
+    tmp_path: Path, builtin_plugins: PluginSet
+) -> None:
     out = _generated(tmp_path / "run", builtin_plugins)
     with FakeOpenAIServer(lambda request, n: Reply(content="8 2", delay=120)) as server:
         child = kick_process("judge", out, "--judge", "pairwise",
