@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from kick.cli_errors import err_console, guarded, report_judging, run_app
+from kick.cli_errors import err_console, guarded, report_clipped, report_judging, run_app
 from kick.cli_options import (
     AbsTolOpt,
     BatchOpt,
@@ -109,6 +109,7 @@ def _run_common(ctx: typer.Context, spec: RunSpec, out: Path, mode: Mode, **verd
         summary = run(spec, out, mode=mode, plugins=_plugins(ctx), progress=progress, **verdict)
     console.print(summary_table(summary))
     console.print(f"run directory: [bold]{out}[/]")
+    report_clipped(summary)
     report_judging(summary, console)
 
 

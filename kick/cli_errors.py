@@ -67,6 +67,17 @@ def run_app(app: typer.Typer) -> None:
     raise SystemExit(code if isinstance(code, int) else 0)
 
 
+def report_clipped(summary: Mapping[str, Any]) -> None:
+    """A warning for prompts longer than the model's context (their middle, the content, was cut)."""
+    for key, c in (summary.get("prompts_clipped") or {}).items():
+        err_console.print(
+            f"[yellow]warning:[/] {key}: {c['prompts']} prompt(s) longer than the model's context lost "
+            f"{c['tokens']} token(s) from their middle (the instruction and the question are kept)",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 def report_judging(summary: Mapping[str, Any], console: Console) -> None:
     """What judging did, on the console: items sent, ok, failed, cached, and the requests made;
     why nothing was judged when nothing was. Every judgement failing is an error (exit 1): the

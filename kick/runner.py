@@ -175,6 +175,8 @@ def _phases(
         dense_summary=dense_summary, dense_store=dense_store, **summary_args,
     )  # fmt: skip
     summary["dense_run"] = os.path.relpath(dense, out) if dense is not None else None
+    if comps.clipped:  # prompts longer than the context: their middle (the content) was cut
+        summary["prompts_clipped"] = dict(comps.clipped)
     if comps.judge is not None:  # what this pass did: sent, ok, failed, skipped and why
         summary["judging"] = {**counts.to_dict(), "nothing_to_judge": counts.nothing_to_judge()}
     if mode == "rejudge":
@@ -212,6 +214,12 @@ class _ModelSlot:
     def info(self) -> dict[str, Any]:
         return dict(self.get().info())
 
+    def clipped(self) -> tuple[int, int]:
+        """Prompts the model cut to fit its context so far, and the tokens cut (0, 0 when it
+        does not say)."""
+        m = self._model
+        return int(getattr(m, "clipped_prompts", 0) or 0), int(getattr(m, "clipped_tokens", 0) or 0)
+
 
 def _compression(
     comps: Components,
@@ -247,7 +255,14 @@ def _evaluate_all(
 ) -> None:
     for task in comps.tasks:
         who = comps.owners.get(f"task:{task.name}", f"task {task.name!r}")
+        before = model.clipped()
         evaluate_task(task, comps.samples[task.name], model, variant, store, batch_size, progress, owner=who)
+        after = model.clipped()
+        if after[0] > before[0]:
+            comps.clipped[f"{variant}/{task.name}"] = {
+                "prompts": after[0] - before[0],
+                "tokens": after[1] - before[1],
+            }
 
 
 def compress(compressor: Compressor, model: Any, spec: RunSpec, progress: Progress) -> dict[str, Any]:

@@ -27,6 +27,8 @@ class Components:
     judge: Judge | None
     owners: dict[str, str] = field(default_factory=dict)
     """Who provides each component, for messages: "task 'mmlu' of plugin 'kick_tasks' (...)"."""
+    clipped: dict[str, dict[str, int]] = field(default_factory=dict)
+    """By `variant/task`: prompts the model cut to fit its context in this run, and tokens cut."""
 
 
 def owner(plugins: PluginSet, kind: str, name: str) -> str:

@@ -187,7 +187,7 @@ class HFModel:
             raise SpecError(
                 f"max_new_tokens {max_new_tokens} leaves no room in context {self.context_length}"
             )
-        encoded = [ids[-limit:] for ids in encoded]  # keep the end (the question) if too long
+        encoded = [self._fit(ids, limit) for ids in encoded]
         # sort by length so batches hold similar lengths (less padding); restore order after
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
         outputs: list[str] = [""] * len(encoded)
@@ -217,6 +217,17 @@ class HFModel:
             for row, i in enumerate(idx):
                 outputs[i] = self._finish(new[row].tolist(), stop_at_newline)
         return outputs
+
+    def _fit(self, ids: list[int], limit: int) -> list[int]:
+        """A prompt longer than the context loses its middle (the content), never its start (the
+        template and the instruction) nor its end (the question); each cut is counted
+        (`clipped_prompts`, `clipped_tokens`: the runner reports them)."""
+        if len(ids) <= limit:
+            return ids
+        head = min(limit // 4, 1024)
+        self.clipped_prompts = getattr(self, "clipped_prompts", 0) + 1
+        self.clipped_tokens = getattr(self, "clipped_tokens", 0) + len(ids) - limit
+        return ids[:head] + ids[len(ids) - (limit - head) :]
 
     def _finish(self, ids: Sequence[int], stop_at_newline: bool) -> str:
         text = str(self._tok.decode(ids, skip_special_tokens=True))

@@ -264,3 +264,48 @@ def test_pickle_checkpoints_load_only_when_asked_and_truncated_weights_are_one_l
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
     with pytest.raises(ModelLoadError, match="loading"):
         run(_spec(str(folder), None, {}, limit=1), tmp_path / "r3", plugins=builtin_plugins)
+
+
+class _LongPrompt(_NoSamples):
+    """One sample whose prompt is an instruction, a very long content and a question."""
+
+    name = "long-prompt"
+    PROMPT = "Answer in one word. " + "filler text " * 3000 + "Question: what colour is the sky?"
+
+    def samples(self) -> list[Any]:
+        from kick.types import Sample
+
+        return [Sample(id="s0", prompt=self.PROMPT)]
+
+    def predict(self, model: Any, samples: Any, *, batch_size: int) -> list[Any]:
+        from kick.types import Prediction
+
+        outs = model.generate([s.prompt for s in samples], max_new_tokens=4)
+        return [Prediction(s.id, o) for s, o in zip(samples, outs, strict=True)]
+
+
+def test_a_prompt_longer_than_the_context_keeps_its_instruction_and_question_and_is_counted(
+    tmp_path: Path, tiny_llama: Any
+) -> None:
+    ids = tiny_llama.encode(_LongPrompt.PROMPT)
+    limit = tiny_llama.context_length - 4
+    kept = tiny_llama._fit(list(ids), limit)
+    text = tiny_llama._tok.decode(kept)
+    assert len(kept) == limit and text.startswith("Answer in one word.") and text.endswith("what colour is the sky?")
+
+    from support.fake_plugin import plugin
+
+    from kick.hookspecs import hookimpl
+    from kick.plugins import load_plugins
+
+    class Long:
+        @staticmethod
+        @hookimpl
+        def register_tasks(register: Any) -> None:
+            register("long-prompt", lambda **p: _LongPrompt())
+
+    ps = load_plugins(extra=[("fake", plugin), ("long", Long)], eps=[])
+    spec = RunSpec(model=ModelSpec("tiny"), tasks=(ComponentSpec("long-prompt"),))
+    summary = run(spec, tmp_path / "run", plugins=ps, model=tiny_llama)
+    clipped = summary["prompts_clipped"]["dense/long-prompt"]
+    assert clipped["prompts"] == 1 and clipped["tokens"] == len(tiny_llama._tok(_LongPrompt.PROMPT)["input_ids"]) - limit
