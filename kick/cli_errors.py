@@ -4,6 +4,7 @@ option, a value of the wrong type) is one line too."""
 
 from __future__ import annotations
 
+import errno
 import functools
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -39,8 +40,20 @@ def guarded(fn: F) -> F:
         except KeyboardInterrupt:
             err_console.print(f"[yellow]interrupted: {hint}[/]", highlight=False)
             raise typer.Exit(130) from None
+        except OSError as e:  # disk full, read-only, permission: one line, what is written is kept
+            err_console.print(f"[bold red]error:[/] {os_error(e, hint)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def os_error(e: OSError, hint: str) -> str:
+    """An OSError from writing or reading a file, as one line; for a full disk, how to go on."""
+    where = f" {e.filename}" if e.filename else ""
+    what = e.strerror or str(e)
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"disk full while writing{where}: {what}. Free some space, then: {hint}"
+    return f"cannot access{where}: {what}"
 
 
 def run_app(app: typer.Typer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,6 +56,12 @@ def plugin_errors(owner: str, doing: str, error: type[KickError] | None = None) 
         yield
     except (KickError, KeyboardInterrupt):
         raise
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):  # a full disk is not the plugin's fault
+            raise
+        if os.environ.get("KICK_STRICT_PLUGINS", "").strip().lower() in ("1", "true", "yes"):
+            raise
+        raise (error or PluginError)(f"{owner} failed while {doing}: {type(e).__name__}: {e}") from None
     except BaseException as e:
         if os.environ.get("KICK_STRICT_PLUGINS", "").strip().lower() in ("1", "true", "yes"):
             raise

@@ -41,9 +41,11 @@ def write_json_atomic(path: Path, data: Any) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) and not e.filename:
+            raise OSError(e.errno, e.strerror, str(path)) from None
         raise
 
 
@@ -86,10 +88,13 @@ class RecordStore:
             self._records[rec.key] = rec
         if not lines:
             return
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write("".join(lines))
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write("".join(lines))
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:  # a torn last line is cut off when the run is resumed
+            raise OSError(e.errno, e.strerror, str(self.path)) from None
 
     def get(self, variant: str, task: str, sample_id: str) -> Record | None:
         return self._records.get((variant, task, sample_id))
