@@ -263,7 +263,6 @@ def cases(w: Path) -> list[Case]:
     add("run into an existing run", *RUN, "--out", str(w / "done"), leaves=False)
     add("resume with another spec", "run", "fake-model", "--method", "fake-magnitude", "--task", "fake-acc",
         "--resume", "--out", str(w / "done"), leaves=False)  # fmt: skip
-    add("resume of nothing", *RUN, "--resume", "--out", str(w / "adir"), leaves=False)
     add("overwrite a non-run folder", *RUN, "--overwrite", "--out", str(w / "notrun"), leaves=False)
 
     # -- data files

@@ -54,6 +54,8 @@ def writer_lock(path: Path, command: str | None = None) -> Iterator[None]:
     """Hold the directory's lock while the block runs; raise RunDirError at once when another
     live process holds it. Creates `path` when missing and removes it again on leaving when
     nothing but the lock was written there."""
+    if path.exists() and not path.is_dir():
+        raise RunDirError(f"{path} is a file, not a directory: give --out a folder")
     created = not path.exists()
     try:
         path.mkdir(parents=True, exist_ok=True)

@@ -278,7 +278,22 @@ def _run_model(
         log.info("%s: evaluating", p.id)
         stats_before = _mtime(p.path / COMPRESSION)
         try:
-            summary = _run_cell(p, dense, model, sweep, states, plugins, progress, timings)
+            summary = run(
+                p.spec,
+                p.path,
+                plugins=plugins,
+                model=TimedModel(model, timings),
+                dense=None if p.cell is None else dense.path,
+                mode="resume" if states[p.id] == "partial" else "new",
+                progress=_Prefixed(progress, p.id),
+                rel_tol=sweep.rel_tol,
+                abs_tol=sweep.abs_tol,
+                verdict=sweep.verdict,
+                resamples=sweep.resamples,
+                cell=p.id,
+                level=p.cell.level if p.cell else None,
+                seed=p.cell.seed if p.cell else None,
+            )
         except KickError as e:  # this cell failed (a plugin raised, a bad level): record it, go on
             _cell_failed(p, str(e), result, progress, log)
             continue
@@ -304,34 +319,6 @@ def _cell_failed(
     log.error("%s: failed: %s", p.id, error)
     result.cells.append({**_cell_entry(p, "failed", None), "error": error})
     progress.advance("sweep", 1)
-
-
-def _run_cell(
-    p: PlannedCell,
-    dense: PlannedCell,
-    model: Any,
-    sweep: SweepSpec,
-    states: Mapping[str, CellState],
-    plugins: PluginSet,
-    progress: Progress,
-    timings: Timings,
-) -> dict[str, Any]:
-    return run(
-        p.spec,
-        p.path,
-        plugins=plugins,
-        model=TimedModel(model, timings),
-        dense=None if p.cell is None else dense.path,
-        mode="resume" if states[p.id] == "partial" else "new",
-        progress=_Prefixed(progress, p.id),
-        rel_tol=sweep.rel_tol,
-        abs_tol=sweep.abs_tol,
-        verdict=sweep.verdict,
-        resamples=sweep.resamples,
-        cell=p.id,
-        level=p.cell.level if p.cell else None,
-        seed=p.cell.seed if p.cell else None,
-    )
 
 
 def _mtime(path: Path) -> float | None:
