@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from support.processes import kick_result  # noqa: E402
+from support.processes import child_env, kick_result  # noqa: E402
 
 RUN = ("run", "fake-model", "--method", "fake-prune", "--task", "fake-acc")
 EVAL = ("eval", "fake-model", "--task", "fake-acc")
@@ -32,6 +32,7 @@ class Case:
     args: tuple[str, ...]
     out: str | None = None  # the directory the command must not leave behind when it fails
     expect: int | None = None  # a specific exit code, when it matters
+    path: str | None = None  # a folder of third-party plugins for the child's sys.path
 
 
 def fixtures(w: Path) -> None:
@@ -97,11 +98,13 @@ def cases(w: Path) -> list[Case]:
 
     c: list[Case] = []
 
-    def add(name: str, *args: str, leaves: bool = True, expect: int | None = None) -> None:
+    def add(
+        name: str, *args: str, leaves: bool = True, expect: int | None = None, path: str | None = None
+    ) -> None:
         o = None
         if "--out" in args:
             o = args[args.index("--out") + 1]
-        c.append(Case(name, tuple(args), o if leaves else None, expect))
+        c.append(Case(name, tuple(args), o if leaves else None, expect, path))
 
     # -- command-line options
     add("limit not a number", *RUN, "--limit", "ten", "--out", out())
@@ -331,7 +334,80 @@ def cases(w: Path) -> list[Case]:
         "perplexity", "--out", out())  # fmt: skip
     add("sweep: N:M 3:7 vs width 64", "sweep", "--model", tiny, "--method", "magnitude", "--pattern", "3:7",
         "--task", "perplexity", "--out", out())  # fmt: skip
+
+    # -- plugins that misbehave (installed on the child's path)
+    site = str(w / "site")
+    add("plugin: compressor raises", "run", "fake-model", "--method", "raiser-boom", "--task", "fake-acc",
+        "--no-dense", "--out", out(), path=site, expect=1)  # fmt: skip
+    add("plugin: compressor exits", "run", "fake-model", "--method", "exiter-compress", "--task", "fake-acc",
+        "--no-dense", "--out", out(), path=site, expect=1)  # fmt: skip
+    add("plugin: task raises reading samples", "eval", "fake-model", "--task", "raiser-task", "--out", out(),
+        path=site)  # fmt: skip
+    add("plugin: unknown qualified name", "run", "fake-model", "--method", "raiser:magnitude", "--task", "fake-acc",
+        "--out", out(), path=site)  # fmt: skip
+    add("perplexity: empty text on a real model", "eval", tiny, "--task", "perplexity", "--task-param",
+        f"perplexity.data={w / 'empty.txt'}", "--out", out())  # fmt: skip
+
+    # -- a full disk (a 64 KiB tmpfs, where this process may mount one)
+    if (w / "full").is_mount():
+        add("disk full: run", *RUN, "--out", str(w / "full" / "run"), leaves=False)
+        add("disk full: sweep", "sweep", "--model", "fake-model", "--method", "fake-magnitude", "--sparsity", "0.5",
+            "--task", "fake-acc", "--out", str(w / "full" / "sweep"), leaves=False)  # fmt: skip
+        add("disk full: report", "report", str(w / "done"), "--out", str(w / "full" / "report"), leaves=False)
     return c
+
+
+RAISER = """
+import sys
+from kick.hookspecs import hookimpl
+
+class Boom:
+    name = "raiser-boom"
+    def compress(self, model):
+        raise RuntimeError("boom")
+
+class Exit:
+    name = "exiter-compress"
+    def compress(self, model):
+        sys.exit(3)
+
+class BadTask:
+    name, judge_kind = "raiser-task", None
+    def settings(self): return {}
+    def samples(self): raise ValueError("cannot parse row 7")
+    def predict(self, model, samples, *, batch_size): return []
+    def score(self, sample, prediction): return {}
+    def aggregate(self, records): return {}
+
+@hookimpl
+def register_compressors(register):
+    register("raiser-boom", lambda **p: Boom())
+    register("exiter-compress", lambda **p: Exit())
+
+@hookimpl
+def register_tasks(register):
+    register("raiser-task", lambda **p: BadTask())
+"""
+
+
+def plugins_and_disk(w: Path) -> None:
+    from support.distributions import make_distribution
+
+    make_distribution(
+        w / "site", "kick-raiser", "0.3", {"raiser": "raiser_plugin"}, {"raiser_plugin": RAISER}
+    )
+    full = w / "full"
+    full.mkdir()
+    import subprocess
+
+    try:
+        ok = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)], capture_output=True
+        )
+    except OSError:
+        return
+    if ok.returncode == 0:
+        (full / "ballast").write_bytes(b"x" * 60 * 1024)
 
 
 def judge(res: object, case: Case) -> tuple[bool, str]:
@@ -359,6 +435,7 @@ def main() -> int:
     w = Path(tempfile.mkdtemp(prefix="kick-bad-"))
     try:
         fixtures(w)
+        plugins_and_disk(w)
         (w / "notrun").mkdir()
         (w / "notrun" / "keep.txt").write_text("mine")
         done = kick_result(*RUN, "--limit", "2", "--out", str(w / "done"), builtins=True)
@@ -368,7 +445,8 @@ def main() -> int:
         t0 = time.perf_counter()
         bad: list[tuple[str, str]] = []
         for case in todo:
-            res = kick_result(*case.args, builtins=True, timeout=300)
+            env = {"PYTHONPATH": child_env(path=[Path(case.path)])["PYTHONPATH"]} if case.path else None
+            res = kick_result(*case.args, builtins=True, timeout=300, env=env)
             ok, what = judge(res, case)
             good += ok
             print(f"{'ok  ' if ok else 'FAIL'} {res.returncode:>3}  {case.name:40s} {what}", flush=True)
@@ -381,6 +459,10 @@ def main() -> int:
         print(json.dumps({"cases": len(todo), "clear": good, "failing": [n for n, _ in bad]}))
         return 0 if good == len(todo) else 1
     finally:
+        if (w / "full").is_mount():
+            import subprocess
+
+            subprocess.run(["umount", "-l", str(w / "full")], capture_output=True)
         shutil.rmtree(w, ignore_errors=True)
 
 

@@ -53,6 +53,13 @@ class HFModel:
                 raise ModelLoadError(
                     f"model folder {spec.name!r} has no config.json: not a transformers model"
                 )
+        if os.path.isdir(path) and not getattr(spec, "allow_pickle", False):
+            names = os.listdir(path)
+            if not any(n.endswith(".safetensors") for n in names) and any(n.endswith(".bin") for n in names):
+                raise ModelLoadError(
+                    f"model folder {spec.name!r} holds a pickle checkpoint (.bin), which can run code when "
+                    "loaded: pass --allow-pickle if you trust it (or convert it to safetensors)"
+                )
         kw: dict[str, Any] = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}
         try:
             config = AutoConfig.from_pretrained(path, **kw)
