@@ -24,8 +24,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.processes import kick_process, kick_result  # noqa: E402
 
-RUN = ("run", "fake-model", "--method", "fake-magnitude", "--task", "fake-acc", "--task", "fake-qa")
-SWEEP = 'model = "fake-model"\nmethods = ["fake-magnitude", "fake-first"]\nsparsity = [0.3, 0.6]\ntasks = ["fake-acc", "fake-qa"]\n'
+RUN = ("run", "fake-model", "--method", "fake-magnitude", "--task", "fake-acc", "--task", "fake-qa", "--batch-size", "1")
+SWEEP = 'model = "fake-model"\nbatch_size = 1\nmethods = ["fake-magnitude", "fake-first"]\nsparsity = [0.3, 0.6]\ntasks = ["fake-acc", "fake-qa"]\n'
 
 
 def records(out: Path) -> list[tuple[str, ...]]:
