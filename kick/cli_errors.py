@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import errno
 import functools
+import os
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -77,6 +79,11 @@ def run_app(app: typer.Typer) -> None:
     except cx.Abort:
         err_console.print("[yellow]aborted[/]")
         raise SystemExit(1) from None
+    if code == 130:  # Ctrl-C: every record is fsynced and every lock released by now; the
+        # interpreter's final garbage collection (seconds with torch loaded) is not waited for
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
     raise SystemExit(code if isinstance(code, int) else 0)
 
 
