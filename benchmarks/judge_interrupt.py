@@ -50,10 +50,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=3)
     n = ap.parse_args().trials
+    from support.fake_plugin import plugin
+
     from kick.plugins import load_plugins
     from kick.runner import run
     from kick.types import ComponentSpec, ModelSpec, RunSpec
-    from support.fake_plugin import plugin
 
     out = Path(tempfile.mkdtemp(prefix="kick-int-")) / "run"
     spec = RunSpec(ModelSpec("fake-model"), (ComponentSpec("fake-instruct"),), ComponentSpec("fake-prune"))

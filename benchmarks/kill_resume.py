@@ -24,7 +24,18 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.processes import kick_process, kick_result  # noqa: E402
 
-RUN = ("run", "fake-model", "--method", "fake-magnitude", "--task", "fake-acc", "--task", "fake-qa", "--batch-size", "1")
+RUN = (
+    "run",
+    "fake-model",
+    "--method",
+    "fake-magnitude",
+    "--task",
+    "fake-acc",
+    "--task",
+    "fake-qa",
+    "--batch-size",
+    "1",
+)
 SWEEP = 'model = "fake-model"\nbatch_size = 1\nmethods = ["fake-magnitude", "fake-first"]\nsparsity = [0.3, 0.6]\ntasks = ["fake-acc", "fake-qa"]\n'
 
 
@@ -39,7 +50,10 @@ def records(out: Path) -> list[tuple[str, ...]]:
 
 
 def metrics(out: Path) -> dict[str, Any]:
-    return {str(p.parent.relative_to(out)): json.loads(p.read_text())["tasks"] for p in sorted(out.rglob("summary.json"))}
+    return {
+        str(p.parent.relative_to(out)): json.loads(p.read_text())["tasks"]
+        for p in sorted(out.rglob("summary.json"))
+    }
 
 
 def count(out: Path) -> int:
