@@ -40,10 +40,11 @@ class _Counting:
     def __init__(self, inner: Any) -> None:
         self.inner, self.calls = inner, 0
 
+    WORK = ("generate", "loglikelihood", "token_nll", "choice_logprobs", "count_tokens", "truncate", "encode")
+
     def __getattr__(self, name: str) -> Any:
-        if name in ("module", "tokenizer", "info", "name"):
-            return getattr(self.inner, name)
-        self.calls += 1
+        if name in self.WORK:
+            self.calls += 1
         return getattr(self.inner, name)
 
 
