@@ -3,18 +3,15 @@ and render the result. Plugins add commands through the `register_commands` hook
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
+from kick.cli_errors import err_console, guarded, report_clipped, report_judging, run_app
 from kick.cli_options import (
     AbsTolOpt,
     AddressOpt,
@@ -30,6 +27,7 @@ from kick.cli_options import (
     OffloadOpt,
     OverwriteOpt,
     ParamOpt,
+    PickleOpt,
     RelTolOpt,
     ResamplesOpt,
     ResumeOpt,
@@ -50,25 +48,6 @@ from kick.spec import build_run_spec, load_spec_file, mode_of
 from kick.types import ComponentSpec, RunSpec
 
 console = Console()
-err_console = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def guarded(fn: F) -> F:
-    """Turn a KickError into one red line on stderr and exit code 2; never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except KickError as e:
-            err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            err_console.print("[yellow]interrupted: records written so far are kept; rerun with --resume[/]")
-            raise typer.Exit(130) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 # ---- commands ----------------------------------------------------------------------------------
@@ -79,7 +58,16 @@ def cmd_plugins(
     """List plugins, what each registers, and plugins that failed to load."""
     ps = _plugins(ctx)
     data = {
-        "plugins": [dataclasses.asdict(p) for p in ps.plugins],  # name, distribution, version ...
+        "plugins": [
+            {
+                "name": p.name,
+                "distribution": p.distribution,
+                "version": p.version,
+                "provides": p.provides,
+                "commands": p.commands,
+            }
+            for p in ps.plugins
+        ],
         "components": [
             {
                 "kind": e.kind,
@@ -91,7 +79,16 @@ def cmd_plugins(
             }
             for e in ps.registry
         ],
-        "failures": [dataclasses.asdict(f) for f in ps.failures],  # name, ..., stage, error
+        "failures": [
+            {
+                "name": f.name,
+                "distribution": f.distribution,
+                "version": f.version,
+                "stage": f.stage,
+                "error": f.error,
+            }
+            for f in ps.failures
+        ],
     }
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
@@ -117,6 +114,8 @@ def _run_common(ctx: typer.Context, spec: RunSpec, out: Path, mode: Mode, **verd
         summary = run(spec, out, mode=mode, plugins=_plugins(ctx), progress=progress, **verdict)
     console.print(summary_table(summary))
     console.print(f"run directory: [bold]{out}[/]")
+    report_clipped(summary)
+    report_judging(summary, console)
 
 
 def cmd_eval(
@@ -135,6 +134,7 @@ def cmd_eval(
     device: DeviceOpt = None,
     revision: RevisionOpt = None,
     trust_remote_code: TrustOpt = False,
+    allow_pickle: PickleOpt = False,
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
 ) -> None:
@@ -163,6 +163,7 @@ def cmd_run(
     device: DeviceOpt = None,
     revision: RevisionOpt = None,
     trust_remote_code: TrustOpt = False,
+    allow_pickle: PickleOpt = False,
     no_dense: Annotated[bool, typer.Option("--no-dense", help="Skip the dense baseline.")] = False,
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
@@ -196,6 +197,7 @@ def cmd_compress(
     device: DeviceOpt = None,
     revision: RevisionOpt = None,
     trust_remote_code: TrustOpt = False,
+    allow_pickle: PickleOpt = False,
     overwrite: OverwriteOpt = False,
     offload: OffloadOpt = False,
 ) -> None:
@@ -278,7 +280,9 @@ def cmd_sweep(
         resamples=resamples,
     )
     sweep = parse_sweep_spec(data, levels_of=levels_from(_plugins(ctx)), seeded_of=seeded_from(_plugins(ctx)))
-    runner = make_executor(executor, address=address, cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell)
+    runner = make_executor(
+        executor, address=address, cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell
+    )
     with SweepRichProgress(console) as progress:
         result = run_sweep(
             sweep, out, mode=mode_of(resume, overwrite), plugins=_plugins(ctx), progress=progress,
@@ -290,6 +294,16 @@ def cmd_sweep(
         f"model calls {t.model_calls:.1f}s, sweep overhead {t.overhead:.2f}s)"
     )
     console.print(f"next: kick report {out}")
+    if result.failed:
+        for c in result.failed:
+            err_console.print(
+                f"[bold red]failed:[/] {c['id']}: {c['error']}", highlight=False, soft_wrap=True
+            )
+        err_console.print(
+            f"[bold red]error:[/] {len(result.failed)} of {len(result.cells)} cells failed (listed above); "
+            f"the others finished. Fix the cause and rerun with --resume", highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        raise typer.Exit(1)
 
 
 def cmd_report(
@@ -337,13 +351,8 @@ def cmd_judge(
     with RichProgress(console) as progress:
         summary = rejudge(run_dir, spec, force=force, plugins=_plugins(ctx), progress=progress)
     console.print(summary_table(summary))
-    usage = (summary.get("judge") or {}).get("usage") or {}
-    if usage:
-        console.print(
-            f"judge requests: {usage.get('requests', 0)} sent, {usage.get('cached', 0)} from cache; "
-            f"tokens: {usage.get('prompt_tokens', 0)} prompt, {usage.get('completion_tokens', 0)} completion"
-        )
     console.print(f"run directory: [bold]{run_dir}[/]")
+    report_judging(summary, console)
 
 
 def make_app(plugins: PluginSet | None = None, *, load_plugin_commands: bool = True) -> typer.Typer:
@@ -385,5 +394,6 @@ def make_app(plugins: PluginSet | None = None, *, load_plugin_commands: bool = T
     return app
 
 
-def main() -> None:
-    make_app()()
+def main(plugins: PluginSet | None = None) -> None:
+    """The `kick` executable: every installed plugin, errors as one line (`kick.cli_errors`)."""
+    run_app(make_app(plugins))

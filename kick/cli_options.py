@@ -29,6 +29,13 @@ DtypeOpt = Annotated[str | None, typer.Option("--dtype", help="float32, bfloat16
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1 ...")]
 RevisionOpt = Annotated[str | None, typer.Option("--revision", help="Hub revision (branch, tag or commit).")]
 TrustOpt = Annotated[bool, typer.Option("--trust-remote-code", help="Allow custom model code from the Hub.")]
+PickleOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-pickle",
+        help="Load a pickle checkpoint (.bin), which can run code; default: safetensors only.",
+    ),
+]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --out.")]
 RelTolOpt = Annotated[float, typer.Option("--rel-tol", help="'Matches dense' tolerance, relative.")]
@@ -55,7 +62,7 @@ OPTION_NAMES = {
     "model": "model", "method": "method", "param": "params", "task": "tasks", "task_param": "task_params",
     "judge": "judge", "judge_param": "judge_params", "limit": "limit", "batch_size": "batch_size",
     "seed": "seed", "dtype": "dtype", "device": "device", "revision": "revision",
-    "trust_remote_code": "trust_remote_code",
+    "trust_remote_code": "trust_remote_code", "allow_pickle": "allow_pickle",
 }  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from kick.copies import Timings
+from kick.errors import SpecError
 from kick.interfaces import Progress
 from kick.plugins import PluginSet
 from kick.rundir import SUMMARY, read_json
@@ -51,6 +52,9 @@ class PlannedCell:
 def plan(sweep: SweepSpec, out: Path) -> list[PlannedCell]:
     """Every run directory of the sweep, dense first for each model. Pure (no I/O)."""
     planned: list[PlannedCell] = []
+    for name in [model_slug(m.name) for m in sweep.models] + [c.name for c in sweep.cells]:
+        if name in ("", ".", "..") or "/" in name or "\\" in name:
+            raise SpecError(f"sweep: {name!r} would put a cell outside the sweep directory {out}")
     for model in sweep.models:
         base = out / model_slug(model.name)
         planned.append(PlannedCell(model, None, dense_run_spec(sweep, model), base / "dense"))
@@ -75,6 +79,11 @@ def cell_info(p: PlannedCell) -> dict[str, Any]:
 class SweepResult:
     cells: list[dict[str, Any]] = field(default_factory=list)
     timings: Timings = field(default_factory=Timings)
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        """The cells that failed this time (id, error, ...); the others still ran."""
+        return [c for c in self.cells if c["status"] == "failed"]
 
 
 @dataclass
@@ -110,6 +119,15 @@ class SweepJob:
         self.result.cells.append({**_cell_entry(p, "done", summary), **extra})
         self.progress.advance("sweep", 1)
         self.progress.cell_done(p.id, summary)
+
+    def failed(self, p: PlannedCell, error: str) -> None:
+        """`p` ended with `error`: recorded in index.json, and the sweep goes on."""
+        self.log.error("%s: failed: %s", p.id, error)
+        self.result.cells.append({**_cell_entry(p, "failed", None), "error": error})
+        self.progress.advance("sweep", 1)
+
+    def has_failed(self, p: PlannedCell) -> bool:
+        return any(c["id"] == p.id and c["status"] == "failed" for c in self.result.cells)
 
 
 class Executor(Protocol):

@@ -131,10 +131,17 @@ class Compressor(Protocol):
     What a sweep varies (sparsity, pattern, bits) is declared when the compressor is registered:
     `register(name, factory, levels=("sparsity", "pattern"))`."""
 
+    __optional__: ClassVar[tuple[str, ...]] = ("check",)
+
     name: str
 
     def compress(self, model: CompressibleModel) -> Mapping[str, Any]:
         """Compress and return measured statistics (JSON-serialisable)."""
+
+    def check(self, model: CompressibleModel) -> None:
+        """Optional: raise SpecError when this compressor cannot compress `model` (an N:M
+        pattern or group size that does not divide a layer's width). The runner calls it right
+        after the model loads, before any evaluation, so a bad setting fails in seconds."""
 
 
 @runtime_checkable

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from kick.errors import DataError
 from kick.interfaces import Judge, Progress, Task, optional_member
 from kick.rundir import RecordStore
 from kick.types import DENSE, JudgeItem, Record, Sample
@@ -160,6 +162,59 @@ def own_reference(sample: Sample) -> list[str] | None:
     return None
 
 
+@dataclass
+class JudgeCounts:
+    """What one judging pass did with a run's records, for the user: items sent to the judge
+    and how they ended, and the records it skipped, by reason."""
+
+    asked: int = 0
+    ok: int = 0
+    failed: int = 0
+    already_judged: int = 0  # kept from an earlier pass (--force re-judges them)
+    no_reference: int = 0  # nothing to compare with: no reference answer, no dense answer
+    references: int = 0  # dense records without a reference of their own: they are the reference
+    generation_failed: int = 0  # the record has an error instead of an answer
+
+    def add(self, other: JudgeCounts) -> None:
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def to_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+    def nothing_to_judge(self) -> str | None:
+        """Why nothing was sent to the judge, in words (None when something was)."""
+        if self.asked:
+            return None
+        why = []
+        if self.already_judged:
+            why.append(f"{self.already_judged} record(s) are judged already (--force re-judges them)")
+        if self.references:
+            why.append(
+                f"{self.references} dense answer(s) are the references themselves (the compressed answers are "
+                "judged against them: run with a compression method, or give the judge a references file)"
+            )
+        if self.no_reference:
+            why.append(f"{self.no_reference} record(s) have no reference answer to judge against")
+        if self.generation_failed:
+            why.append(f"{self.generation_failed} record(s) have no answer (their generation failed)")
+        return "; ".join(why) or "no record of a judged task"
+
+
+def check_references(judge: Judge, task: str, samples: Sequence[Sample]) -> None:
+    """A judge's references file must be keyed by the task's sample ids: one that matches none
+    of them would judge nothing, so it is refused before any work."""
+    overrides = reference_overrides(judge)
+    if overrides is None or not samples:
+        return
+    ids = [s.id for s in samples]
+    if not set(ids) & set(overrides):
+        raise DataError(
+            f"judge references: none of its {len(overrides)} ids ({', '.join(sorted(overrides)[:3])} ...) is a "
+            f"sample id of task {task!r} ({', '.join(ids[:3])} ...): give a file keyed by these ids"
+        )
+
+
 def judge_task(
     judge: Judge,
     task: Task,
@@ -170,8 +225,9 @@ def judge_task(
     progress: Progress,
     *,
     force: bool = False,
-) -> None:
-    """Judge every not-yet-judged record of a judged task (every record with `force`).
+) -> JudgeCounts:
+    """Judge every not-yet-judged record of a judged task (every record with `force`); returns
+    what it did (`JudgeCounts`).
 
     The reference is the judge's own reference file when it has one, else the sample's own
     reference answer, else the dense model's answer (then the dense variant itself is not
@@ -180,18 +236,29 @@ def judge_task(
     assert kind is not None
     by_id = {s.id: s for s in samples}
     overrides = reference_overrides(judge)
+    counts = JudgeCounts()
     for variant in variants:
-        records = [r for r in store.select(variant, task.name, list(by_id)) if force or not is_judged(r)]
+        records = []
+        for r in store.select(variant, task.name, list(by_id)):
+            if force or not is_judged(r):
+                records.append(r)
+            else:
+                counts.already_judged += 1
         items, todo = [], []
         for r in records:
             sample = by_id[r.sample_id]
             if overrides is not None:
                 ref = overrides.get(sample.id)
             elif variant == DENSE and own_reference(sample) is None:
+                counts.references += 1
                 continue  # the dense answer is the reference: nothing to judge it against
             else:
                 ref = own_reference(sample) or dense.answer(task.name, sample.id)
-            if ref is None or r.error:
+            if r.error:
+                counts.generation_failed += 1
+                continue
+            if ref is None:
+                counts.no_reference += 1
                 continue
             items.append(judge_item(kind, sample, r, ref))
             todo.append(r)
@@ -202,5 +269,9 @@ def judge_task(
         for start in range(0, len(items), 16):
             updated = run_judge(judge, items[start : start + 16], todo[start : start + 16])
             store.append(updated)
+            counts.asked += len(updated)
+            counts.ok += sum(1 for u in updated if is_judged(u))
+            counts.failed += sum(1 for u in updated if not is_judged(u))
             progress.advance(key, len(updated))
         progress.finish(key)
+    return counts

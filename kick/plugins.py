@@ -18,12 +18,14 @@ from typing import Any
 import pluggy
 
 from kick import hookspecs
-from kick.errors import DuplicateComponentError, PluginLoadError, SpecError
+from kick.errors import DuplicateComponentError, ModelLoadError, PluginLoadError, SpecError, plugin_errors
 from kick.params import suggest
 from kick.registry import Entry, Registry
 from kick.types import ModelSpec
 
 GROUP = "kick.plugins"
+BUILTIN = "kick"
+"""The distribution whose plugins are built in: they load first, so their names always win."""
 _HOOK_KIND = {
     "register_models": "model",
     "register_compressors": "compressor",
@@ -69,7 +71,9 @@ class PluginSet:
             try:
                 impl.function(app=app)
                 info.commands = True
-            except Exception as e:  # noqa: BLE001 - isolate plugin failures
+            except KeyboardInterrupt:
+                raise
+            except BaseException as e:  # noqa: BLE001 - isolate plugin failures, SystemExit included
                 self._fail(info, "adding commands", e)
 
     def _impls(self, hook: str) -> Iterable[tuple[PluginInfo, Any]]:
@@ -119,7 +123,8 @@ def load_plugins(
     skip = disabled_plugins()
     candidates: list[tuple[PluginInfo, Callable[[], object]]] = []
     seen: set[str] = set()
-    for ep in sorted(eps if eps is not None else entry_points(group=GROUP), key=lambda e: e.name):
+    found = eps if eps is not None else entry_points(group=GROUP)
+    for ep in sorted(found, key=lambda e: (_dist(e)[0] != BUILTIN, e.name)):  # built-ins first
         if ep.name in skip or ep.name in seen:
             continue
         seen.add(ep.name)
@@ -132,7 +137,9 @@ def load_plugins(
         try:
             obj = load()
             pm.register(obj, name=info.name)
-        except Exception as e:  # noqa: BLE001 - a broken plugin must not take the others down
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # noqa: BLE001 - a broken plugin (even sys.exit) must not take the others down
             result._fail(info, "loading", e)
             continue
         result.plugins.append(info)
@@ -168,17 +175,21 @@ def load_plugins(
                 probe = Registry()
                 for entry in pending:
                     probe.add(entry)
-            except DuplicateComponentError as e:
-                result._fail(info, f"registering {kind}s", e)
-                continue
-            except Exception as e:  # noqa: BLE001
+            except KeyboardInterrupt:
+                raise
+            except BaseException as e:  # noqa: BLE001 - SystemExit from a hook included
                 result._fail(info, f"registering {kind}s", e)
                 continue
             for entry in pending:
                 try:
                     registry.add(entry)
                 except DuplicateComponentError as e:
-                    result._fail(info, f"registering {kind}s", e)
+                    # the name stays with the plugin loaded first (built-ins load first): a clash
+                    # never changes which code runs; this one is reachable only by its full name
+                    registry.refuse(entry)
+                    result._fail(info, f"registering {kind}s", DuplicateComponentError(
+                        f"{e}; kept the first, use {info.name}:{entry.name} to choose this one"
+                    ))  # fmt: skip
                     continue
                 info.provides.setdefault(kind, []).append(entry.name)
     return result
@@ -213,8 +224,12 @@ def load_model(spec: ModelSpec, plugins: PluginSet, *, offload: bool = False) ->
     name = spec.name if reg.has("model", spec.name) else FALLBACK_MODEL
     if offload:
         check_offload(spec, plugins)
-        return reg.create("model", name, spec=spec, offload=True)
-    return reg.create("model", name, spec=spec)
+    with plugin_errors(
+        f"model {name!r} of {reg.get('model', name).owner}", f"loading {spec.name}", ModelLoadError
+    ):
+        if offload:
+            return reg.create("model", name, spec=spec, offload=True)
+        return reg.create("model", name, spec=spec)
 
 
 def check_offload(spec: ModelSpec, plugins: PluginSet) -> None:

@@ -32,15 +32,28 @@ from typing import Any
 
 import kick
 from kick.copies import FreshModels, TimedModel, available_bytes, copy_fits, param_bytes, timed
-from kick.errors import RunDirError
+from kick.dirlock import has_content, writer_lock
+from kick.errors import KickError, RunDirError
 from kick.executor import CellState, Executor, PlannedCell, Prefixed, SweepJob, SweepResult, cell_info, plan
 from kick.interfaces import Progress
 from kick.plugins import PluginSet, check_offload, load_model, load_plugins
 from kick.provenance import seed_everything
-from kick.rundir import COMPRESSION, RECORDS, SPEC, SUMMARY, StartMode, read_json, write_json_atomic
+from kick.rundir import (
+    COMPRESSION,
+    RECORDS,
+    SPEC,
+    SUMMARY,
+    StartMode,
+    clear_dir,
+    has_records,
+    read_json,
+    same_spec,
+    write_json_atomic,
+)
 from kick.runner import build_components, run
 from kick.sweep_spec import SweepSpec
 from kick.types import ModelSpec, RunSpec
+from kick.validate import check_model
 
 __all__ = ["PlannedCell", "SweepResult", "plan", "run_sweep", "LocalExecutor", "CellState"]
 
@@ -53,11 +66,12 @@ ModelLoader = Callable[[ModelSpec, PluginSet], Any]
 
 # ---- state on disk --------------------------------------------------------------------------
 
+
 def cell_state(path: Path, spec: RunSpec) -> CellState:
     """Where a cell's run directory stands relative to the spec the sweep would write now."""
     if not (path / SPEC).exists():
         return "absent" if not (path / RECORDS).exists() else "changed"
-    if read_json(path / SPEC).get("spec") != spec.to_dict():
+    if not same_spec(read_json(path / SPEC).get("spec"), spec):
         return "changed"
     return "finished" if (path / SUMMARY).exists() else "partial"
 
@@ -67,7 +81,7 @@ def prepare_sweep_dir(
 ) -> dict[str, CellState]:
     """Check the directory against the spec before any work; replace changed cells only when
     overwriting. Returns every cell's state."""
-    if out.exists() and any(out.iterdir()):
+    if has_content(out):
         if not (out / SWEEP).exists():
             raise RunDirError(f"{out} is not empty and is not a kick sweep directory")
         if mode == "new":
@@ -137,29 +151,50 @@ def run_sweep(
             check_offload(model, plugins)
     executor.open(planned)  # a cluster to reach, resources that exist: before the directory is touched
     try:
-        states = prepare_sweep_dir(out, sweep, planned, mode)
-        result = SweepResult()
-        _write_index(out, planned, result)
-        t_start = time.perf_counter()
-        progress.start("sweep", "cells", len(planned))
-        with _sweep_log(out) as log:
-            finished = sum(s == "finished" for s in states.values())
-            log.info(
-                "sweep start: %d cells, %d finished, mode=%s, executor=%s", len(planned), finished, mode,
-                executor.name,
-            )  # fmt: skip
-            job = SweepJob(sweep, out, planned, states, plugins, progress, result, log, offload)
+        with writer_lock(out, "kick sweep"):
+            fresh = not has_content(out)
             try:
-                executor.run(job)
-            except BaseException as e:
-                log.error("sweep stopped: %s: %s", type(e).__name__, e)
+                return _sweep(sweep, out, planned, mode, plugins, progress, executor, offload)
+            except Exception:
+                if fresh and not has_records(out):
+                    clear_dir(out)  # refused before its first record (a model check): nothing left behind
                 raise
-            finally:
-                result.timings.total = time.perf_counter() - t_start
-                _write_index(out, planned, result)
-            log.info("sweep done in %.1fs: %s", result.timings.total, result.timings.as_dict())
     finally:
         executor.close()
+
+
+def _sweep(
+    sweep: SweepSpec,
+    out: Path,
+    planned: list[PlannedCell],
+    mode: SweepMode,
+    plugins: PluginSet,
+    progress: Progress,
+    executor: Executor,
+    offload: bool,
+) -> SweepResult:
+    """`run_sweep` once validated, with the sweep directory's lock held."""
+    states = prepare_sweep_dir(out, sweep, planned, mode)
+    result = SweepResult()
+    _write_index(out, planned, result)
+    t_start = time.perf_counter()
+    progress.start("sweep", "cells", len(planned))
+    with _sweep_log(out) as log:
+        finished = sum(s == "finished" for s in states.values())
+        log.info(
+            "sweep start: %d cells, %d finished, mode=%s, executor=%s", len(planned), finished, mode,
+            executor.name,
+        )  # fmt: skip
+        job = SweepJob(sweep, out, planned, states, plugins, progress, result, log, offload)
+        try:
+            executor.run(job)
+        except BaseException as e:
+            log.error("sweep stopped: %s: %s", type(e).__name__, e)
+            raise
+        finally:
+            result.timings.total = time.perf_counter() - t_start
+            _write_index(out, planned, result)
+        log.info("sweep done in %.1fs: %s", result.timings.total, result.timings.as_dict())
     progress.finish("sweep")
     return result
 
@@ -200,7 +235,11 @@ class LocalExecutor:
             fits=copy_fits(param_bytes(base), available_bytes()),
         )  # fmt: skip
         job.log.info("model %s loaded; fresh copies per cell: %s", dense.model.name, fresh.mode)
+        check_cells(todo, base, plugins)
         for p in todo:
+            if p.cell is not None and job.has_failed(dense):
+                job.failed(p, f"its dense cell {dense.id} failed")
+                continue
             if p.cell is None:
                 model = base
             else:
@@ -208,12 +247,17 @@ class LocalExecutor:
                     model = fresh.take()
             job.log.info("%s: evaluating", p.id)
             stats_before = _mtime(p.path / COMPRESSION)
-            summary = run_cell(
-                p, p.path, sweep=sweep, plugins=plugins, model=TimedModel(model, timings),
-                progress=Prefixed(progress, p.id), dense=None if p.cell is None else dense.path,
-                partial=job.states[p.id] == "partial",
-            )  # fmt: skip
-            del model
+            try:
+                summary = run_cell(
+                    p, p.path, sweep=sweep, plugins=plugins, model=TimedModel(model, timings),
+                    progress=Prefixed(progress, p.id), dense=None if p.cell is None else dense.path,
+                    partial=job.states[p.id] == "partial",
+                )  # fmt: skip
+            except KickError as e:  # this cell failed (a plugin raised, a bad level): record it, go on
+                job.failed(p, str(e))
+                continue
+            finally:
+                del model
             if p.cell is not None and _mtime(p.path / COMPRESSION) != stats_before:  # compressed now
                 timings.compress += float((summary.get("compression") or {}).get("wall_seconds") or 0.0)
             job.finished(p, summary)
@@ -221,9 +265,26 @@ class LocalExecutor:
             job.log.info("model %s: seconds per fresh copy: %s", dense.model.name, fresh.seconds)
 
 
+def check_cells(todo: Sequence[PlannedCell], model: Any, plugins: PluginSet) -> None:
+    """What depends on the model (N:M or group size vs widths), for every cell before any runs."""
+    for p in todo:
+        if p.cell is not None:
+            who = f"compressor {p.cell.method!r} of {plugins.registry.get('compressor', p.cell.method).owner}"
+            check_model(
+                plugins.registry.create("compressor", p.cell.method, **dict(p.cell.params)), model, who
+            )
+
+
 def run_cell(
-    p: PlannedCell, path: Path, *, sweep: SweepSpec, plugins: PluginSet, model: Any, progress: Progress,
-    dense: Path | None, partial: bool,
+    p: PlannedCell,
+    path: Path,
+    *,
+    sweep: SweepSpec,
+    plugins: PluginSet,
+    model: Any,
+    progress: Progress,
+    dense: Path | None,
+    partial: bool,
 ) -> dict[str, Any]:
     """One cell's `run()` with the sweep's verdict settings, whichever executor runs it."""
     return run(
@@ -240,11 +301,17 @@ def _mtime(path: Path) -> float | None:
 
 def _write_index(out: Path, planned: Sequence[PlannedCell], result: SweepResult) -> None:
     finished = {p.id for p in planned if (p.path / SUMMARY).exists()}
+    errors = {c["id"]: c["error"] for c in result.failed}
     write_json_atomic(
         out / INDEX,
         {
             "cells": [
-                {**cell_info(p), "path": str(p.path.relative_to(out)), "finished": p.id in finished}
+                {
+                    **cell_info(p),
+                    "path": str(p.path.relative_to(out)),
+                    "finished": p.id in finished,
+                    **({"error": errors[p.id]} if p.id in errors else {}),
+                }
                 for p in planned
             ],
             "last_timings": result.timings.as_dict(),

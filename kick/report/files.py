@@ -12,11 +12,16 @@ import base64
 import csv
 import html
 import io
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from kick.errors import RunDirError
 from kick.metrics import VerdictRule, as_number
 from kick.report.lost import SHOWN, CellLost, knowledge_lost
 from kick.report.model import MetricCell, ReportData, TaskTable, collect, largest_matching_level, task_tables
@@ -46,17 +51,19 @@ def _lost_for(t: TaskTable, lost: Sequence[CellLost]) -> list[CellLost]:
 
 # ---- Markdown / CSV / JSON -----------------------------------------------------------------------
 def _md(text: str) -> str:
-    return text.replace("|", "\\|")
+    """Text from a run (a model name, a question, an answer) as Markdown: HTML in it is shown,
+    never rendered (a Markdown viewer renders raw HTML), and `|` does not split a table cell."""
+    return html.escape(str(text), quote=False).replace("|", "\\|")
 
 
 def lost_markdown(t: TaskTable, lost: Sequence[CellLost]) -> list[str]:
     cells = _lost_for(t, lost)
     if not cells:
         return []
-    lines = ["", f"### Knowledge lost: {t.task} (`{cells[0].metric}`: dense right, compressed wrong)"]
+    lines = ["", f"### Knowledge lost: {_md(t.task)} (`{cells[0].metric}`: dense right, compressed wrong)"]
     for c in cells:
         shown = f", the first {SHOWN}" if len(c.items) > SHOWN else ""
-        lines += ["", f"**{c.label}**: {len(c.items)} of {c.paired} items lost{shown}", ""]
+        lines += ["", f"**{_md(c.label)}**: {len(c.items)} of {c.paired} items lost{shown}", ""]
         if c.items:
             lines += ["| id | question | dense | compressed | reference |", "|---|---|---|---|---|"]
             lines += [
@@ -74,18 +81,18 @@ def markdown(
 ) -> str:
     lines = ["# kick report", ""]
     for t in tables:
-        lines += [f"## {t.task} ({t.model})", "", f"_{caption(t)}_", ""]
+        lines += [f"## {_md(t.task)} ({_md(t.model)})", "", f"_{_md(caption(t))}_", ""]
         header = ["configuration", *t.metrics]
-        lines.append("| " + " | ".join(header) + " |")
+        lines.append("| " + " | ".join(map(_md, header)) + " |")
         lines.append("|" + "---|" * len(header))
         for row in table_rows(t):
-            lines.append("| " + " | ".join(row) + " |")
+            lines.append("| " + " | ".join(map(_md, row)) + " |")
         ml = matching_lines(t)
         if ml:
-            lines += ["", matching_title(t), ""]
-            lines += [f"- {x}" for x in ml]
+            lines += ["", _md(matching_title(t)), ""]
+            lines += [f"- {_md(x)}" for x in ml]
         if images and (t.model, t.task) in images:
-            lines += ["", f"![{t.task}]({images[(t.model, t.task)]})"]
+            lines += ["", f"![{_md(t.task)}]({images[(t.model, t.task)]})"]
         lines += lost_markdown(t, lost)
         lines.append("")
     return "\n".join(lines)
@@ -282,16 +289,46 @@ def write_report(
     ab = abs_tol if abs_tol is not None else data.tolerance.get("absolute")
     tables = task_tables(data, rel_tol=rel, abs_tol=ab, rule=verdict)
     lost = knowledge_lost(data.results)
-    out.mkdir(parents=True, exist_ok=True)
-    drawn = write_plots(tables, out / "plots")
-    images = {(d.series.model, d.series.task): str(d.svg.relative_to(out)) for d in drawn}
-    (out / "report.md").write_text(markdown(tables, images, lost), encoding="utf-8")
-    write_csv(out / "report.csv", tables)
-    write_json_atomic(out / "report.json", report_json(tables, lost))
-    (out / "report.html").write_text(html_page(tables, drawn, lost), encoding="utf-8")
+    with staged_folder(out) as tmp:  # a report killed midway leaves the previous one, whole
+        drawn = write_plots(tables, tmp / "plots")
+        images = {(d.series.model, d.series.task): str(d.svg.relative_to(tmp)) for d in drawn}
+        (tmp / "report.md").write_text(markdown(tables, images, lost), encoding="utf-8")
+        write_csv(tmp / "report.csv", tables)
+        write_json_atomic(tmp / "report.json", report_json(tables, lost))
+        (tmp / "report.html").write_text(html_page(tables, drawn, lost), encoding="utf-8")
+    drawn = [replace(d, png=out / d.png.relative_to(tmp), svg=out / d.svg.relative_to(tmp)) for d in drawn]
     files = [out / n for n in ("report.html", "report.md", "report.csv", "report.json")]
     files += [p for d in drawn for p in (d.png, d.svg)]
     return ReportFiles(tables, drawn, files, lost)
+
+
+REPORT_FILES = ("report.json", "report.md", "report.html", "report.csv")
+
+
+@contextmanager
+def staged_folder(out: Path) -> Iterator[Path]:
+    """A temporary sibling of `out` to write the report set into; renamed into place (the old
+    report replaced) only when the block finishes, removed when it fails. Refuses an `out` that
+    is a file, or a folder with other things in it than a report (it would be replaced)."""
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"--out {out} is a file; give a folder for the report")
+    if out.is_dir() and any(out.iterdir()) and not any((out / n).is_file() for n in REPORT_FILES):
+        raise RunDirError(f"{out} is not empty and holds no kick report; refusing to replace it")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as e:
+        raise RunDirError(f"cannot write the report to {out}: {e.strerror or e}") from None
+    try:
+        yield tmp
+        old = out.with_name(f"{tmp.name}.old")
+        if out.exists():
+            os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def report_dir(run_dir: Path, out: Path | None, **options: Any) -> ReportFiles:

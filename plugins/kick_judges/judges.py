@@ -23,12 +23,14 @@ from kick_judges import scoring, templates
 from kick_judges.cache import ReplyCache, cache_key, resolve_cache_dir
 from kick_judges.parsing import ParseError, parse_reply
 from kick_judges.transport import (
+    CANCELLED,
     LOCAL_DUMMY_KEY,
     Backend,
     OpenAIBackend,
     RequestBudget,
     RequestError,
     RetryPolicy,
+    cancel_requests,
     is_local_url,
     public_url,
     redact,
@@ -270,13 +272,18 @@ class Engine:
 
     def run(self, asks: Sequence[Ask]) -> list[Outcome]:
         t0 = time.time()
+        CANCELLED.clear()  # a new pass (an earlier one may have been interrupted in this process)
         if self.cfg.concurrency == 1 or len(asks) <= 1:
             outs = [self.ask(a) for a in asks]
         else:
-            with ThreadPoolExecutor(
-                max_workers=self.cfg.concurrency, thread_name_prefix="kick-judge"
-            ) as pool:
+            pool = ThreadPoolExecutor(max_workers=self.cfg.concurrency, thread_name_prefix="kick-judge")
+            try:
                 outs = list(pool.map(self.ask, asks))
+            except KeyboardInterrupt:  # end the requests in flight now, not after their timeouts
+                cancel_requests()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown()
         with self._lock:
             self.seconds += time.time() - t0
         return outs
@@ -292,7 +299,10 @@ class Engine:
             "concurrency": self.cfg.concurrency,
             "max_requests": self.cfg.max_requests,
             "cache_dir": self.cache_dir(),
-            "usage": {k: stats[k] for k in ("requests", "cached", "prompt_tokens", "completion_tokens")},
+            "usage": {
+                "sent": int(getattr(self.backend, "sent", stats["requests"])),  # answered or not
+                **{k: stats[k] for k in ("requests", "cached", "prompt_tokens", "completion_tokens")},
+            },
             "stats": stats,
             "seconds": round(self.seconds, 3),
         }

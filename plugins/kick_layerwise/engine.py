@@ -263,3 +263,8 @@ class LayerwiseCompressor:
     def compress(self, model: Any) -> Mapping[str, Any]:
         blocks = getattr(model, "offloaded_blocks", None)
         return run_plan(model.module, model.tokenizer, self.plan_fn(self.config), blocks=blocks)
+
+    def check(self, model: Any) -> None:
+        """The widths check of `run_plan`, without compressing: run right after the model loads."""
+        plan = self.plan_fn(self.config)
+        check_widths(find_blocks(model.module), nm=plan.nm, group_size=plan.group_size)

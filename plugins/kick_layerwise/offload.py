@@ -80,9 +80,7 @@ class OffloadedBlocks:
     """A model's decoder blocks, on disk until needed. `blocks`: (prefix, module) pairs in
     order, e.g. ("model.layers.0", <LlamaDecoderLayer>)."""
 
-    def __init__(
-        self, blocks: list[tuple[str, nn.Module]], files: WeightFiles, device: torch.device
-    ) -> None:
+    def __init__(self, blocks: list[tuple[str, nn.Module]], files: WeightFiles, device: torch.device) -> None:
         self.blocks = blocks
         self.files = files
         self.device = device
@@ -90,7 +88,9 @@ class OffloadedBlocks:
         self.written: dict[int, Path] = {}
         self._index = {id(m): i for i, (_, m) in enumerate(blocks)}
         for prefix, block in blocks:
-            missing = [f"{prefix}.{n}" for n, _ in block.named_parameters() if f"{prefix}.{n}" not in files.where]
+            missing = [
+                f"{prefix}.{n}" for n, _ in block.named_parameters() if f"{prefix}.{n}" not in files.where
+            ]
             if missing:
                 raise ModelLoadError(
                     f"--offload: {files.folder} has no tensor {missing[0]}; its tensor names differ from "

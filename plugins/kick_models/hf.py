@@ -26,17 +26,20 @@ def resolve(spec: ModelSpec) -> tuple[str, Any, dict[str, Any]]:
         raise SpecError(f"model dtype {spec.dtype!r} is not one of {', '.join(_DTYPES)}")
     path = spec.name
     looks_local = (
-        path.startswith((".", "/", "~"))
-        or os.path.sep in path
-        and os.path.exists(path.split(os.path.sep)[0])
+        path.startswith((".", "/", "~")) or os.path.sep in path and os.path.exists(path.split(os.path.sep)[0])
     )
     if looks_local or os.path.isdir(path):
         path = os.path.expanduser(path)
         if not os.path.isdir(path):
             raise ModelLoadError(f"model folder {spec.name!r} does not exist")
         if not os.path.isfile(os.path.join(path, "config.json")):
+            raise ModelLoadError(f"model folder {spec.name!r} has no config.json: not a transformers model")
+    if os.path.isdir(path) and not getattr(spec, "allow_pickle", False):
+        names = os.listdir(path)
+        if not any(n.endswith(".safetensors") for n in names) and any(n.endswith(".bin") for n in names):
             raise ModelLoadError(
-                f"model folder {spec.name!r} has no config.json: not a transformers model"
+                f"model folder {spec.name!r} holds a pickle checkpoint (.bin), which can run code when "
+                "loaded: pass --allow-pickle if you trust it (or convert it to safetensors)"
             )
     kw: dict[str, Any] = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}
     try:
@@ -70,8 +73,9 @@ class HFModel:
         path, config, kw = resolve(spec)
         try:
             module = AutoModelForCausalLM.from_pretrained(
-                path, config=config, dtype=_DTYPES[spec.dtype], **kw
-            )
+                path, config=config, dtype=_DTYPES[spec.dtype], **kw,
+                use_safetensors=None if getattr(spec, "allow_pickle", False) else True,
+            )  # fmt: skip
             tokenizer = AutoTokenizer.from_pretrained(path, **kw)
         except ValueError as e:
             raise ModelLoadError(
@@ -194,7 +198,7 @@ class HFModel:
             raise SpecError(
                 f"max_new_tokens {max_new_tokens} leaves no room in context {self.context_length}"
             )
-        encoded = [ids[-limit:] for ids in encoded]  # keep the end (the question) if too long
+        encoded = [self._fit(ids, limit) for ids in encoded]
         # sort by length so batches hold similar lengths (less padding); restore order after
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
         outputs: list[str] = [""] * len(encoded)
@@ -224,6 +228,17 @@ class HFModel:
             for row, i in enumerate(idx):
                 outputs[i] = self._finish(new[row].tolist(), stop_at_newline)
         return outputs
+
+    def _fit(self, ids: list[int], limit: int) -> list[int]:
+        """A prompt longer than the context loses its middle (the content), never its start (the
+        template and the instruction) nor its end (the question); each cut is counted
+        (`clipped_prompts`, `clipped_tokens`: the runner reports them)."""
+        if len(ids) <= limit:
+            return ids
+        head = min(limit // 4, 1024)
+        self.clipped_prompts = getattr(self, "clipped_prompts", 0) + 1
+        self.clipped_tokens = getattr(self, "clipped_tokens", 0) + len(ids) - limit
+        return ids[:head] + ids[len(ids) - (limit - head) :]
 
     def _finish(self, ids: Sequence[int], stop_at_newline: bool) -> str:
         text = str(self._tok.decode(ids, skip_special_tokens=True))

@@ -63,7 +63,12 @@ class Perplexity(CachedSamples):
         return "".join(str(r["text"]) for r in got.rows)  # each row is one line with its "\n"
 
     def samples(self) -> list[Sample]:
-        return self._cached(lambda: [Sample("stream", "", None, meta={"chars": len(self.text())})])
+        # an empty text has no sample (kick refuses the task), not a perplexity over nothing
+        return self._cached(
+            lambda: (
+                [Sample("stream", "", None, meta={"chars": len(self.text())})] if self.text().strip() else []
+            )
+        )
 
     def settings(self) -> Mapping[str, Any]:
         self.samples()
