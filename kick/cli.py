@@ -316,6 +316,8 @@ def cmd_report(
     files = report_dir(run_dir, out, rel_tol=rel_tol, abs_tol=abs_tol, verdict=verdict)
     for t in files.tables:
         console.print(report_table(t))
+    for note in files.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
     console.print(f"report: [bold]{files.files[0]}[/] ({len(files.files)} files)")
 
 

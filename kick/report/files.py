@@ -235,6 +235,7 @@ class ReportFiles:
     drawn: list[Drawn]
     files: list[Path]
     lost: list[CellLost]
+    notes: list[str]  # what could not be done (a missing optional dependency)
 
 
 def write_report(
@@ -253,7 +254,14 @@ def write_report(
     lost = knowledge_lost(data.results)
     head, grid = header(data.summaries), overview(tables)
     out.mkdir(parents=True, exist_ok=True)
-    drawn = write_plots(tables, out / "plots")
+    notes = []
+    try:
+        drawn = write_plots(tables, out / "plots")
+    except ImportError as e:  # the plots extra is not installed: the tables still carry everything
+        if not (e.name or "").startswith("matplotlib"):
+            raise
+        drawn = []
+        notes.append("plots not drawn: matplotlib is not installed (pip install 'kick[plots]')")
     images = {(d.series.model, d.series.task): str(d.svg.relative_to(out)) for d in drawn}
     (out / "report.md").write_text(markdown(tables, images, lost, head, grid), encoding="utf-8")
     write_csv(out / "report.csv", tables)
@@ -261,7 +269,7 @@ def write_report(
     (out / "report.html").write_text(html_page(tables, drawn, lost, head, grid), encoding="utf-8")
     files = [out / n for n in ("report.html", "report.md", "report.csv", "report.json")]
     files += [p for d in drawn for p in (d.png, d.svg)]
-    return ReportFiles(tables, drawn, files, lost)
+    return ReportFiles(tables, drawn, files, lost, notes)
 
 
 def report_dir(run_dir: Path, out: Path | None, **options: Any) -> ReportFiles:
