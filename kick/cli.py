@@ -34,6 +34,7 @@ from kick.cli_options import (
     TrustOpt,
     VerdictOpt,
     run_options,
+    split_names,
 )
 from kick.errors import KickError, SpecError
 from kick.params import parse_assignments
@@ -110,6 +111,29 @@ def cmd_plugins(
     from kick.console import plugins_table
 
     console.print(plugins_table(ps))
+
+
+def cmd_list(
+    ctx: typer.Context,
+    what: Annotated[str, typer.Argument(help="methods, tasks, judges or models.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Each registered component with its parameters: name, type, default, description."""
+    from kick.listing import KINDS, components
+    from kick.params import suggest
+
+    if what not in KINDS:
+        raise SpecError(f"kick list: unknown {what!r}{suggest(what, KINDS)}; choose from {', '.join(KINDS)}")
+    items = components(_plugins(ctx), what)
+    if as_json:
+        from kick.types import to_jsonable
+
+        sys.stdout.write(json.dumps(to_jsonable(items), indent=2, default=str) + "\n")
+        return
+    from kick.console import listing_tables
+
+    for table in listing_tables(items, what):
+        console.print(table)
 
 
 def _plugins(ctx: typer.Context) -> PluginSet:
@@ -247,6 +271,8 @@ def cmd_sweep(
     calibration_seed: Annotated[
         list[int] | None, typer.Option("--calibration-seed", help="Calibration seed (repeatable).")
     ] = None,
+    dtype: DtypeOpt = None,
+    device: DeviceOpt = None,
     rel_tol: Annotated[
         float | None, typer.Option("--rel-tol", help="'Matches dense' tolerance, relative.")
     ] = None,
@@ -268,7 +294,7 @@ def cmd_sweep(
         sparsity=sparsity,
         patterns=pattern,
         bits=bits,
-        tasks=task,
+        tasks=split_names(task) or None,
         params=param,
         task_params=task_param,
         limit=limit,
@@ -280,6 +306,7 @@ def cmd_sweep(
         verdict=verdict,
         resamples=resamples,
     )
+    data.update({k: v for k, v in (("dtype", dtype), ("device", device)) if v is not None})
     sweep = parse_sweep_spec(data, levels_of=levels_from(_plugins(ctx)), seeded_of=seeded_from(_plugins(ctx)))
     with SweepRichProgress(console) as progress:
         result = run_sweep(
@@ -373,6 +400,7 @@ def make_app(plugins: PluginSet | None = None, *, load_plugin_commands: bool = T
         ctx.obj = ps
 
     app.command("plugins")(guarded(cmd_plugins))
+    app.command("list")(guarded(cmd_list))
     app.command("eval")(guarded(cmd_eval))
     app.command("run")(guarded(cmd_run))
     app.command("compress")(guarded(cmd_compress))

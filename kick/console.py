@@ -154,6 +154,22 @@ def plugins_table(ps: PluginSet) -> Table:
     return table
 
 
+def listing_tables(items: list[Any], what: str) -> list[Table]:
+    """`kick list`: a table of parameters per component (name, type, default, description)."""
+    tables = []
+    for c in items:
+        levels = f"; sweeps over {', '.join(c.levels)}" if c.levels else ""
+        table = Table(title=f"[bold]{c.name}[/] ({c.plugin}): {c.description}{levels}", title_justify="left")
+        for col in ("parameter", "type", "default", "description"):
+            table.add_column(col, overflow="fold")
+        if c.params is None:
+            table.add_row("-", "-", "-", "parameters not declared through a config dataclass")
+        for p in c.params or ():
+            table.add_row(p.name, p.type, repr(p.default) if isinstance(p.default, str) else str(p.default), p.description)
+        tables.append(table)
+    return tables
+
+
 VERDICT_MARKS = {"matches": "[green]✓[/]", "inconclusive": "[yellow]?[/]", "worse": "[red]✗[/]"}
 
 

@@ -1,0 +1,59 @@
+"""The command line's habits of the field: --help shows defaults, `kick list` shows each
+component's parameters from the config that validates them, --task takes a,b,c."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from kick.cli_options import split_names
+from kick.listing import config_class, params_of
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"[│╭╮╰╯─]", " ", text))
+
+
+def test_help_shows_the_defaults_kick_applies(cli: Any) -> None:
+    for command in ("run", "eval", "sweep"):
+        res = cli(command, "--help")
+        text = _plain(res.output)
+        assert res.exit_code == 0
+        for option, default in (("batch-size", "8"), ("seed", "0"), ("dtype", "float32"), ("device", "cpu"),
+                                ("limit", "all")):  # fmt: skip
+            assert re.search(rf"--{option} \S+ [^\[]*\[default: \(?{default}\)?\]", text), (command, option)
+        assert "random subset drawn with --seed" in text
+
+
+def test_kick_list_shows_parameters_types_and_defaults_from_the_validating_config(cli: Any) -> None:
+    res = cli("list", "methods", "--json")
+    assert res.exit_code == 0, res.output
+    items = {c["name"]: c for c in json.loads(res.output)}
+    assert items["fake-prune"]["params"] == [
+        {"name": "sparsity", "type": "float", "default": 0.5, "description": ""}
+    ]
+    assert items["fake-magnitude"]["levels"] == ["sparsity", "pattern"]
+    res = cli("list", "tasks")
+    assert res.exit_code == 0 and "fake-qa" in res.output and "size" in res.output
+    bad = cli("list", "method")
+    assert bad.exit_code == 2 and "did you mean 'methods'" in bad.output
+
+
+def test_the_listed_config_is_the_one_the_factory_validates_with() -> None:
+    from kick_prune.wanda import WandaConfig, make_wanda
+
+    assert config_class(make_wanda) is WandaConfig
+    names = [p.name for p in params_of(WandaConfig)]
+    assert names[:3] == ["sparsity", "pattern", "nsamples"]
+    assert next(p for p in params_of(WandaConfig) if p.name == "calibration").type == "str | None"
+
+
+def test_task_takes_comma_separated_names_as_well_as_repeats(cli: Any, tmp_path: Path) -> None:
+    assert split_names(["a,b", "c", " d , "]) == ["a", "b", "c", "d"]
+    out = tmp_path / "run"
+    res = cli("eval", "fake-model", "--task", "fake-qa,fake-acc", "--task-param", "fake-qa.size=3", "--out", out)
+    assert res.exit_code == 0, res.output
+    spec = json.loads((out / "spec.json").read_text())
+    assert [t["name"] for t in spec["spec"]["tasks"]] == ["fake-qa", "fake-acc"]
