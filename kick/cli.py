@@ -396,8 +396,19 @@ def make_app(plugins: PluginSet | None = None, *, load_plugin_commands: bool = T
     )
 
     @app.callback()
-    def _root(ctx: typer.Context) -> None:
+    def _root(
+        ctx: typer.Context,
+        verbose: Annotated[
+            bool,
+            typer.Option("--verbose", "-v", help="Also show the libraries' own progress bars and warnings "
+                         "(transformers, datasets, huggingface_hub)."),
+        ] = False,
+    ) -> None:  # fmt: skip
         ctx.obj = ps
+        if not verbose:
+            from kick.console import quiet_libraries
+
+            quiet_libraries()
 
     app.command("plugins")(guarded(cmd_plugins))
     app.command("list")(guarded(cmd_list))

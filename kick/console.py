@@ -7,6 +7,8 @@ runner or the sweep: they only call the `kick.interfaces.Progress` methods."""
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,20 @@ if TYPE_CHECKING:
     from kick.report.model import TaskTable
 
 
+QUIET_ENV = {
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # huggingface_hub's, and transformers' "Loading weights" bars
+    "TRANSFORMERS_VERBOSITY": "error",
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+}
+
+
+def quiet_libraries() -> None:
+    """Hide the libraries' own bars and warnings (kick draws its own progress); set before they
+    are imported, and only where the user has not set them. `kick --verbose` skips this."""
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+
+
 def progress_bar(console: Console) -> Progress:
     """The one progress-bar layout used by runs and sweeps: description, bar, n/N, elapsed, ETA."""
     return Progress(
@@ -46,6 +62,49 @@ def progress_bar(console: Console) -> Progress:
     )
 
 
+PROGRESS_LOG = "kick.progress"
+"""Components report progress inside one step (a compressor's blocks) as log records on this
+logger with a `kick_progress` attribute (key, text, done, total); plain logging, so a plugin
+needs nothing from kick. While a display is open, `ProgressLog` turns them into a bar with ETA."""
+
+
+class ProgressLog(logging.Handler):
+    """Forwards `kick_progress` log records to a Progress: a bar per key, finished at total."""
+
+    def __init__(self, progress: RunnerProgress) -> None:
+        super().__init__(logging.INFO)
+        self._progress = progress
+        self._done: dict[str, int] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        info = getattr(record, "kick_progress", None)
+        if not (isinstance(info, tuple) and len(info) == 4):
+            return
+        key, text, done, total = info
+        if key not in self._done or done < self._done[key]:
+            self._progress.start(key, str(text), int(total))
+            self._done[key] = 0
+        self._progress.advance(key, int(done) - self._done[key])
+        self._done[key] = int(done)
+        if done >= total:
+            self._progress.finish(key)
+            del self._done[key]
+
+    def __enter__(self) -> ProgressLog:
+        log = logging.getLogger(PROGRESS_LOG)
+        self._saved = (log.level, log.propagate)
+        log.setLevel(logging.INFO)
+        log.propagate = False  # shown as a bar, never also as text
+        log.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        log = logging.getLogger(PROGRESS_LOG)
+        log.removeHandler(self)
+        log.setLevel(self._saved[0])
+        log.propagate = self._saved[1]
+
+
 class RichProgress(RunnerProgress):
     """A run's progress: stages logged above one bar per key."""
 
@@ -53,22 +112,28 @@ class RichProgress(RunnerProgress):
         self._console = console
         self._bar = progress_bar(console)
         self._ids: dict[str, Any] = {}
+        self._log = ProgressLog(self)
 
     def __enter__(self) -> RichProgress:
         self._bar.__enter__()
+        self._log.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self._log.__exit__(*exc)
         self._bar.__exit__(*exc)
 
     def _shown(self) -> None:
         """Called before anything is displayed (the sweep starts its live display here)."""
 
     def stage(self, text: str) -> None:
-        self._console.log(text)
+        self._console.print(f"[dim]{datetime.now():%H:%M:%S}[/] {text}", highlight=False)
 
     def start(self, key: str, text: str, total: int) -> None:
         self._shown()
+        if key in self._ids:  # a bar that runs again (a second compression): start it over
+            self._bar.reset(self._ids[key], total=total, description=text)
+            return
         self._ids[key] = self._bar.add_task(text, total=total)
 
     def advance(self, key: str, n: int) -> None:
@@ -104,6 +169,7 @@ class SweepRichProgress(RichProgress):
         return table
 
     def __enter__(self) -> SweepRichProgress:
+        self._log.__enter__()
         return self
 
     def _shown(self) -> None:
@@ -113,6 +179,7 @@ class SweepRichProgress(RichProgress):
             self._started = True
 
     def __exit__(self, *exc: Any) -> None:
+        self._log.__exit__(*exc)
         if self._started:
             self._live.__exit__(*exc)
             self._console.print()

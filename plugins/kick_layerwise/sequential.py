@@ -79,8 +79,10 @@ def calibrate_sequentially(
     process: LayerFn,
     *,
     batch_size: int = 8,
+    on_block: Callable[[int], None] | None = None,
 ) -> list[float]:
-    """Compress every block in order on calibrated inputs; returns seconds spent per block."""
+    """Compress every block in order on calibrated inputs; returns seconds spent per block
+    (`on_block(k)`: k blocks are done)."""
     inputs: BlockInputs = capture_block_inputs(model, topology.blocks[0].module, input_ids, batch_size)
     seconds = []
     for block in topology.blocks:
@@ -103,4 +105,6 @@ def calibrate_sequentially(
         for j, (hidden, kwargs) in enumerate(zip(inputs.hidden, inputs.kwargs, strict=True)):
             inputs.hidden[j] = run_block(block.module, hidden, kwargs)
         seconds.append(time.perf_counter() - start)
+        if on_block is not None:
+            on_block(len(seconds))
     return seconds

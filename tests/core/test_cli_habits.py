@@ -4,6 +4,7 @@ component's parameters from the config that validates them, --task takes a,b,c."
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -57,3 +58,33 @@ def test_task_takes_comma_separated_names_as_well_as_repeats(cli: Any, tmp_path:
     assert res.exit_code == 0, res.output
     spec = json.loads((out / "spec.json").read_text())
     assert [t["name"] for t in spec["spec"]["tasks"]] == ["fake-qa", "fake-acc"]
+
+
+def test_library_progress_bars_are_hidden_unless_verbose(cli: Any, monkeypatch: Any) -> None:
+    from kick.console import QUIET_ENV
+
+    for key in QUIET_ENV:
+        monkeypatch.delenv(key, raising=False)
+    assert cli("--verbose", "plugins").exit_code == 0
+    assert not any(key in os.environ for key in QUIET_ENV)
+    assert cli("plugins").exit_code == 0
+    assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1" and os.environ["TRANSFORMERS_VERBOSITY"] == "error"
+
+
+def test_compression_blocks_become_a_bar_that_finishes() -> None:
+    import logging
+
+    from rich.console import Console
+
+    from kick.console import PROGRESS_LOG, RichProgress
+
+    console = Console(record=True, width=100, force_terminal=False)
+    with RichProgress(console) as progress:
+        log = logging.getLogger(PROGRESS_LOG)
+        for k in range(4):
+            log.info("x", extra={"kick_progress": ("compress/wanda", "compressing (wanda), blocks", k, 3)})
+        (task,) = progress._bar.tasks
+        assert (task.description, task.completed, task.total, task.finished) == (
+            "compressing (wanda), blocks", 3, 3, True,
+        )  # fmt: skip
+    assert not logging.getLogger(PROGRESS_LOG).handlers  # detached with the display
