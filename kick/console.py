@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.progress import (
@@ -147,26 +148,24 @@ class RichProgress(RunnerProgress):
 
 
 class SweepRichProgress(RichProgress):
-    """A sweep's progress: the cells bar and per-task sample bars (with ETA) above a live table
-    of finished cells (primary metric, delta to dense, match mark)."""
+    """A sweep's progress: the cells bar and per-task sample bars (with ETA) above a live grid
+    of finished cells (a row per cell, a column per task: the primary metric and its verdict
+    mark). The live grid keeps the last `max_rows` cells on screen; when the sweep ends it is
+    replaced by the full grid, every cell, dense first."""
 
     def __init__(self, console: Console, *, max_rows: int = 30) -> None:
         super().__init__(console)
-        self._rows: list[tuple[str, str, str, str, str]] = []
+        self._cells: dict[str, dict[str, tuple[str, str]]] = {}  # cell -> task -> (metric, text)
         self._max_rows = max_rows
-        self._live = Live(self, console=console, refresh_per_second=4, transient=False)
+        self._live = Live(self, console=console, refresh_per_second=4, transient=True)
         self._started = False
 
     def __rich__(self) -> Group:
-        return Group(self._bar, self.table())
+        return Group(self._bar, self.table(last=self._max_rows))
 
-    def table(self) -> Table:
-        table = Table(title="finished cells", title_justify="left")
-        for col in ("cell", "task", "metric", "value", "delta"):
-            table.add_column(col, justify="right" if col in ("value", "delta") else "left")
-        for row in self._rows[-self._max_rows :]:
-            table.add_row(*row)
-        return table
+    def table(self, last: int | None = None) -> Table:
+        """The grid of finished cells (the last `last` of them; None: all), dense first."""
+        return cells_grid(self._cells, last=last)
 
     def __enter__(self) -> SweepRichProgress:
         self._log.__enter__()
@@ -182,7 +181,8 @@ class SweepRichProgress(RichProgress):
         self._log.__exit__(*exc)
         if self._started:
             self._live.__exit__(*exc)
-            self._console.print()
+        if self._cells:
+            self._console.print(self.table())
 
     def stage(self, text: str) -> None:
         self._shown()
@@ -195,9 +195,37 @@ class SweepRichProgress(RichProgress):
             self._bar.remove_task(self._ids.pop(key))
 
     def cell_done(self, cell: str, summary: Mapping[str, Any]) -> None:
-        """A row per task of the finished cell `cell` (its id, e.g. `smollm2-135m/wanda-s0.5`)."""
-        for task, metric, value, delta in cell_rows(summary):
-            self._rows.append((cell, task, metric, value, delta))
+        """The finished cell `cell` (its id, e.g. `smollm2-135m/wanda-s0.5`): its primary metric
+        per task, with the verdict mark."""
+        self._cells[cell] = {task: (metric, f"{value} {mark}".strip()) for task, metric, value, mark in cell_marks(summary)}
+
+
+def cells_grid(cells: Mapping[str, Mapping[str, tuple[str, str]]], *, last: int | None = None) -> Table:
+    """Cells x tasks, dense first; cell names lose the model prefix when there is one model, so
+    they stay apart at 80 columns; the header names each task's metric once."""
+    names = list(cells)
+    dense = [n for n in names if n.rsplit("/", 1)[-1] == "dense"]
+    order = dense + [n for n in names if n not in dense]
+    if last is not None and len(order) > last:
+        order = dense + order[len(order) - last + len(dense) :]
+    models = {n.split("/", 1)[0] for n in names}
+    tasks = list(dict.fromkeys(t for c in cells.values() for t in c))
+    metric = {t: next(c[t][0] for c in cells.values() if t in c) for t in tasks}
+    hidden = len(cells) - len(order)
+    table = Table(
+        title=f"finished cells ({len(cells)}{f', the last {len(order)} shown' if hidden else ''})",
+        title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1),
+        caption="✓ matches dense, ? inconclusive, ✗ worse (interval of the delta vs the tolerance)",
+        caption_justify="left",
+    )  # fmt: skip
+    table.add_column("cell", no_wrap=True)
+    for t in tasks:  # long task names break after their first hyphen, so five tasks fit 80 columns
+        name = t.replace("-", "-\n", 1) if len(t) > 9 else t
+        table.add_column(f"{name}\n[dim]{metric[t]}[/]", justify="right", overflow="fold")
+    for n in order:
+        label = n.split("/", 1)[1] if len(models) == 1 and "/" in n else n
+        table.add_row(label, *(cells[n].get(t, ("", "-"))[1] for t in tasks))
+    return table
 
 
 def plugins_table(ps: PluginSet) -> Table:
@@ -312,25 +340,23 @@ def compression_table(manifest: Mapping[str, Any]) -> Table:
     return table
 
 
-def cell_rows(summary: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
-    """(task, primary metric, value, delta-and-match) per task of a finished cell's summary."""
-    rows = []
+def cell_marks(summary: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(task, primary metric, value to 3 significant digits, verdict mark) per task of a cell."""
+    marks = {"matches": "✓", "inconclusive": "?", "worse": "✗"}
+    out = []
     for task, entry in summary.get("tasks", {}).items():
-        metric = entry.get("primary_metric")
         metrics = entry.get("metrics", {})
-        variant = "compressed" if "compressed" in metrics else "dense"
-        values = metrics.get(variant, {})
-        if metric not in values:  # no primary metric: the first headline one
+        values = metrics.get("compressed" if "compressed" in metrics else "dense", {})
+        metric = entry.get("primary_metric")
+        if metric not in values:
             metric = next(iter(headline_metrics(values, None)), None)
         if metric is None:
             continue
-        value = values.get(metric)
-        comp = (entry.get("comparison") or {}).get(metric)
-        delta = "-"
-        if comp:
-            delta = f"{comp['delta']:+.3g} " + verdict_mark(comp)
-        rows.append((task, metric, "-" if value is None else f"{value:.4g}", delta))
-    return rows
+        comp = (entry.get("comparison") or {}).get(metric) or {}
+        state = comp.get("verdict") or (("matches" if comp.get("matches") else "worse") if comp else "")
+        v = values.get(metric)
+        out.append((task, metric, "-" if v is None else f"{v:.3g}", marks.get(state, "")))
+    return out
 
 
 def report_table(t: TaskTable) -> Table:

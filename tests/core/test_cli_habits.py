@@ -88,3 +88,37 @@ def test_compression_blocks_become_a_bar_that_finishes() -> None:
             "compressing (wanda), blocks", 3, 3, True,
         )  # fmt: skip
     assert not logging.getLogger(PROGRESS_LOG).handlers  # detached with the display
+
+
+def _cell_summary(task_values: dict[str, float], verdict: str | None) -> dict[str, Any]:
+    tasks = {}
+    for task, v in task_values.items():
+        variant = "compressed" if verdict else "dense"
+        entry: dict[str, Any] = {"metrics": {variant: {"acc": v, "n": 8}}, "primary_metric": "acc"}
+        if verdict:
+            entry["comparison"] = {"acc": {"delta": v - 0.5, "verdict": verdict}}
+        tasks[task] = entry
+    return {"tasks": tasks}
+
+
+def test_the_sweeps_final_table_shows_every_cell_dense_first_and_fits_80_columns() -> None:
+    from rich.console import Console
+
+    from kick.console import SweepRichProgress
+
+    console = Console(record=True, width=80, force_terminal=False)
+    tasks = ["factoid-qa", "mmlu", "icrqa-closed", "icrqa-open", "perplexity"]
+    names = [f"sparsegpt-s0.{i:02d}" for i in range(34)] + ["sparsegpt-2of4", "wanda-2of4"]
+    with SweepRichProgress(console, max_rows=5) as progress:
+        progress.stage("starting")
+        progress.cell_done("smollm2-135m/dense", _cell_summary(dict.fromkeys(tasks, 0.375), None))
+        for name in names:
+            progress.cell_done(f"smollm2-135m/{name}", _cell_summary(dict.fromkeys(tasks, 0.01136), "matches"))
+    out = console.export_text()
+    final = out[out.rindex("finished cells") :]
+    lines = final.splitlines()
+    assert lines[0].startswith("finished cells (37)")
+    rows = [ln.split()[0] for ln in lines if ln.strip().startswith(("dense", "sparsegpt", "wanda"))]
+    assert rows == ["dense", *names]  # every cell, dense first, each name whole
+    assert all(len(ln) <= 80 for ln in lines)
+    assert "0.0114 ✓" in final and "…" not in final
