@@ -2,9 +2,10 @@
 (so rich draws its live display as it would for a person), and prints the longest gaps between
 visible progress events.
 
-A progress event is a screen line, with the spinner and the clock columns (elapsed, ETA, the
-time stamp of log lines) stripped, that was not on the screen before: a counter that moved, a new
-bar, a new log line. A spinner turning or a clock ticking is not progress.
+A progress event is a screen line, with the colours, the spinner, the bar glyphs and the clock
+columns (elapsed, ETA, the time stamp of log lines) stripped, that was not on the screen before:
+a counter that moved ('factoid-qa 3/8'), a new bar, a new log line. A spinner turning or a clock
+ticking is not progress.
 
     python benchmarks/progress_gaps.py [--log FILE] -- kick sweep --spec examples/demo.toml ...
 """
@@ -54,7 +55,7 @@ def main() -> None:
                 break
             if not chunk:
                 break
-            buf += ANSI.sub("\n", chunk.replace("\r", "\n"))
+            buf += ANSI.sub("", chunk.replace("\r", "\n"))
             *lines, buf = buf.split("\n")
             now = time.monotonic() - t0
             for line in lines:

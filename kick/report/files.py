@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kick.metrics import VerdictRule, as_number
+from kick.report.lmeval import write_lm_eval
 from kick.report.lost import SHOWN, CellLost, knowledge_lost
 from kick.report.header import Header, header, task_settings
 from kick.report.model import MetricCell, ReportData, TaskTable, collect, largest_matching_level, task_tables
@@ -268,6 +269,7 @@ def write_report(
     write_json_atomic(out / "report.json", report_json(tables, lost, head, grid))
     (out / "report.html").write_text(html_page(tables, drawn, lost, head, grid), encoding="utf-8")
     files = [out / n for n in ("report.html", "report.md", "report.csv", "report.json")]
+    files += write_lm_eval(data, out / "lm_eval")
     files += [p for d in drawn for p in (d.png, d.svg)]
     return ReportFiles(tables, drawn, files, lost, notes)
 

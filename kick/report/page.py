@@ -31,7 +31,7 @@ CSS = (
     ".ok{color:#186a1e}.no{color:#a11}.unsure{color:#8a6d00}.floor{color:#666;background:#f3f3f3}"
     ".spread{color:#555;font-style:italic}table.lost td,table.prov td{text-align:left;white-space:normal;"
     "overflow-wrap:anywhere}caption{caption-side:bottom;font-size:small;color:#555;text-align:left;"
-    "white-space:normal}img{max-width:100%;height:auto}#provenance{background:#fafafa;border:1px solid #ddd;"
+    "white-space:normal}.cap{font-size:small;color:#555;margin-top:0}img{max-width:100%;height:auto}#provenance{background:#fafafa;border:1px solid #ddd;"
     "padding:.4em 1em;overflow-wrap:anywhere}.warn{color:#a11}th small{font-weight:normal;color:#555}"
     "table.overview td.dense{font-weight:bold}summary{cursor:pointer}"
 )
@@ -90,9 +90,9 @@ def overview_html(g: Grid) -> list[str]:
             attrs = (" class='dense'" if i == 0 else _cls(c)) + (_title(c) if c and i else "")
             parts.append(f"<td{attrs}>{e(grid_text(c, col, dense=i == 0))}</td>")
         parts.append("</tr>")
-    parts.append("<caption>Each cell: the task's headline score, its verdict against dense (✓ matches, "
+    parts.append("</table></div><p class='cap'>Each cell: the task's headline score, its verdict against dense (✓ matches, "
                  "? inconclusive, ✗ worse, ⌀ dense at floor: cannot show a loss) and n, the items (perplexity: "
-                 "windows) behind it. Details, deltas and intervals per task below.</caption></table></div>")  # fmt: skip
+                 "windows) behind it. Details, deltas and intervals per task below.</p>")  # fmt: skip
     for col in g.few_windows:
         parts.append(f"<p class='warn'>{e(col.task)}: only {col.n} window{'s' if col.n != 1 else ''} of text "
                      f"(fewer than {FEW_WINDOWS}): its score and intervals rest on too little text to "
@@ -103,7 +103,7 @@ def overview_html(g: Grid) -> list[str]:
 def _table(t: TaskTable, columns: Sequence[int], cls: str = "") -> list[str]:
     """The rows of `t` restricted to `columns` (indices into table_lines' texts)."""
     names = headers(t)
-    parts = [f"<div class='scroll'><table{cls}><caption>{e(caption(t))}</caption><tr>"]
+    parts = [f"<div class='scroll'><table{cls}><tr>"]
     parts += [f"<th>{e(names[j])}</th>" for j in columns]
     parts.append("</tr>")
     for line in table_lines(t):
@@ -113,7 +113,7 @@ def _table(t: TaskTable, columns: Sequence[int], cls: str = "") -> list[str]:
             attrs = (_cls(c) + _title(c)) if c is not None else ""
             parts.append(f"<td{attrs}>{e(line.texts[j])}</td>")
         parts.append("</tr>")
-    parts.append("</table></div>")
+    parts.append(f"</table></div><p class='cap'>{e(caption(t))}</p>")  # outside the box: never scrolled away
     return parts
 
 

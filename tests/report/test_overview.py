@@ -105,3 +105,28 @@ def test_without_matplotlib_the_report_keeps_its_tables_and_says_why_there_are_n
     rep = write_report(collect(write_sweep(tmp_path / "runs")), tmp_path / "rep")
     assert rep.drawn == [] and rep.notes == ["plots not drawn: matplotlib is not installed (pip install 'kick[plots]')"]
     assert "class='overview'" in (tmp_path / "rep" / "report.html").read_text()
+
+
+def test_each_configuration_is_written_in_lm_eval_harness_results_layout(tmp_path: Path) -> None:
+    import math
+
+    from kick.report.lmeval import lm_eval_results, stderr
+
+    data = from_summaries(summaries())
+    # the fixture's intervals are bootstrap ones, so no metric is known to be 0/1: no stderr
+    res = lm_eval_results(data)
+    assert set(res) == {"dense", "magnitude-s0.5", "wanda-s0.5", "gptq-4bit"}
+    assert res["dense"]["results"]["qa"] == {
+        "alias": "qa", "acc,none": 0.5, "acc_stderr,none": "N/A", "em,none": 0.25, "em_stderr,none": "N/A",
+    }  # fmt: skip
+    assert res["gptq-4bit"]["n-samples"]["mmlu"] == {"original": 24, "effective": 24}
+    assert res["gptq-4bit"]["config"]["kick_level"] == "4-bit"
+    # with an exact McNemar interval the metric is 0/1 and gets the harness's standard error
+    s = summaries()
+    s[1]["tasks"]["qa"]["comparison"]["acc"]["method"] = "mcnemar-exact"
+    res = lm_eval_results(from_summaries(s))
+    assert res["dense"]["results"]["qa"]["acc_stderr,none"] == stderr(0.5, 16) == math.sqrt(0.25 / 15)
+    assert res["dense"]["results"]["qa"]["em_stderr,none"] == "N/A"
+    write_report(collect(write_sweep(tmp_path / "runs")), tmp_path / "rep")
+    saved = json.loads((tmp_path / "rep" / "lm_eval" / "wanda-s0.5" / "results.json").read_text())
+    assert saved["results"]["perplexity"]["perplexity,none"] == 37.0
