@@ -130,3 +130,30 @@ def test_each_configuration_is_written_in_lm_eval_harness_results_layout(tmp_pat
     write_report(collect(write_sweep(tmp_path / "runs")), tmp_path / "rep")
     saved = json.loads((tmp_path / "rep" / "lm_eval" / "wanda-s0.5" / "results.json").read_text())
     assert saved["results"]["perplexity"]["perplexity,none"] == 37.0
+
+
+def test_plots_keep_equal_scores_visible_share_y_and_never_zoom_on_one_point() -> None:
+    from kick.report.plots import draw, y_limits
+    from kick.report.series import PlotSeries, Series
+
+    same = (0.0, 0.5), (0.5, 0.25)
+    s = PlotSeries(
+        task="qa", model="m", metric="acc", lower_is_better=False, dense=0.5, band=(0.475, 0.5),
+        lines=(Series("magnitude", *same), Series("wanda", *same)), nm_points=(),
+        bit_points=(Series("gptq", (4.0,), (0.5,)),),
+    )  # fmt: skip
+    fig = draw(s)
+    ax, bx = fig.axes[:2]
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    # equal scores: both lines drawn, with different markers and sizes, so neither hides the other
+    assert lines["magnitude"].get_marker() != lines["wanda"].get_marker()
+    assert lines["magnitude"].get_markersize() > lines["wanda"].get_markersize()
+    assert ax.get_shared_y_axes().joined(ax, bx) and ax.get_ylim() == bx.get_ylim()
+    legend = {t.get_text() for t in fig.legends[0].get_texts()}
+    assert legend == {"magnitude", "wanda", "gptq", "dense", "matches dense (tolerance)"}
+    # a single point at 0.5: the axis still shows 0, not a zoom on 0.5
+    one = PlotSeries("qa", "m", "acc", False, 0.5, None, (), (), ())
+    assert y_limits(one)[0] < 0 < 0.5 < y_limits(one)[1]
+    # perplexity from 18 to 393: a log axis
+    ppl = PlotSeries("ppl", "m", "perplexity", True, 18.0, None, (Series("magnitude", (0.0, 0.5), (18.0, 393.0)),), (), ())
+    assert y_limits(ppl)[2] is True
