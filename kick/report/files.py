@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from kick.metrics import VerdictRule, as_number
+from kick.report.header import Header, header, task_settings
 from kick.report.lmeval import write_lm_eval
 from kick.report.lost import SHOWN, CellLost, knowledge_lost
-from kick.report.header import Header, header, task_settings
 from kick.report.model import MetricCell, ReportData, TaskTable, collect, largest_matching_level, task_tables
 from kick.report.overview import FEW_WINDOWS, FLOOR_TEXT, Grid, apply_floors, overview
 from kick.report.page import html_page
