@@ -4,8 +4,9 @@ visible progress events.
 
 A progress event is a screen line, with the colours, the spinner, the bar glyphs and the clock
 columns (elapsed, ETA, the time stamp of log lines) stripped, that was not on the screen before:
-a counter that moved ('factoid-qa 3/8'), a new bar, a new log line. A spinner turning or a clock
-ticking is not progress.
+a counter that moved ('factoid-qa 3/8'), a new bar, a new log line (a stage line forgets what
+was seen, so a bar that repeats an earlier text, a second compression, counts again). A spinner
+turning or a clock ticking is not progress.
 
     python benchmarks/progress_gaps.py [--log FILE] -- kick sweep --spec examples/demo.toml ...
 """
@@ -23,6 +24,7 @@ import time
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\x1b[()][A-Z0-9]")
 CLOCK = re.compile(r"-?:?-?-?:?\d*:\d\d:\d\d|\d\d:\d\d:\d\d|-:--:--")
+STAGE = re.compile(r"^\d\d:\d\d:\d\d ")  # kick's stage lines start with their time
 SPIN = re.compile(r"[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏━╸╺\s]+")
 
 
@@ -61,6 +63,8 @@ def main() -> None:
             for line in lines:
                 n = normal(line)
                 if n and n not in seen:
+                    if STAGE.match(line.strip()):  # a new stage: bars may repeat an earlier text
+                        seen.clear()
                     seen.add(n)
                     events.append((now, n))
         elif proc.poll() is not None:
