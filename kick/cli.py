@@ -3,8 +3,6 @@ and render the result. Plugins add commands through the `register_commands` hook
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +10,7 @@ import typer
 from rich.console import Console
 
 from kick.cli_errors import err_console, guarded, report_clipped, report_judging, run_app
+from kick.cli_info import _plugins, cmd_list, cmd_plugins
 from kick.cli_options import (
     AbsTolOpt,
     AddressOpt,
@@ -39,6 +38,7 @@ from kick.cli_options import (
     TrustOpt,
     VerdictOpt,
     run_options,
+    split_names,
 )
 from kick.errors import KickError, SpecError
 from kick.params import parse_assignments
@@ -51,59 +51,6 @@ console = Console()
 
 
 # ---- commands ----------------------------------------------------------------------------------
-def cmd_plugins(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
-    """List plugins, what each registers, and plugins that failed to load."""
-    ps = _plugins(ctx)
-    data = {
-        "plugins": [
-            {
-                "name": p.name,
-                "distribution": p.distribution,
-                "version": p.version,
-                "provides": p.provides,
-                "commands": p.commands,
-            }
-            for p in ps.plugins
-        ],
-        "components": [
-            {
-                "kind": e.kind,
-                "name": e.name,
-                "plugin": e.plugin,
-                "description": e.description,
-                "levels": list(e.levels),
-                "seeded": e.seeded,
-            }
-            for e in ps.registry
-        ],
-        "failures": [
-            {
-                "name": f.name,
-                "distribution": f.distribution,
-                "version": f.version,
-                "stage": f.stage,
-                "error": f.error,
-            }
-            for f in ps.failures
-        ],
-    }
-    if as_json:
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
-        return
-    from kick.console import plugins_table
-
-    console.print(plugins_table(ps))
-
-
-def _plugins(ctx: typer.Context) -> PluginSet:
-    """The plugin set `make_app` was built with (every command reads it from the context)."""
-    plugins: PluginSet = ctx.obj
-    return plugins
-
-
 def _run_common(ctx: typer.Context, spec: RunSpec, out: Path, mode: Mode, **verdict: Any) -> None:
     """`kick run` / `kick eval`: one `run()` with a progress display, then the summary table.
     `verdict`: rel_tol, abs_tol, verdict (interval|point) and resamples, as given."""
@@ -240,6 +187,8 @@ def cmd_sweep(
     calibration_seed: Annotated[
         list[int] | None, typer.Option("--calibration-seed", help="Calibration seed (repeatable).")
     ] = None,
+    dtype: DtypeOpt = None,
+    device: DeviceOpt = None,
     rel_tol: Annotated[
         float | None, typer.Option("--rel-tol", help="'Matches dense' tolerance, relative.")
     ] = None,
@@ -267,7 +216,7 @@ def cmd_sweep(
         sparsity=sparsity,
         patterns=pattern,
         bits=bits,
-        tasks=task,
+        tasks=split_names(task) or None,
         params=param,
         task_params=task_param,
         limit=limit,
@@ -279,6 +228,7 @@ def cmd_sweep(
         verdict=verdict,
         resamples=resamples,
     )
+    data.update({k: v for k, v in (("dtype", dtype), ("device", device)) if v is not None})
     sweep = parse_sweep_spec(data, levels_of=levels_from(_plugins(ctx)), seeded_of=seeded_from(_plugins(ctx)))
     runner = make_executor(
         executor, address=address, cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell
@@ -329,6 +279,8 @@ def cmd_report(
     files = report_dir(run_dir, out, rel_tol=rel_tol, abs_tol=abs_tol, verdict=verdict)
     for t in files.tables:
         console.print(report_table(t))
+    for note in files.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
     console.print(f"report: [bold]{files.files[0]}[/] ({len(files.files)} files)")
 
 
@@ -375,10 +327,22 @@ def make_app(plugins: PluginSet | None = None, *, load_plugin_commands: bool = T
     )
 
     @app.callback()
-    def _root(ctx: typer.Context) -> None:
+    def _root(
+        ctx: typer.Context,
+        verbose: Annotated[
+            bool,
+            typer.Option("--verbose", "-v", help="Also show the libraries' own progress bars and warnings "
+                         "(transformers, datasets, huggingface_hub)."),
+        ] = False,
+    ) -> None:  # fmt: skip
         ctx.obj = ps
+        if not verbose:
+            from kick.console import quiet_libraries
+
+            quiet_libraries()
 
     app.command("plugins")(guarded(cmd_plugins))
+    app.command("list")(guarded(cmd_list))
     app.command("eval")(guarded(cmd_eval))
     app.command("run")(guarded(cmd_run))
     app.command("compress")(guarded(cmd_compress))

@@ -18,7 +18,7 @@ import kick
 from kick.errors import RunDirError
 from kick.interfaces import Progress
 from kick.plugins import PluginSet, check_offload, load_plugins
-from kick.rundir import write_json_atomic
+from kick.rundir import with_umask, write_json_atomic
 from kick.runner import check_spec, run
 from kick.types import RunSpec
 
@@ -46,6 +46,7 @@ def compress_to_folder(
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+        with_umask(path=tmp, directory=True)  # the folder gets the user's umask, not mkdtemp's 0700
     except OSError as e:
         raise RunDirError(f"cannot write to {parent}: {e.strerror or e}") from None
     try:

@@ -30,10 +30,28 @@ SPEC = "spec.json"
 COMPRESSION = "compression.json"
 
 
+def umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def with_umask(fd: int | None = None, path: str | Path | None = None, *, directory: bool = False) -> None:
+    """Give a file or folder from `tempfile` (created 0600 / 0700) the mode the user's umask
+    gives any new file (0644 / 0755 under umask 022), before it is renamed into place."""
+    mode = (0o777 if directory else 0o666) & ~umask()
+    if fd is not None:
+        os.fchmod(fd, mode)
+    elif path is not None:
+        os.chmod(path, mode)
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON to a temporary file in the same folder, fsync, then rename over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with_umask(fd)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(to_jsonable(data), f, indent=2, sort_keys=False, allow_nan=False, default=str)
@@ -113,6 +131,7 @@ class RecordStore:
     def compact(self) -> None:
         """Rewrite the file with one line per key (after re-judging), atomically."""
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        with_umask(fd)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             for rec in self._records.values():
                 f.write(json.dumps(_record_json(rec), ensure_ascii=False, default=str) + "\n")

@@ -8,7 +8,6 @@ text, never pixels.
 
 from __future__ import annotations
 
-import base64
 import csv
 import html
 import io
@@ -23,8 +22,12 @@ from typing import Any
 
 from kick.errors import RunDirError
 from kick.metrics import VerdictRule, as_number
+from kick.report.header import Header, header, task_settings
+from kick.report.lmeval import write_lm_eval
 from kick.report.lost import SHOWN, CellLost, knowledge_lost
 from kick.report.model import MetricCell, ReportData, TaskTable, collect, largest_matching_level, task_tables
+from kick.report.overview import FEW_WINDOWS, FLOOR_TEXT, Grid, apply_floors, overview
+from kick.report.page import html_page
 from kick.report.plots import Drawn, write_plots
 from kick.report.text import (
     MATCH,
@@ -33,10 +36,11 @@ from kick.report.text import (
     caption,
     fmt_cell,
     fmt_value,
+    grid_text,
+    headers,
     level_text,
     matching_lines,
     matching_title,
-    table_lines,
     table_rows,
 )
 from kick.rundir import write_json_atomic
@@ -74,19 +78,70 @@ def lost_markdown(t: TaskTable, lost: Sequence[CellLost]) -> list[str]:
     return lines
 
 
+def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    out = ["| " + " | ".join(_md(h) for h in head) + " |", "|" + "---|" * len(head)]
+    return out + ["| " + " | ".join(_md(x) for x in r) + " |" for r in rows]
+
+
+def header_markdown(h: Header) -> list[str]:
+    lines = (
+        ["## Provenance", ""] + [f"- model: {_md(m)}" for m in h.models] + [f"- versions: {h.versions}", ""]
+    )
+    rows = [
+        [t.task, t.source, (t.sha256 or "-")[:12], str(t.n if t.n is not None else "-"), t.protocol]
+        for t in h.tasks
+    ]
+    lines += _md_table(["task", "data source", "sha256", "n", "protocol"], rows)
+    if h.cells:
+        rows = [
+            [c.label, "-" if c.sparsity is None else f"{c.sparsity:.2%}", c.nm or "-", c.bits or "-",
+             c.calibration or "none", "-" if c.seconds is None else f"{c.seconds:.1f}"]
+            for c in h.cells
+        ]  # fmt: skip
+        lines += ["", "Measured compression per cell:", ""]
+        lines += _md_table(["cell", "sparsity", "N:M check", "bits", "calibration", "seconds"], rows)
+    return [*lines, ""]
+
+
+def overview_markdown(g: Grid) -> list[str]:
+    head = ["configuration"]
+    for c in g.columns:
+        head.append(f"{c.task} ({c.metric})" + (f" [{FLOOR_TEXT}]" if c.floor is not None else ""))
+    rows = [[r.label, *(grid_text(c, col, dense=i == 0) for c, col in zip(r.cells, g.columns, strict=True))]
+            for i, r in enumerate(g.rows)]  # fmt: skip
+    lines = ["## Overview", "", *_md_table(head, rows), ""]
+    lines += [
+        f"Warning: {c.task} rests on {c.n} window(s) of text (fewer than {FEW_WINDOWS})."
+        for c in g.few_windows
+    ]
+    return [*lines, ""]
+
+
 def markdown(
     tables: Sequence[TaskTable],
     images: Mapping[tuple[str, str], str] | None = None,
     lost: Sequence[CellLost] = (),
+    head: Header | None = None,
+    grid: Grid | None = None,
 ) -> str:
     lines = ["# kick report", ""]
+    lines += header_markdown(head) if head is not None else []
+    lines += overview_markdown(grid) if grid is not None else []
     for t in tables:
         lines += [f"## {_md(t.task)} ({_md(t.model)})", "", f"_{_md(caption(t))}_", ""]
-        header = ["configuration", *t.metrics]
-        lines.append("| " + " | ".join(map(_md, header)) + " |")
-        lines.append("|" + "---|" * len(header))
-        for row in table_rows(t):
-            lines.append("| " + " | ".join(map(_md, row)) + " |")
+        if t.floors:
+            lines += [f"**{FLOOR_TEXT}** on {_md(', '.join(t.floors))}.", ""]
+        names, rows = headers(t), table_rows(t)
+        head_cols = [
+            0,
+            *(t.metrics.index(m) + 1 for m in t.headline()),
+            *range(len(t.metrics) + 1, len(names)),
+        ]
+        lines += _md_table([names[j] for j in head_cols], [[r[j] for j in head_cols] for r in rows])
+        rest = [0, *(j for j in range(1, len(t.metrics) + 1) if j not in head_cols)]
+        if len(rest) > 1:
+            lines += ["", "Breakdown (per subject / bucket; few items each):", ""]
+            lines += _md_table([names[j] for j in rest], [[r[j] for j in rest] for r in rows])
         ml = matching_lines(t)
         if ml:
             lines += ["", _md(matching_title(t)), ""]
@@ -159,7 +214,12 @@ def write_csv(path: Path, tables: Sequence[TaskTable]) -> None:
     path.write_text(buf.getvalue(), encoding="utf-8")
 
 
-def report_json(tables: Sequence[TaskTable], lost: Sequence[CellLost] = ()) -> dict[str, Any]:
+def report_json(
+    tables: Sequence[TaskTable],
+    lost: Sequence[CellLost] = (),
+    head: Header | None = None,
+    grid: Grid | None = None,
+) -> dict[str, Any]:
     """The tables (every MetricCell with the CSV's fields under the same names, `interval` as
     [low, high]) and seed spreads, the largest matching level, and every item lost."""
     out_tables = []
@@ -172,6 +232,21 @@ def report_json(tables: Sequence[TaskTable], lost: Sequence[CellLost] = ()) -> d
                 cell.update(interval_low=lo, interval_high=hi)
         out_tables.append(d)
     return {
+        "provenance": to_jsonable(head) if head is not None else None,
+        "overview": {
+            "columns": to_jsonable(grid.columns),
+            "rows": [
+                {
+                    "label": r.label,
+                    "cells": [
+                        grid_text(c, col, dense=i == 0) for c, col in zip(r.cells, grid.columns, strict=True)
+                    ],
+                }
+                for i, r in enumerate(grid.rows)
+            ],
+        }
+        if grid is not None
+        else None,
         "tables": out_tables,
         "largest_matching_level": [
             {
@@ -186,86 +261,6 @@ def report_json(tables: Sequence[TaskTable], lost: Sequence[CellLost] = ()) -> d
     }
 
 
-# ---- HTML -------------------------------------------------------------------------------------
-CLASSES = {"matches": "ok", "worse": "no", "inconclusive": "unsure"}
-
-
-def _title(c: MetricCell) -> str:
-    """The tooltip of a cell: how its interval was made, and the discordant items."""
-    parts = [f"verdict: {c.verdict} ({c.rule} rule)"] if c.verdict else []
-    if c.method:
-        parts.append(f"interval: {c.method}")
-    if c.lost is not None:
-        parts.append(f"lost {c.lost}, gained {c.gained}")
-    return f" title='{html.escape('; '.join(parts))}'" if parts else ""
-
-
-def lost_html(t: TaskTable, lost: Sequence[CellLost]) -> list[str]:
-    cells = _lost_for(t, lost)
-    if not cells:
-        return []
-    e = html.escape
-    parts = [
-        f"<h3>Knowledge lost: {e(t.task)} <small>({e(cells[0].metric)}: dense right, compressed wrong)</small></h3>"
-    ]
-    for c in cells:
-        shown = f", the first {SHOWN}" if len(c.items) > SHOWN else ""
-        parts.append(
-            f"<details><summary>{e(c.label)}: {len(c.items)} of {c.paired} items lost{shown}</summary>"
-        )
-        if c.items:
-            parts.append("<table class='lost'><tr><th>id</th><th>question</th><th>dense</th><th>compressed</th>"
-                         "<th>reference</th></tr>")  # fmt: skip
-            for i in c.items[:SHOWN]:
-                cols = (i.id, i.question, i.dense_answer, i.compressed_answer, i.reference)
-                parts.append("<tr>" + "".join(f"<td>{e(x)}</td>" for x in cols) + "</tr>")
-            parts.append("</table>")
-        parts.append("</details>")
-    return parts
-
-
-def html_page(tables: Sequence[TaskTable], drawn: Sequence[Drawn], lost: Sequence[CellLost] = ()) -> str:
-    """A self-contained page: every table, the largest matching level, plots as base64 PNG, and
-    the items lost per cell."""
-    by_key = {(d.series.model, d.series.task): d for d in drawn}
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>kick report</title><style>",
-        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
-        ".ok{color:#186a1e}.no{color:#a11}.unsure{color:#8a6d00}.spread{color:#555;font-style:italic}"
-        "table.lost td{text-align:left}caption{caption-side:bottom;font-size:small;color:#555}",
-        "</style></head><body><h1>kick report</h1>",
-    ]
-    for t in tables:
-        parts.append(f"<h2>{html.escape(t.task)} <small>({html.escape(t.model)})</small></h2>")
-        parts.append(f"<table><caption>{html.escape(caption(t))}</caption><tr><th>configuration</th>")
-        parts += [f"<th>{html.escape(m)}</th>" for m in t.metrics]
-        parts.append("</tr>")
-        for line in table_lines(t):
-            parts.append("<tr class='spread'>" if line.kind == "spread" else "<tr>")
-            for j, text in enumerate(line.texts):
-                attrs = ""
-                if line.cells is not None and j > 0:
-                    c = line.cells[j - 1]
-                    cls = CLASSES.get(c.verdict or "")
-                    attrs = (f" class='{cls}'" if cls else "") + _title(c)
-                parts.append(f"<td{attrs}>{html.escape(text)}</td>")
-            parts.append("</tr>")
-        parts.append("</table>")
-        ml = matching_lines(t)
-        if ml:
-            parts.append(f"<p>{html.escape(matching_title(t))}</p><ul>")
-            parts += [f"<li>{html.escape(x)}</li>" for x in ml]
-            parts.append("</ul>")
-        d = by_key.get((t.model, t.task))
-        if d is not None:
-            b64 = base64.b64encode(d.png.read_bytes()).decode("ascii")
-            parts.append(f"<img alt='{html.escape(t.task)}' src='data:image/png;base64,{b64}'>")
-        parts += lost_html(t, lost)
-    parts.append("</body></html>")
-    return "".join(parts)
-
-
 # ---- all of it --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ReportFiles:
@@ -273,6 +268,7 @@ class ReportFiles:
     drawn: list[Drawn]
     files: list[Path]
     lost: list[CellLost]
+    notes: list[str]  # what could not be done (a missing optional dependency)
 
 
 def write_report(
@@ -287,19 +283,31 @@ def write_report(
     default to those the runs recorded."""
     rel = rel_tol if rel_tol is not None else float(data.tolerance.get("relative", 0.05))
     ab = abs_tol if abs_tol is not None else data.tolerance.get("absolute")
-    tables = task_tables(data, rel_tol=rel, abs_tol=ab, rule=verdict)
+    tables = apply_floors(
+        task_tables(data, rel_tol=rel, abs_tol=ab, rule=verdict), task_settings(data.summaries)
+    )
     lost = knowledge_lost(data.results)
+    head, grid = header(data.summaries), overview(tables)
+    notes = []
     with staged_folder(out) as tmp:  # a report killed midway leaves the previous one, whole
-        drawn = write_plots(tables, tmp / "plots")
+        try:
+            drawn = write_plots(tables, tmp / "plots")
+        except ImportError as e:  # the plots extra is not installed: the tables still carry everything
+            if not (e.name or "").startswith("matplotlib"):
+                raise
+            drawn = []
+            notes.append("plots not drawn: matplotlib is not installed (pip install 'kick[plots]')")
         images = {(d.series.model, d.series.task): str(d.svg.relative_to(tmp)) for d in drawn}
-        (tmp / "report.md").write_text(markdown(tables, images, lost), encoding="utf-8")
+        (tmp / "report.md").write_text(markdown(tables, images, lost, head, grid), encoding="utf-8")
         write_csv(tmp / "report.csv", tables)
-        write_json_atomic(tmp / "report.json", report_json(tables, lost))
-        (tmp / "report.html").write_text(html_page(tables, drawn, lost), encoding="utf-8")
+        write_json_atomic(tmp / "report.json", report_json(tables, lost, head, grid))
+        (tmp / "report.html").write_text(html_page(tables, drawn, lost, head, grid), encoding="utf-8")
+        lm_eval = [out / p.relative_to(tmp) for p in write_lm_eval(data, tmp / "lm_eval")]
     drawn = [replace(d, png=out / d.png.relative_to(tmp), svg=out / d.svg.relative_to(tmp)) for d in drawn]
     files = [out / n for n in ("report.html", "report.md", "report.csv", "report.json")]
+    files += lm_eval
     files += [p for d in drawn for p in (d.png, d.svg)]
-    return ReportFiles(tables, drawn, files, lost)
+    return ReportFiles(tables, drawn, files, lost, notes)
 
 
 REPORT_FILES = ("report.json", "report.md", "report.html", "report.csv")

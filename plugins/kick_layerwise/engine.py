@@ -9,6 +9,7 @@ result (zeros, N:M groups, quantization levels, time, memory).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import resource
 import sys
 import time
@@ -149,6 +150,22 @@ def levels_summary(per_layer: dict[str, int], group_size: int, bits: int) -> dic
 # --- the flow -------------------------------------------------------------------------------------
 
 
+PROGRESS_LOG = (
+    "kick.progress"  # records with a `kick_progress` (key, text, done, total): kick.console draws a bar
+)
+
+
+def blocks_done(method: str, total: int) -> Callable[[int], None]:
+    """A callback reporting `k` of `total` blocks compressed, as a progress log record."""
+    log = logging.getLogger(PROGRESS_LOG)
+
+    def done(k: int) -> None:
+        info = (f"compress/{method}", f"compressing ({method}), blocks", k, total)
+        log.info("%s: %d of %d blocks compressed", method, k, total, extra={"kick_progress": info})
+
+    return done
+
+
 def lin_device(module: nn.Module) -> torch.device:
     return next(module.parameters()).device
 
@@ -198,6 +215,8 @@ def run_plan(module: nn.Module, tokenizer: Any, plan: Plan, *, blocks: Any = Non
         torch.cuda.reset_peak_memory_stats()
     rss_before = _rss_bytes()
     start = time.perf_counter()
+    done = blocks_done(plan.method, len(topology.blocks))
+    done(0)
     if calib is None:
         per_block = []
         with torch.no_grad():
@@ -209,6 +228,7 @@ def run_plan(module: nn.Module, tokenizer: Any, plan: Plan, *, blocks: Any = Non
                         plan.process(name, lin, None)  # type: ignore[arg-type]
                 measure.after(block)
                 per_block.append(time.perf_counter() - t)
+                done(len(per_block))
     else:
         assert plan.statistic is not None and plan.calibration is not None
         per_block = calibrate_sequentially(
@@ -220,6 +240,7 @@ def run_plan(module: nn.Module, tokenizer: Any, plan: Plan, *, blocks: Any = Non
             batch_size=plan.calibration.batch_size,
             before=measure.before,
             after=measure.after,
+            on_block=done,
         )
     seconds = time.perf_counter() - start
     stats: dict[str, Any] = {

@@ -86,10 +86,12 @@ def calibrate_sequentially(
     batch_size: int = 8,
     before: BlockFn = _nothing,
     after: BlockFn = _nothing,
+    on_block: Callable[[int], None] | None = None,
 ) -> list[float]:
     """Compress every block in order on calibrated inputs; returns seconds spent per block.
     `before(block)` runs before a block is used (an offloaded block is read from disk), `after`
-    once it is compressed and its outputs computed (measured, written out, dropped)."""
+    once it is compressed and its outputs computed (measured, written out, dropped);
+    `on_block(k)`: k blocks are done."""
     inputs: BlockInputs = capture_block_inputs(model, topology.blocks[0].module, input_ids, batch_size)
     seconds = []
     for block in topology.blocks:
@@ -114,4 +116,6 @@ def calibrate_sequentially(
             inputs.hidden[j] = run_block(block.module, hidden, kwargs)
         after(block)
         seconds.append(time.perf_counter() - start)
+        if on_block is not None:
+            on_block(len(seconds))
     return seconds

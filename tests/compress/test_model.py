@@ -197,10 +197,10 @@ def test_bad_inputs_raise_before_any_weight_changes(method: str, extra: dict[str
 
 
 def test_unsupported_architecture_is_a_clear_error_naming_what_was_looked_for() -> None:
-    from transformers import GPT2Config, GPT2LMHeadModel
+    from transformers import BloomConfig, BloomForCausalLM
 
-    model = GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=1, n_head=2, vocab_size=50, n_positions=64))
-    with pytest.raises(ModelLoadError, match=r"unsupported architecture GPT2LMHeadModel.*model\.layers") as e:
+    model = BloomForCausalLM(BloomConfig(hidden_size=32, n_layer=1, n_head=2, vocab_size=50))
+    with pytest.raises(ModelLoadError, match=r"unsupported architecture BloomForCausalLM.*supports .*gpt2.*model\.layers") as e:
         make_magnitude().compress(hf_model(model, word_tokenizer()))
     assert isinstance(e.value, KickError)
 
