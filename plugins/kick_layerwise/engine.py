@@ -34,6 +34,8 @@ class CalibrationSettings:
     seqlen: int
     seed: int
     batch_size: int
+    sampler: str = "document"  # or "concat" (kick_layerwise.calibration)
+    hub_default: str = "c4"  # the Hub source used when `source` is None and the Hub answers
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,19 @@ def measure_sparsity(topology: Topology, nm: NM | None) -> dict[str, Any]:
     return out
 
 
+def zeros_not_sparsity(measured: dict[str, Any]) -> dict[str, Any]:
+    """A quantizer's exact zeros are grid points that round to 0, not pruning: the same counts
+    under `zero_fraction` names, so nothing reads them as sparsity."""
+
+    def rename(d: dict[str, Any]) -> dict[str, Any]:
+        return {k.replace("sparsity", "zero_fraction"): v for k, v in d.items()}
+
+    out = rename(measured)
+    out["layers"] = [rename(layer) for layer in measured["layers"]]
+    out["zeros_note"] = "exact zeros after quantization (values rounded to 0), not pruned weights"
+    return out
+
+
 def max_levels_per_group(weight: torch.Tensor, group_size: int) -> int:
     """Distinct values in each (row, column group), maximised over groups: <= 2^bits if quantized."""
     rows, cols = weight.shape
@@ -175,6 +190,8 @@ def run_plan(module: nn.Module, tokenizer: Any, plan: Plan) -> dict[str, Any]:
             seqlen=c.seqlen,
             seed=c.seed,
             max_positions=model_max_positions(module),
+            sampler=c.sampler,
+            hub_default=c.hub_default,
         )
     on_cuda = next(module.parameters()).is_cuda
     if on_cuda:
@@ -223,7 +240,8 @@ def run_plan(module: nn.Module, tokenizer: Any, plan: Plan) -> dict[str, Any]:
     }
     if hasattr(plan.config, "sparsity"):
         stats["target_sparsity"] = 1 - plan.nm[0] / plan.nm[1] if plan.nm else plan.config.sparsity
-    stats.update(measure_sparsity(topology, plan.nm))
+    measured = measure_sparsity(topology, plan.nm)
+    stats.update(measured if plan.bits is None else zeros_not_sparsity(measured))
     if plan.group_size is not None and plan.bits is not None:
         stats["quantization"] = measure_levels(topology, plan.group_size, plan.bits)
     return stats
