@@ -359,3 +359,44 @@ def test_compressors_are_registered_lazily_and_declare_what_a_sweep_varies() -> 
         entry = reg.get("compressor", name)
         assert isinstance(entry.factory, str) and entry.resolve() is factory
     assert reg.create("compressor", "wanda", sparsity=0.3).config == make_wanda(sparsity=0.3).config
+
+
+@pytest.mark.parametrize("method", ["magnitude", "wanda"])
+def test_documented_pattern_unstructured_runs_and_reports(
+    cli: Any, builtin_plugins: Any, tmp_path: Any, method: str
+) -> None:
+    """`--param pattern=unstructured` (a documented value) through `kick run` and `kick report`."""
+    from support.tiny import save_tiny_llama
+
+    src = save_tiny_llama(str(tmp_path / "tiny"))
+    extra = [
+        "--param",
+        f"calibration={CALIB['calibration']}",
+        "--param",
+        "nsamples=4",
+        "--param",
+        "seqlen=32",
+    ]
+    args = [
+        "--param",
+        "pattern=unstructured",
+        "--param",
+        "sparsity=0.3",
+        *(extra if method == "wanda" else []),
+    ]
+    res = cli(
+        "run",
+        src,
+        "--method",
+        method,
+        *args,
+        "--task",
+        "tiny-ppl",
+        "--out",
+        tmp_path / "run",
+        plugins=builtin_plugins,
+    )
+    assert res.exit_code == 0, res.output
+    res = cli("report", tmp_path / "run", "--out", tmp_path / "rep", plugins=builtin_plugins)
+    assert res.exit_code == 0, res.output
+    assert f"{method} @ 30%" in (tmp_path / "rep" / "report.md").read_text()
