@@ -110,7 +110,8 @@ def run_one(key: str, args: argparse.Namespace) -> dict[str, Any]:
     if method:
         params = dict(params)
         if method in CALIBRATED:
-            params.update(nsamples=args.nsamples, seqlen=args.seqlen)
+            calibration = str(shared_data() / "calibration" / "c4_validation_2k.jsonl")  # never a download
+            params.update(nsamples=args.nsamples, seqlen=args.seqlen, calibration=calibration)
 
         class Wrapped:
             module = model
