@@ -306,6 +306,7 @@ def summary_table(summary: Mapping[str, Any]) -> Table:
     title = f"{summary['model'].get('id', '?')}"
     if comp:
         title += f" - {comp.get('method')}"
+    title += f"\n({summary['model']['note']})" if summary["model"].get("note") else ""
     tol = summary.get("tolerance", {})
     caption = (
         f"✓ matches, ✗ worse: (the paired interval of) the delta is within / beyond "

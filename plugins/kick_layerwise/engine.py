@@ -35,6 +35,8 @@ class CalibrationSettings:
     seqlen: int
     seed: int
     batch_size: int
+    sampler: str = "document"  # or "concat" (kick_layerwise.calibration)
+    hub_default: str = "c4"  # the Hub source used when `source` is None and the Hub answers
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,19 @@ def sparsity_totals(layers: list[dict[str, Any]], nm: NM | None) -> dict[str, An
     return out
 
 
+def zeros_not_sparsity(measured: dict[str, Any]) -> dict[str, Any]:
+    """A quantizer's exact zeros are grid points that round to 0, not pruning: the same counts
+    under `zero_fraction` names, so nothing reads them as sparsity."""
+
+    def rename(d: dict[str, Any]) -> dict[str, Any]:
+        return {k.replace("sparsity", "zero_fraction"): v for k, v in d.items()}
+
+    out = rename(measured)
+    out["layers"] = [rename(layer) for layer in measured["layers"]]
+    out["zeros_note"] = "exact zeros after quantization (values rounded to 0), not pruned weights"
+    return out
+
+
 def max_levels_per_group(weight: torch.Tensor, group_size: int) -> int:
     """Distinct values in each (row, column group), maximised over groups: <= 2^bits if quantized."""
     rows, cols = weight.shape
@@ -208,6 +223,8 @@ def run_plan(module: nn.Module, tokenizer: Any, plan: Plan, *, blocks: Any = Non
             seqlen=c.seqlen,
             seed=c.seed,
             max_positions=model_max_positions(module),
+            sampler=c.sampler,
+            hub_default=c.hub_default,
         )
     measure = _Measure(plan, blocks)
     on_cuda = next(module.parameters()).is_cuda
@@ -265,7 +282,8 @@ def run_plan(module: nn.Module, tokenizer: Any, plan: Plan, *, blocks: Any = Non
     }
     if hasattr(plan.config, "sparsity"):
         stats["target_sparsity"] = 1 - plan.nm[0] / plan.nm[1] if plan.nm else plan.config.sparsity
-    stats.update(sparsity_totals(measure.layers, plan.nm))
+    measured = sparsity_totals(measure.layers, plan.nm)
+    stats.update(measured if plan.bits is None else zeros_not_sparsity(measured))
     if plan.group_size is not None and plan.bits is not None:
         stats["quantization"] = levels_summary(measure.levels, plan.group_size, plan.bits)
     if blocks is not None:
