@@ -13,6 +13,14 @@ from kick import ModelLoadError, ModelSpec, SpecError
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
+def _dtype_arg() -> str:
+    """`from_pretrained` takes `dtype` from transformers 4.56 on, `torch_dtype` before."""
+    import transformers
+
+    major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
+    return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
+
+
 def _chunks(n: int, size: int) -> Iterator[range]:
     for start in range(0, n, size):
         yield range(start, min(n, start + size))
@@ -62,7 +70,7 @@ class HFModel:
             raise ModelLoadError(f"cannot load model {spec.name!r}: {str(e).splitlines()[0]}") from None
         try:
             module = AutoModelForCausalLM.from_pretrained(
-                path, config=config, dtype=_DTYPES[spec.dtype], **kw
+                path, config=config, **{_dtype_arg(): _DTYPES[spec.dtype]}, **kw
             )
             tokenizer = AutoTokenizer.from_pretrained(path, **kw)
         except ValueError as e:

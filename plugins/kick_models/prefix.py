@@ -54,7 +54,11 @@ def score_rows(model: Any, rows: Sequence[Row], n_requests: int, n_choices: int,
     if p > 0:
         shared = torch.tensor([rows[0].tokens[:p]], device=device)
         # only the keys/values of the shared run are needed: skip its vocabulary projection
-        out = module(input_ids=shared, use_cache=True, **_keep_last_logit(module))
+        # an explicit Cache object: transformers 4.x would otherwise return legacy tuples
+        from transformers import DynamicCache
+
+        kw = {_cache_arg(module): DynamicCache(), **_keep_last_logit(module)}
+        out = module(input_ids=shared, use_cache=True, **kw)
         base = getattr(out, "cache", None) or out.past_key_values
     pad = model.tokenizer.pad_token_id
     keep_arg = _keep_arg(module)
@@ -63,32 +67,40 @@ def score_rows(model: Any, rows: Sequence[Row], n_requests: int, n_choices: int,
     for start in range(0, len(order), batch_size):
         batch = [rows[i] for i in order[start : start + batch_size]]
         width = max(len(r.tokens) for r in batch) - p
+        # a row is [shared prefix | padding | own tokens]: every row ends at the last column, so the
+        # positions read are the last few columns for all rows; explicit position ids count real
+        # tokens only, so each row computes what it would unpadded
         ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        pos_ids = torch.full((len(batch), width), p, dtype=torch.long)
         mask = torch.zeros((len(batch), p + width), dtype=torch.long)
         mask[:, :p] = 1
         for b, r in enumerate(batch):
             own = r.tokens[p:]
-            ids[b, : len(own)] = torch.tensor(own, dtype=torch.long)
-            mask[b, p : p + len(own)] = 1
-        kwargs: dict[str, Any] = {}
+            ids[b, width - len(own) :] = torch.tensor(own, dtype=torch.long)
+            pos_ids[b, width - len(own) :] = torch.arange(p, p + len(own))
+            mask[b, p + width - len(own) :] = 1
+        kwargs: dict[str, Any] = {"position_ids": pos_ids.to(device)}
         if base is not None:
             cache = copy.deepcopy(base)
             if len(batch) > 1:
                 cache.batch_repeat_interleave(len(batch))
             kwargs[_cache_arg(module)] = cache
-        # project to the vocabulary only at the positions read
-        keep = sorted({pos - p for r in batch for _, reads in r.reads for pos, _ in reads})
+        # project to the vocabulary only over the last `keep` columns, where every read lies
+        back = [[(len(r.tokens) - 1 - pos, t) for pos, t in reads] for r in batch for _, reads in r.reads]
+        keep = 1 + max(k for reads in back for k, _ in reads)
         if keep_arg:
-            kwargs[keep_arg] = torch.tensor(keep, device=device)
+            kwargs[keep_arg] = keep
         logits = module(input_ids=ids.to(device), attention_mask=mask.to(device), **kwargs).logits
-        col = {k: i for i, k in enumerate(keep)} if keep_arg else {k: k for k in keep}
+        logits = logits[:, -keep:]
         for b, r in enumerate(batch):
-            cols = sorted({col[pos - p] for _, reads in r.reads for pos, _ in reads})
-            logp = torch.log_softmax(logits[b, cols].float(), dim=-1)
-            at = {c: i for i, c in enumerate(cols)}
+            ends = sorted({len(r.tokens) - 1 - pos for _, reads in r.reads for pos, _ in reads})
+            logp = torch.log_softmax(logits[b, [keep - 1 - k for k in ends]].float(), dim=-1)
+            at = {k: i for i, k in enumerate(ends)}
             for j, reads in r.reads:
-                results[r.request][j] = float(sum(float(logp[at[col[pos - p]], t]) for pos, t in reads))
+                results[r.request][j] = float(sum(float(logp[at[len(r.tokens) - 1 - pos], t]) for pos, t in reads))
     return results
+
+
 def _common_prefix_len(seqs: Sequence[Sequence[int]]) -> int:
     """Length of the longest common leading run, leaving every sequence at least one token."""
     limit = min(len(s) for s in seqs) - 1
