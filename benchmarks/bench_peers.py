@@ -188,6 +188,10 @@ def main() -> None:
                     "spinning, which on a loaded machine otherwise bills waiting as CPU time)")  # fmt: skip
     ap.add_argument("--peer-python", default=sys.executable, help="a Python that can import lm_eval")
     ap.add_argument("--no-peer", action="store_true", help="run kick only")
+    ap.add_argument("--peer-batch-sizes", type=int, nargs="+", default=None,
+                    help="batch sizes lm-eval runs at (default: --batch-sizes); agreement then uses the "
+                    "peer answers of any batch size (lm-eval agrees with itself across them to ~1e-5)")
+    ap.add_argument("--save", default=None, help="write every run's numbers and answers to this JSON file")
     a = ap.parse_args()
     if a.worker:
         import torch
@@ -219,21 +223,31 @@ def main() -> None:
     print(f"{'side':7} {'batch':>5} {'q/s':>6} {'CPU s':>7} {'wall s':>7} {'RSS GiB':>8} {'load 1/5/15':>15}")
     answers: dict[tuple[str, int], dict[str, Any]] = {}
     cpu: dict[tuple[str, int], list[float]] = {}
+    peer_sizes = a.peer_batch_sizes or a.batch_sizes
+    runs: list[dict[str, Any]] = []
     for bs in a.batch_sizes:
         for _ in range(a.repeats):
             for side in sides:
+                if side == "lmeval" and bs not in peer_sizes:
+                    continue
                 out = spawn(sys.executable if side == "kick" else a.peer_python, side, a, bs)
                 secs, rss_kib = out["cpu_s"], out["rss_kib"]
                 cpu.setdefault((side, bs), []).append(secs)
                 answers[(side, bs)] = out["answers"]
+                runs.append({"side": side, "batch": bs, **{k: v for k, v in out.items() if k != "answers"}})
                 load = "/".join(f"{x:.1f}" for x in out["load"])
                 print(f"{side:7} {bs:>5} {n / out['wall_s']:>6.2f} {secs:>7.1f} {out['wall_s']:>7.1f} "
                       f"{rss_kib / 2**20:>8.2f} {load:>15}", flush=True)  # fmt: skip
-        if peer:
-            same, m, diff = agreement(answers[("kick", bs)], answers[("lmeval", bs)])
-            ratio = min(cpu[("lmeval", bs)]) / min(cpu[("kick", bs)])
-            print(f"batch {bs}: predictions equal {same}/{m}, max |log-prob diff| {diff:.2e}, "
-                  f"lm-eval/kick CPU (best of each) {ratio:.2f}x")  # fmt: skip
+    for bs in a.batch_sizes if peer else []:
+        pb = bs if bs in peer_sizes else peer_sizes[0]
+        same, m, diff = agreement(answers[("kick", bs)], answers[("lmeval", pb)])
+        ratio = min(cpu[("lmeval", pb)]) / min(cpu[("kick", bs)])
+        print(f"kick batch {bs} vs lm-eval batch {pb}: predictions equal {same}/{m}, max |log-prob diff| "
+              f"{diff:.2e}, lm-eval/kick CPU (best of each) {ratio:.2f}x")  # fmt: skip
+    if a.save:
+        saved = {"args": {k: v for k, v in vars(a).items()}, "runs": runs,
+                 "answers": {f"{side}@{bs}": v for (side, bs), v in answers.items()}}  # fmt: skip
+        Path(a.save).write_text(json.dumps(saved, indent=1))
 
 
 if __name__ == "__main__":
