@@ -98,3 +98,12 @@ def test_trailing_context_whitespace_moves_into_the_continuation() -> None:
     a = model.choice_logprobs(["Answer: "], ["A", "B"], batch_size=1)
     b = model.choice_logprobs(["Answer:"], [" A", " B"], batch_size=1)
     assert a[0] == pytest.approx(b[0], abs=1e-6)
+
+
+def test_kick_eval_stops_with_one_line_when_the_letters_collide(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "legacy"
+    legacy_model(letters="AD").save(str(folder))
+    args = ("eval", folder, "-t", "mmlu", "--task-param", "mmlu.shots=1", "--limit", "2", "--out", tmp_path / "o")
+    res = cli(*args, plugins=load_plugins())
+    assert res.exit_code == 2, res.output
+    assert "cannot tell them apart" in res.output and "Traceback" not in res.output
