@@ -92,7 +92,9 @@ class ModelBackend(Protocol):
         prefix: str = "",
         batch_size: int = 8,
     ) -> list[list[float]]:
-        """Next-token log-probabilities of each choice's first token after prefix + prompt.
+        """Log-probability of each choice as a continuation of prefix + prompt: the tokens of
+        `context + choice` after those of `context`, summed (lm-evaluation-harness's split);
+        an error when two choices tokenize to the same continuation.
 
         `prefix` is shared by all prompts, so a backend may compute it once (KV cache).
         """
