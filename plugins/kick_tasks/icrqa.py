@@ -93,7 +93,9 @@ def open_prompt(context: str, question: str) -> str:
 
 def paper_prompt(context: str, question: str, book: str) -> str:
     """The released prompt: `{context}\\n\\n{prompt_end}` stripped (closed-book: no context)."""
-    end = CLOSED if book == "closed" else OPEN.split("\n\n", 1)[1]
+    if book == "closed":
+        return f"\n\n{CLOSED.format(question=question)}".strip()
+    end = OPEN.split("\n\n", 1)[1]
     return f"{context}\n\n{end.format(question=question)}".strip()
 
 
