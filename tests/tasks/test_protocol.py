@@ -297,3 +297,25 @@ def test_perplexity_paper_uses_the_model_context_and_records_the_protocol() -> N
     [pred] = kick.predict(Scorer(context=4096), kick.samples(), batch_size=1)
     assert pred.extra["seqlen"] == 512
     assert paper.text() != kick.text() and paper.text().count("\n\n") > kick.text().count("\n\n")
+
+
+# ---- against the released files ---------------------------------------------------------------
+
+
+def test_paper_summarization_prompts_are_the_released_questions(shared_data: Path) -> None:
+    """Every `protocol=paper` prompt is byte-identical to a question of the released
+    `new_question.jsonl` of its bucket (all 90, the duplicated stories included)."""
+    released = {}
+    for line in (shared_data / "cnn_dm_summarization" / "new_question.jsonl").read_text().splitlines():
+        q = json.loads(line)
+        released[q["text"]] = q["category"]
+    samples = make("summarization", protocol="paper", data="shared").samples()
+    assert len(samples) == 90
+    assert all(released.get(s.prompt) == s.meta["bucket"] for s in samples)
+
+
+def test_instruction_following_takes_the_shared_gpt35_answers(shared_data: Path) -> None:
+    task = make("instruction-following", data="shared")
+    samples = task.samples()
+    assert len(samples) == 80 and all(isinstance(s.reference, str) and s.reference for s in samples)
+    assert task.settings()["reference"]["location"].endswith("answer_gpt-3.5-turbo.jsonl")
