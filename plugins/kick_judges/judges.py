@@ -440,7 +440,9 @@ class PairwiseJudge(_BaseJudge):
 
     def assemble(self, item: JudgeItem, outcomes: Sequence[tuple[Ask, Outcome]]) -> Judgement:
         oriented = [scoring.orient(o.parsed or {}, a.slot) for a, o in outcomes]
-        scores = scoring.apply_inconsistent_rule(scoring.combine_orders(oriented), self.engine.cfg.inconsistent)
+        scores = scoring.apply_inconsistent_rule(
+            scoring.combine_orders(oriented), self.engine.cfg.inconsistent
+        )
         orders = [
             {
                 "order": a.slot,

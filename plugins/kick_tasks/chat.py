@@ -93,11 +93,15 @@ class ChatFormat:
         env.globals["raise_exception"] = raise_exception
         try:
             tpl = env.from_string(self.source)
-            return str(tpl.render(messages=messages(turns), add_generation_prompt=True, bos_token="", eos_token=eos))
+            return str(
+                tpl.render(messages=messages(turns), add_generation_prompt=True, bos_token="", eos_token=eos)
+            )
         except SpecError:
             raise
         except Exception as e:  # noqa: BLE001 - a broken user template is bad input
-            raise SpecError(f"chat_template {self.name}: cannot render it ({type(e).__name__}: {e})") from None
+            raise SpecError(
+                f"chat_template {self.name}: cannot render it ({type(e).__name__}: {e})"
+            ) from None
 
     def tokens(self, model: Any, turns: Sequence[str]) -> int | None:
         """Tokens the prompt for `turns` takes, as the backend will feed it; None when it cannot

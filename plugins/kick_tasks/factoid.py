@@ -85,7 +85,9 @@ def score_answer(prompt: str, output: str, aliases: Sequence[str]) -> dict[str, 
     }
 
 
-def score_paper(prompt: str, generation: str, aliases: Sequence[str], first_parse: Sequence[str]) -> dict[str, float]:
+def score_paper(
+    prompt: str, generation: str, aliases: Sequence[str], first_parse: Sequence[str]
+) -> dict[str, float]:
     """`paper_match` on prompt + the whole generation with the first parse's aliases; kick's
     `em` / `contains` on the generation's first line with every alias."""
     answer = first_line(generation)
@@ -200,18 +202,22 @@ class FactoidQA(CachedSamples):
         )
         return [Prediction(s.id, first_line(o)) for s, o in zip(samples, outs, strict=True)]
 
-    def _predict_paper(self, model: ModelBackend, samples: Sequence[Sample], batch_size: int) -> list[Prediction]:
+    def _predict_paper(
+        self, model: ModelBackend, samples: Sequence[Sample], batch_size: int
+    ) -> list[Prediction]:
         """One generate call per distinct `max_new_tokens` (it depends on the prompt's length)."""
         budgets = [paper_new_tokens(prompt_tokens(model, s.prompt), model.context_length) for s in samples]
         outs: dict[int, str] = {}
         for budget in sorted(set(budgets)):
             idx = [i for i, b in enumerate(budgets) if b == budget]
             kw = {**self.decoding.kwargs(), "max_new_tokens": budget}
-            for i, o in zip(idx, model.generate([samples[i].prompt for i in idx], batch_size=batch_size, **kw), strict=True):
+            for i, o in zip(
+                idx,
+                model.generate([samples[i].prompt for i in idx], batch_size=batch_size, **kw),
+                strict=True,
+            ):
                 outs[i] = o
-        return [
-            Prediction(s.id, outs[i], {"max_new_tokens": budgets[i]}) for i, s in enumerate(samples)
-        ]
+        return [Prediction(s.id, outs[i], {"max_new_tokens": budgets[i]}) for i, s in enumerate(samples)]
 
     def score(self, sample: Sample, prediction: Prediction) -> Mapping[str, float]:
         if self.paper:

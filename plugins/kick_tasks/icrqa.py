@@ -36,7 +36,15 @@ from typing import Any
 
 from dataset_builder import rows
 from kick import ModelBackend, Prediction, Record, Sample, SpecError, build_config
-from kick_tasks.common import PROTOCOL_NOTE, SMOKE_DIR, CachedSamples, Decoding, GenerationParams, check_limit, select
+from kick_tasks.common import (
+    PROTOCOL_NOTE,
+    SMOKE_DIR,
+    CachedSamples,
+    Decoding,
+    GenerationParams,
+    check_limit,
+    select,
+)
 from kick_tasks.metrics import (
     alias_contained,
     exact_match,
@@ -127,7 +135,11 @@ def paper_answer(generation: str) -> str:
 
 def score_paper(output: str, aliases: Sequence[str]) -> dict[str, float]:
     answer = paper_answer(output)
-    return {"paper_em": paper_icrqa_em(answer, aliases), "paper_f1": paper_icrqa_f1(answer, aliases), **score_answer(answer, aliases)}
+    return {
+        "paper_em": paper_icrqa_em(answer, aliases),
+        "paper_f1": paper_icrqa_f1(answer, aliases),
+        **score_answer(answer, aliases),
+    }
 
 
 def fit_context(
@@ -207,21 +219,26 @@ class ICRQA(CachedSamples):
             + (CLOSED if self.book == "closed" else OPEN),
             "decoding": {
                 **self.decoding.as_dict(),
-                "keep": "generation stripped, then its first line" if self.paper else "first line (stop at newline)",
+                "keep": "generation stripped, then its first line"
+                if self.paper
+                else "first line (stop at newline)",
             },
             "context": context
             + "; truncated by tokens to fit context_length - max_new_tokens"
             + (f"; first cut to {cut} chars" if cut else ""),
             "metrics": list(self.metrics),
             "primary_metric": self.primary_metric,
-            "closed_open_gain": f"per question, open - closed on {self.primary_metric}" if self.gain else None,
+            "closed_open_gain": f"per question, open - closed on {self.primary_metric}"
+            if self.gain
+            else None,
             "limit": self.config.limit,
             "seed": self.config.seed,
             "n": len(self.samples()),
         }
 
     def predict(self, model: ModelBackend, samples: Sequence[Sample], *, batch_size: int) -> list[Prediction]:
-        prompts, extras = [], []
+        prompts: list[str] = []
+        extras: list[dict[str, Any]] = []
         n_new = self.decoding.max_new_tokens
         for s in samples:
             if self.book == "open":
@@ -234,7 +251,9 @@ class ICRQA(CachedSamples):
                 extras.append({"truncated": False})
         outs = self._generate(model, prompts, batch_size)
         if self.gain:
-            closed = self._generate(model, [self.prompt("", s.meta["question"], "closed") for s in samples], batch_size)
+            closed = self._generate(
+                model, [self.prompt("", s.meta["question"], "closed") for s in samples], batch_size
+            )
             for e, c in zip(extras, closed, strict=True):
                 e["closed_output"] = c
         return [Prediction(s.id, o, e) for s, o, e in zip(samples, outs, extras, strict=True)]

@@ -31,11 +31,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dataset_builder import rows
-from dataset_builder import sources
+from dataset_builder import rows, sources
 from kick import DataError, ModelBackend, Prediction, Record, Sample, SpecError, build_config
 from kick_tasks.chat import ChatFormat
-from kick_tasks.common import PROTOCOL_NOTE, SMOKE_DIR, CachedSamples, Decoding, GenerationParams, check_limit, select
+from kick_tasks.common import (
+    PROTOCOL_NOTE,
+    SMOKE_DIR,
+    CachedSamples,
+    Decoding,
+    GenerationParams,
+    check_limit,
+    select,
+)
 from kick_tasks.metrics import distinct_n, mean, words
 
 SEPARATOR = "\n\n"

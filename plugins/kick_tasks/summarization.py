@@ -32,7 +32,15 @@ from typing import Any, Literal
 from dataset_builder import readers, rows
 from kick import DataError, ModelBackend, Prediction, Record, Sample, build_config
 from kick_tasks.chat import ChatFormat
-from kick_tasks.common import PROTOCOL_NOTE, SMOKE_DIR, CachedSamples, Decoding, GenerationParams, check_limit, select
+from kick_tasks.common import (
+    PROTOCOL_NOTE,
+    SMOKE_DIR,
+    CachedSamples,
+    Decoding,
+    GenerationParams,
+    check_limit,
+    select,
+)
 from kick_tasks.metrics import mean, words
 
 INSTRUCTION = (

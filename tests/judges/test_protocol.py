@@ -128,6 +128,8 @@ def test_dense_is_judged_against_the_data_references_and_compared(
     entry = summary["tasks"]["fake-instruct"]
     dense, comp = entry["metrics"]["dense"], entry["metrics"]["compressed"]
     assert dense["judge_score"] == 9.0 and comp["judge_score"] == 4.0
-    assert dense["judge_score_ratio"] == pytest.approx(9 / 6) and comp["judge_score_ratio"] == pytest.approx(4 / 6)
+    assert dense["judge_score_ratio"] == pytest.approx(9 / 6) and comp["judge_score_ratio"] == pytest.approx(
+        4 / 6
+    )
     cmp = entry["comparison"]["judge_score"]
     assert cmp["delta"] == -5.0 and cmp["verdict"] == "worse" and cmp.get("interval") is not None

@@ -80,11 +80,16 @@ def test_paper_freebase_rule_is_the_released_one() -> None:
 
 
 def test_factoid_paper_takes_the_first_items_and_three_times_the_prompt() -> None:
-    smoke = json.loads((Path(load_plugins().registry.create("task", "factoid-qa").source.location)).read_text())
+    smoke = json.loads(
+        (Path(load_plugins().registry.create("task", "factoid-qa").source.location)).read_text()
+    )
     first = [q["Question-ID"] for q in smoke["Questions"][:3]]
     task = make("factoid-qa", protocol="paper", limit=3)
     assert [s.id for s in task.samples()] == first
-    assert task.samples()[0].meta["first_parse_answers"] == smoke["Questions"][0]["Parses"][0]["Answers"][0]["AnswersName"]
+    assert (
+        task.samples()[0].meta["first_parse_answers"]
+        == smoke["Questions"][0]["Parses"][0]["Answers"][0]["AnswersName"]
+    )
     model = Recorder(lambda p: " Paris\nand more")
     preds = task.predict(model, task.samples(), batch_size=4)
     for prompts, kw in model.calls:
@@ -145,7 +150,10 @@ def test_icrqa_paper_joins_evidence_with_nothing_and_cuts_3072_chars(tmp_path: P
     [paper] = make("icrqa-open", protocol="paper", data=data).samples()
     joined = "w" * 3000 + " wiki-end" + "web evidence text"
     assert paper.meta["context"] == joined[:3072]
-    assert paper.prompt == f"{joined[:3072]}\n\nBased on these texts, answer these questions:\n\nQ: Which city is the capital of France?\nA:"
+    assert (
+        paper.prompt
+        == f"{joined[:3072]}\n\nBased on these texts, answer these questions:\n\nQ: Which city is the capital of France?\nA:"
+    )
     [kick] = make("icrqa-open", data=data).samples()
     assert kick.meta["context"] == "w" * 3000 + " wiki-end\nweb evidence text"
     [closed] = make("icrqa-closed", protocol="paper", data=data).samples()
@@ -212,7 +220,10 @@ def test_decoding_parameters_reach_the_backend() -> None:
 
 def test_vicuna_template_renders_the_fastchat_conversation() -> None:
     assert vicuna_v11(["Hi?"]) == VICUNA_SYSTEM + " USER: Hi? ASSISTANT:"
-    assert vicuna_v11(["Hi?", "Hello.", "Bye?"]) == VICUNA_SYSTEM + " USER: Hi? ASSISTANT: Hello.</s>USER: Bye? ASSISTANT:"
+    assert (
+        vicuna_v11(["Hi?", "Hello.", "Bye?"])
+        == VICUNA_SYSTEM + " USER: Hi? ASSISTANT: Hello.</s>USER: Bye? ASSISTANT:"
+    )
     task = make("instruction-following", chat_template="vicuna_v1.1", limit=1)
     model = Recorder()
     task.predict(model, task.samples(), batch_size=1)
@@ -238,7 +249,9 @@ def test_an_instruction_that_does_not_fit_is_an_error_not_cut() -> None:
     n = Recorder().count_tokens(vicuna_v11([samples[0].prompt]))
     model = Recorder(context=n + 16)  # the first fits exactly
     preds = task.predict(model, samples, batch_size=3)
-    long = [p for s, p in zip(samples, preds, strict=True) if Recorder().count_tokens(vicuna_v11([s.prompt])) > n]
+    long = [
+        p for s, p in zip(samples, preds, strict=True) if Recorder().count_tokens(vicuna_v11([s.prompt])) > n
+    ]
     assert preds[0].error is None
     assert long and all(p.error and "does not fit" in p.error for p in long)
     assert len(model.calls[0][0]) == 3 - len(long)
@@ -259,7 +272,10 @@ def test_instruction_following_defaults_to_the_datas_reference_answers(tmp_path:
     folder.mkdir()
     qs = [{"question_id": i, "text": f"Question {i}?", "category": "generic"} for i in (1, 2)]
     (folder / "question.jsonl").write_text("".join(json.dumps(q) + "\n" for q in qs))
-    answers = [{"question_id": i, "text": f"Reference {i}.", "answer_id": "x", "model_id": "gpt-3.5-turbo"} for i in (1, 2)]
+    answers = [
+        {"question_id": i, "text": f"Reference {i}.", "answer_id": "x", "model_id": "gpt-3.5-turbo"}
+        for i in (1, 2)
+    ]
     (folder / "answer_gpt-3.5-turbo.jsonl").write_text("".join(json.dumps(a) + "\n" for a in answers))
     task = make("instruction-following", data=str(folder))
     assert [s.reference for s in task.samples()] == ["Reference 1.", "Reference 2."]
