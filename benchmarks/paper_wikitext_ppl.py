@@ -42,7 +42,7 @@ def main() -> None:
     path = args.file or (shared_data_dir() or Path(".")) / "calibration" / "wikitext-2-raw-v1.test.raw"
     folder, _ = converted_folder()
     tok = AutoTokenizer.from_pretrained(str(folder))
-    model = AutoModelForCausalLM.from_pretrained(str(folder), torch_dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
     ids = torch.tensor(tok("\n\n".join(hf_rows(path)))["input_ids"])
     L = args.seqlen
     nsamples = min(len(ids) // L, args.windows)
