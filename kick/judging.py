@@ -133,7 +133,7 @@ def judge_metrics(records: Sequence[Record]) -> dict[str, Any]:
     ratio = ratio_of_means([(a, b) for a, b in scored if a is not None and b is not None])
     if ratio is not None:
         out["judge_score_ratio"] = ratio
-    for crit in judge_criteria(judged):
+    for crit in criteria:
         key, ref_key = PREFIX + crit, PREFIX + crit + "_ref"
         vals = [r.scores[key] for r in judged if key in r.scores]
         refs = [r.scores[ref_key] for r in judged if ref_key in r.scores]
