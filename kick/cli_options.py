@@ -40,6 +40,16 @@ VerdictOpt = Annotated[
 ResamplesOpt = Annotated[int, typer.Option("--resamples", help="Bootstrap resamples for the intervals.")]
 AbsTolOpt = Annotated[float | None, typer.Option("--abs-tol", help="'Matches dense' tolerance, absolute.")]
 
+OffloadOpt = Annotated[
+    bool, typer.Option("--offload", help="Keep decoder blocks on disk; compress one block at a time.")
+]
+ExecutorOpt = Annotated[str, typer.Option("--executor", help="Who runs the cells: local (default) or ray.")]
+AddressOpt = Annotated[
+    str | None, typer.Option("--address", help="Ray cluster HOST:PORT or auto (default: a local cluster).")
+]
+CpusOpt = Annotated[float | None, typer.Option("--cpus-per-cell", help="CPUs each Ray cell asks for (1).")]
+GpusOpt = Annotated[float | None, typer.Option("--gpus-per-cell", help="GPUs each Ray cell asks for (0).")]
+
 # the command parameters that are run options, and their build_run_spec keywords
 OPTION_NAMES = {
     "model": "model", "method": "method", "param": "params", "task": "tasks", "task_param": "task_params",

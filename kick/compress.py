@@ -17,7 +17,7 @@ from typing import Any
 import kick
 from kick.errors import RunDirError
 from kick.interfaces import Progress
-from kick.plugins import PluginSet
+from kick.plugins import PluginSet, check_offload, load_plugins
 from kick.rundir import write_json_atomic
 from kick.runner import check_spec, run
 from kick.types import RunSpec
@@ -32,9 +32,14 @@ def compress_to_folder(
     overwrite: bool = False,
     plugins: PluginSet | None = None,
     progress: Progress | None = None,
+    offload: bool = False,
 ) -> dict[str, Any]:
-    """Compress and write the model to `out` atomically; returns the manifest."""
+    """Compress and write the model to `out` atomically; returns the manifest. `offload`: load
+    the model with its decoder blocks on disk and compress one block at a time."""
     check_spec(spec, save_model=True)
+    if offload:
+        plugins = plugins if plugins is not None else load_plugins()
+        check_offload(spec.model, plugins)
     if out.exists() and not overwrite:
         raise RunDirError(f"{out} already exists: pass --overwrite to replace it")
     parent = out.resolve().parent
@@ -44,7 +49,7 @@ def compress_to_folder(
     except OSError as e:
         raise RunDirError(f"cannot write to {parent}: {e.strerror or e}") from None
     try:
-        summary = run(spec, tmp, plugins=plugins, progress=progress, save_model=True)
+        summary = run(spec, tmp, plugins=plugins, progress=progress, save_model=True, offload=offload)
         manifest = {
             "kick_version": kick.__version__,
             "spec": summary["spec"],

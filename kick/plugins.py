@@ -12,12 +12,13 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import Any
 
 import pluggy
 
 from kick import hookspecs
-from kick.errors import DuplicateComponentError, PluginLoadError
+from kick.errors import DuplicateComponentError, PluginLoadError, SpecError
 from kick.params import suggest
 from kick.registry import Entry, Registry
 from kick.types import ModelSpec
@@ -205,8 +206,34 @@ FALLBACK_MODEL = "hf"
 """The loader for a name no plugin registered: a Hub id or a local folder."""
 
 
-def load_model(spec: ModelSpec, plugins: PluginSet) -> Any:
-    """Load the model `spec` names: a registered model, else a Hub id or folder (`hf`)."""
+def load_model(spec: ModelSpec, plugins: PluginSet, *, offload: bool = False) -> Any:
+    """Load the model `spec` names: a registered model, else a Hub id or folder (`hf`).
+    `offload`: leave its decoder blocks on disk (`check_offload` says whether it can)."""
     reg = plugins.registry
     name = spec.name if reg.has("model", spec.name) else FALLBACK_MODEL
+    if offload:
+        check_offload(spec, plugins)
+        return reg.create("model", name, spec=spec, offload=True)
     return reg.create("model", name, spec=spec)
+
+
+def check_offload(spec: ModelSpec, plugins: PluginSet) -> None:
+    """`--offload` reads decoder blocks lazily from safetensors files: the model must be a local
+    transformers folder holding them. Raises SpecError (before any work) otherwise."""
+    if plugins.registry.has("model", spec.name) and spec.name != FALLBACK_MODEL:
+        raise SpecError(
+            f"--offload: model {spec.name!r} is loaded whole by its plugin (the embedded model is a GGUF "
+            "file, which cannot be read lazily); save it as a safetensors folder and pass the folder"
+        )
+    folder = Path(spec.name).expanduser()
+    if not folder.is_dir():
+        raise SpecError(
+            f"--offload needs a local model folder with safetensors files; {spec.name!r} is not a folder "
+            "(download a Hub model first, e.g. huggingface-cli download, and pass its folder)"
+        )
+    if not any(folder.glob("*.safetensors")):
+        found = sorted({f.suffix for f in folder.iterdir() if f.suffix in (".gguf", ".bin", ".pt", ".pth")})
+        raise SpecError(
+            f"--offload needs safetensors weights, which can be read one block at a time; {folder} has "
+            f"{', '.join(found) or 'none'} (convert it: save_pretrained(..., safe_serialization=True))"
+        )

@@ -33,7 +33,7 @@ from kick.errors import KickError, RunDirError, SpecError
 from kick.interfaces import Compressor, Judge, Progress, Task, optional_member
 from kick.judging import DenseReferences, judge_task
 from kick.metrics import VerdictRule
-from kick.plugins import PluginSet, load_model, load_plugins
+from kick.plugins import PluginSet, check_offload, load_model, load_plugins
 from kick.provenance import seed_everything
 from kick.rundir import (
     COMPRESSION,
@@ -116,6 +116,7 @@ def run(
     force_judge: bool = False,
     verdict: VerdictRule = "interval",
     resamples: int = 2000,
+    offload: bool = False,
 ) -> dict[str, Any]:
     """Run one evaluation and write its run directory; returns the summary.
 
@@ -126,12 +127,15 @@ def run(
     `seed` is its calibration seed when the sweep varies it (`summary["cell"]["seed"]`; the task
     sampling seed stays `spec.seed`).
     `verdict` and `resamples`: how "matches dense" is decided (`kick.metrics.verdict`; the
-    bootstrap is seeded with `spec.seed`).
+    bootstrap is seeded with `spec.seed`). `offload`: a model loaded here keeps its decoder
+    blocks on disk until compressed (`kick.plugins.check_offload`).
     """
     plugins = plugins if plugins is not None else load_plugins()
     progress = progress or Progress()
     check_spec(spec, dense=dense, save_model=save_model)
     comps = build_components(spec, plugins)
+    if offload and model is None:
+        check_offload(spec.model, plugins)
     if mode == "rejudge" and not any(t.judge_kind for t in comps.tasks):
         names = ", ".join(t.name for t in comps.tasks)
         raise RunDirError(f"{out}: none of its tasks ({names}) is judged")
@@ -140,7 +144,7 @@ def run(
     store = RecordStore(out / RECORDS)
     started = time.time()
     seed_everything(spec.seed)
-    loaded = _ModelSlot(spec, plugins, model, progress)
+    loaded = _ModelSlot(spec, plugins, model, progress, offload)
     evaluating = mode != "rejudge"
 
     variants: list[str] = []
@@ -193,8 +197,9 @@ def run(
 class _ModelSlot:
     """The run's model: the one given, or loaded from the spec on first use."""
 
-    def __init__(self, spec: RunSpec, plugins: PluginSet, model: Any, progress: Progress) -> None:
+    def __init__(self, spec: RunSpec, plugins: PluginSet, model: Any, progress: Progress, offload: bool) -> None:
         self._spec, self._plugins, self._model, self._progress = spec, plugins, model, progress
+        self._offload = offload
 
     @property
     def ready(self) -> bool:
@@ -204,7 +209,7 @@ class _ModelSlot:
         if self._model is None:
             self._progress.stage(f"loading model {self._spec.model.name}")
             seed_everything(self._spec.seed)
-            self._model = load_model(self._spec.model, self._plugins)
+            self._model = load_model(self._spec.model, self._plugins, offload=self._offload)
         return self._model
 
     def info(self) -> dict[str, Any]:

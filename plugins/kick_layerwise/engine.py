@@ -24,7 +24,7 @@ from kick_layerwise import NM
 from kick_layerwise.calibration import load_calibration, model_max_positions
 from kick_layerwise.obs import small_ops_threads
 from kick_layerwise.sequential import LayerFn, Statistic, calibrate_sequentially
-from kick_layerwise.topology import Topology, find_blocks
+from kick_layerwise.topology import Block, Topology, find_blocks
 
 
 @dataclass(frozen=True)
@@ -90,30 +90,27 @@ def peak_rss_bytes() -> int:
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
-def measure_sparsity(topology: Topology, nm: NM | None) -> dict[str, Any]:
-    layers = []
-    zeros_total = numel_total = 0
-    nm_groups = nm_bad = 0
-    for name, lin in topology.linears():
-        w = lin.weight.detach()
-        zeros = int((w == 0).sum().item())
-        layer: dict[str, Any] = {
-            "name": name,
-            "shape": list(w.shape),
-            "zeros": zeros,
-            "numel": w.numel(),
-            "sparsity": zeros / w.numel(),
-        }
-        if nm is not None:
-            n, m = nm
-            alive = (w.reshape(w.shape[0], -1, m) != 0).sum(dim=-1)
-            layer["nm_groups"] = alive.numel()
-            layer["nm_groups_violating"] = int((alive > n).sum().item())
-            nm_groups += alive.numel()
-            nm_bad += layer["nm_groups_violating"]
-        layers.append(layer)
-        zeros_total += zeros
-        numel_total += w.numel()
+def layer_sparsity(name: str, lin: nn.Linear, nm: NM | None) -> dict[str, Any]:
+    """One layer's zeros (and N:M groups that keep more than N)."""
+    w = lin.weight.detach()
+    zeros = int((w == 0).sum().item())
+    layer: dict[str, Any] = {
+        "name": name,
+        "shape": list(w.shape),
+        "zeros": zeros,
+        "numel": w.numel(),
+        "sparsity": zeros / w.numel(),
+    }
+    if nm is not None:
+        alive = (w.reshape(w.shape[0], -1, nm[1]) != 0).sum(dim=-1)
+        layer["nm_groups"] = alive.numel()
+        layer["nm_groups_violating"] = int((alive > nm[0]).sum().item())
+    return layer
+
+
+def sparsity_totals(layers: list[dict[str, Any]], nm: NM | None) -> dict[str, Any]:
+    zeros_total = sum(la["zeros"] for la in layers)
+    numel_total = sum(la["numel"] for la in layers)
     out: dict[str, Any] = {
         "layers": layers,
         "zeros": zeros_total,
@@ -123,13 +120,9 @@ def measure_sparsity(topology: Topology, nm: NM | None) -> dict[str, Any]:
         "sparsity_max_layer": max(la["sparsity"] for la in layers),
     }
     if nm is not None:
-        out["nm"] = {
-            "n": nm[0],
-            "m": nm[1],
-            "groups": nm_groups,
-            "groups_violating": nm_bad,
-            "ok": nm_bad == 0,
-        }
+        bad = sum(la["nm_groups_violating"] for la in layers)
+        groups = sum(la["nm_groups"] for la in layers)
+        out["nm"] = {"n": nm[0], "m": nm[1], "groups": groups, "groups_violating": bad, "ok": bad == 0}
     return out
 
 
@@ -142,8 +135,7 @@ def max_levels_per_group(weight: torch.Tensor, group_size: int) -> int:
     return int(distinct.max().item())
 
 
-def measure_levels(topology: Topology, group_size: int, bits: int) -> dict[str, Any]:
-    per_layer = {name: max_levels_per_group(lin.weight, group_size) for name, lin in topology.linears()}
+def levels_summary(per_layer: dict[str, int], group_size: int, bits: int) -> dict[str, Any]:
     worst = max(per_layer.values())
     return {
         "bits": bits,
@@ -161,8 +153,32 @@ def lin_device(module: nn.Module) -> torch.device:
     return next(module.parameters()).device
 
 
-def run_plan(module: nn.Module, tokenizer: Any, plan: Plan) -> dict[str, Any]:
-    """Validate, compress in place, measure. Raises before modifying anything on bad input."""
+class _Measure:
+    """Measures each block right after it is compressed (while its weights are in memory, which
+    an offloaded block is only then); later blocks never change an earlier one."""
+
+    def __init__(self, plan: Plan, blocks: Any) -> None:
+        self.plan, self.blocks = plan, blocks
+        self.layers: list[dict[str, Any]] = []
+        self.levels: dict[str, int] = {}
+
+    def before(self, block: Block) -> None:
+        if self.blocks is not None:
+            self.blocks.load(block.module)
+
+    def after(self, block: Block) -> None:
+        for name, lin in block.linears.items():
+            self.layers.append(layer_sparsity(name, lin, self.plan.nm))
+            if self.plan.group_size is not None and self.plan.bits is not None:
+                self.levels[name] = max_levels_per_group(lin.weight, self.plan.group_size)
+        if self.blocks is not None:
+            self.blocks.finish(block.module)
+
+
+def run_plan(module: nn.Module, tokenizer: Any, plan: Plan, *, blocks: Any = None) -> dict[str, Any]:
+    """Validate, compress in place, measure. Raises before modifying anything on bad input.
+    `blocks`: the model's `OffloadedBlocks` when its decoder blocks are on disk (`--offload`):
+    each is read before it is compressed and written out and dropped after."""
     topology = find_blocks(module)
     check_widths(topology, nm=plan.nm, group_size=plan.group_size)
     calib = None
@@ -176,6 +192,7 @@ def run_plan(module: nn.Module, tokenizer: Any, plan: Plan) -> dict[str, Any]:
             seed=c.seed,
             max_positions=model_max_positions(module),
         )
+    measure = _Measure(plan, blocks)
     on_cuda = next(module.parameters()).is_cuda
     if on_cuda:
         torch.cuda.reset_peak_memory_stats()
@@ -186,9 +203,11 @@ def run_plan(module: nn.Module, tokenizer: Any, plan: Plan) -> dict[str, Any]:
         with torch.no_grad():
             for block in topology.blocks:
                 t = time.perf_counter()
+                measure.before(block)
                 with small_ops_threads(lin_device(block.module)):
                     for name, lin in block.linears.items():
                         plan.process(name, lin, None)  # type: ignore[arg-type]
+                measure.after(block)
                 per_block.append(time.perf_counter() - t)
     else:
         assert plan.statistic is not None and plan.calibration is not None
@@ -199,6 +218,8 @@ def run_plan(module: nn.Module, tokenizer: Any, plan: Plan) -> dict[str, Any]:
             plan.statistic,
             plan.process,  # type: ignore[arg-type]
             batch_size=plan.calibration.batch_size,
+            before=measure.before,
+            after=measure.after,
         )
     seconds = time.perf_counter() - start
     stats: dict[str, Any] = {
@@ -223,9 +244,11 @@ def run_plan(module: nn.Module, tokenizer: Any, plan: Plan) -> dict[str, Any]:
     }
     if hasattr(plan.config, "sparsity"):
         stats["target_sparsity"] = 1 - plan.nm[0] / plan.nm[1] if plan.nm else plan.config.sparsity
-    stats.update(measure_sparsity(topology, plan.nm))
+    stats.update(sparsity_totals(measure.layers, plan.nm))
     if plan.group_size is not None and plan.bits is not None:
-        stats["quantization"] = measure_levels(topology, plan.group_size, plan.bits)
+        stats["quantization"] = levels_summary(measure.levels, plan.group_size, plan.bits)
+    if blocks is not None:
+        stats["offload"] = True  # blocks read from disk one at a time (kick_layerwise.offload)
     return stats
 
 
@@ -238,4 +261,5 @@ class LayerwiseCompressor:
     plan_fn: Callable[[Any], Plan]
 
     def compress(self, model: Any) -> Mapping[str, Any]:
-        return run_plan(model.module, model.tokenizer, self.plan_fn(self.config))
+        blocks = getattr(model, "offloaded_blocks", None)
+        return run_plan(model.module, model.tokenizer, self.plan_fn(self.config), blocks=blocks)

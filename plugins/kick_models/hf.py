@@ -18,6 +18,36 @@ def _chunks(n: int, size: int) -> Iterator[range]:
         yield range(start, min(n, start + size))
 
 
+def resolve(spec: ModelSpec) -> tuple[str, Any, dict[str, Any]]:
+    """The folder or Hub id `spec` names, its config, and the loading keywords (checked)."""
+    from transformers import AutoConfig
+
+    if spec.dtype not in _DTYPES:
+        raise SpecError(f"model dtype {spec.dtype!r} is not one of {', '.join(_DTYPES)}")
+    path = spec.name
+    looks_local = (
+        path.startswith((".", "/", "~"))
+        or os.path.sep in path
+        and os.path.exists(path.split(os.path.sep)[0])
+    )
+    if looks_local or os.path.isdir(path):
+        path = os.path.expanduser(path)
+        if not os.path.isdir(path):
+            raise ModelLoadError(f"model folder {spec.name!r} does not exist")
+        if not os.path.isfile(os.path.join(path, "config.json")):
+            raise ModelLoadError(
+                f"model folder {spec.name!r} has no config.json: not a transformers model"
+            )
+    kw: dict[str, Any] = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}
+    try:
+        config = AutoConfig.from_pretrained(path, **kw)
+    except OSError as e:
+        raise ModelLoadError(f"cannot load model {spec.name!r}: {str(e).splitlines()[0]}") from None
+    except ValueError as e:
+        raise ModelLoadError(f"cannot load model {spec.name!r}: {str(e).splitlines()[0]}") from None
+    return path, config, kw
+
+
 class HFModel:
     """A transformers causal LM with a tokenizer; implements `CompressibleModel`."""
 
@@ -35,31 +65,9 @@ class HFModel:
     # ---- loading -------------------------------------------------------------------------
     @classmethod
     def load(cls, spec: ModelSpec, *, source: Mapping[str, Any] | None = None) -> HFModel:
-        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        if spec.dtype not in _DTYPES:
-            raise SpecError(f"model dtype {spec.dtype!r} is not one of {', '.join(_DTYPES)}")
-        path = spec.name
-        looks_local = (
-            path.startswith((".", "/", "~"))
-            or os.path.sep in path
-            and os.path.exists(path.split(os.path.sep)[0])
-        )
-        if looks_local or os.path.isdir(path):
-            path = os.path.expanduser(path)
-            if not os.path.isdir(path):
-                raise ModelLoadError(f"model folder {spec.name!r} does not exist")
-            if not os.path.isfile(os.path.join(path, "config.json")):
-                raise ModelLoadError(
-                    f"model folder {spec.name!r} has no config.json: not a transformers model"
-                )
-        kw: dict[str, Any] = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}
-        try:
-            config = AutoConfig.from_pretrained(path, **kw)
-        except OSError as e:
-            raise ModelLoadError(f"cannot load model {spec.name!r}: {str(e).splitlines()[0]}") from None
-        except ValueError as e:
-            raise ModelLoadError(f"cannot load model {spec.name!r}: {str(e).splitlines()[0]}") from None
+        path, config, kw = resolve(spec)
         try:
             module = AutoModelForCausalLM.from_pretrained(
                 path, config=config, dtype=_DTYPES[spec.dtype], **kw
