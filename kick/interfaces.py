@@ -155,7 +155,7 @@ class Task(Protocol):
     runner calls it once per run.
     """
 
-    __optional__: ClassVar[tuple[str, ...]] = ("primary_metric", "lower_is_better")
+    __optional__: ClassVar[tuple[str, ...]] = ("primary_metric", "lower_is_better", "judge_overrides")
 
     name: str
     judge_kind: str | None
@@ -163,6 +163,9 @@ class Task(Protocol):
     """Optional (default None): the metric the report's headline and plots use."""
     lower_is_better: Sequence[str]
     """Optional (default ()): metrics where a lower value is better (perplexity, empty rate)."""
+    judge_overrides: Mapping[str, Any] | None
+    """Optional (default None): judge settings this task's protocol needs (e.g. `swap`,
+    `temperature`), applied through the judge's `with_overrides`."""
 
     def settings(self) -> Mapping[str, Any]:
         """Data source/revision, decoding settings, prompt format: recorded in the report."""
@@ -184,7 +187,7 @@ class Task(Protocol):
 class Judge(Protocol):
     """Grades answers; returns one Judgement per item, in order, never dropping one."""
 
-    __optional__: ClassVar[tuple[str, ...]] = ("reference_answers", "bind_run_dir")
+    __optional__: ClassVar[tuple[str, ...]] = ("reference_answers", "bind_run_dir", "with_overrides")
 
     name: str
 
@@ -200,6 +203,9 @@ class Judge(Protocol):
 
     def bind_run_dir(self, run_dir: Path) -> None:
         """Optional: told which run directory it judges (where its reply cache may live)."""
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Judge:
+        """Optional: this judge with some settings replaced for one task (`Task.judge_overrides`)."""
 
 
 class Progress:

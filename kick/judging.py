@@ -6,6 +6,11 @@ when the two answer orders disagree on which answer is better. Judge scores are 
 record under `judge.<key>`; a judge failure is kept in `record.extra["judge_error"]` with the
 raw reply, never dropped. A judge's per-item details (token usage, per-order scores, parse
 retries) go to `record.extra["judge"]`.
+
+`judge_score` is a judged task's headline metric: per item the mean of the answer's criteria
+(`judge_score_ref` the reference's), with `judge_score_ratio` the paper's answer / reference. A
+task may set `judge_overrides` (e.g. its `protocol=paper`: one order, the released judge
+temperature); a judge applies them with its optional `with_overrides`.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kick.errors import DataError
+from kick.errors import DataError, SpecError
 from kick.interfaces import Judge, Progress, Task, optional_member
 from kick.rundir import RecordStore
 from kick.types import DENSE, JudgeItem, Record, Sample
@@ -104,14 +109,32 @@ def ratio_of_means(pairs: Sequence[tuple[float, float]]) -> float | None:
     return sum(a for a, _ in pairs) / ref if ref > 0 else None
 
 
+def item_score(record: Record, criteria: Sequence[str], suffix: str = "") -> float | None:
+    """The mean of one record's judge scores over `criteria` (`suffix` "_ref": the reference's)."""
+    vals = [record.scores[PREFIX + c + suffix] for c in criteria if PREFIX + c + suffix in record.scores]
+    return sum(vals) / len(vals) if vals and len(vals) == len(criteria) else None
+
+
 def judge_metrics(records: Sequence[Record]) -> dict[str, Any]:
-    """Per criterion: the answer's mean, the reference's mean and their ratio (the paper's
-    compressed / reference), plus counts: judged, failed (an error is recorded on the record),
-    position-inconsistent, and judged only after a format reminder."""
+    """`judge_score` (mean over criteria, then over items), its reference twin and ratio; per
+    criterion the answer's mean, the reference's mean and their ratio (the paper's compressed /
+    reference); counts: judged, failed (an error is recorded on the record), position-inconsistent,
+    and judged only after a format reminder."""
     judged = [r for r in records if any(k.startswith(PREFIX) for k in r.scores)]
     failed = sum(1 for r in records if "judge_error" in r.extra and not is_judged(r))
     out: dict[str, Any] = {"judged": len(judged), "judge_failed": failed}
-    for crit in judge_criteria(judged):
+    criteria = judge_criteria(judged)
+    scored = [(item_score(r, criteria), item_score(r, criteria, "_ref")) for r in judged]
+    answers = [a for a, _ in scored if a is not None]
+    if answers:
+        out["judge_score"] = sum(answers) / len(answers)
+    refs = [b for _, b in scored if b is not None]
+    if refs:
+        out["judge_score_ref"] = sum(refs) / len(refs)
+    ratio = ratio_of_means([(a, b) for a, b in scored if a is not None and b is not None])
+    if ratio is not None:
+        out["judge_score_ratio"] = ratio
+    for crit in criteria:
         key, ref_key = PREFIX + crit, PREFIX + crit + "_ref"
         vals = [r.scores[key] for r in judged if key in r.scores]
         refs = [r.scores[ref_key] for r in judged if ref_key in r.scores]
@@ -215,6 +238,19 @@ def check_references(judge: Judge, task: str, samples: Sequence[Sample]) -> None
         )
 
 
+def judge_for_task(judge: Judge, task: Task) -> Judge:
+    """The judge with the task's `judge_overrides` applied (the judge itself when it has none)."""
+    overrides = optional_member(task, "judge_overrides", None)
+    if not overrides:
+        return judge
+    apply = optional_member(judge, "with_overrides", None)
+    if not callable(apply):
+        raise SpecError(
+            f"task {task.name} sets judge settings {dict(overrides)} that judge {judge.name!r} cannot apply"
+        )
+    return apply(overrides)  # type: ignore[no-any-return]
+
+
 def judge_task(
     judge: Judge,
     task: Task,
@@ -234,6 +270,7 @@ def judge_task(
     judged: it is the reference)."""
     kind = task.judge_kind
     assert kind is not None
+    judge = judge_for_task(judge, task)
     by_id = {s.id: s for s in samples}
     overrides = reference_overrides(judge)
     counts = JudgeCounts()

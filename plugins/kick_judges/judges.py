@@ -9,6 +9,8 @@ and assembles exactly one Judgement per item: scores, or an error with every raw
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 import threading
 import time
@@ -50,6 +52,7 @@ class CommonConfig:
     cache_dir: str = ""
     reference_guided: bool = True
     references: str = ""
+    inconsistent: Literal["average", "tie"] = "average"  # pairwise: "tie" is FastChat's rule
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -106,6 +109,10 @@ def api_key_from_env(cfg: OpenAIConfig, env: Mapping[str, str]) -> str:
         f"judge: environment variable {cfg.api_key_env} is not set; it must hold the API key for "
         f"{cfg.base_url} (or pass --param api_key_env=NAME)"
     )
+
+
+OVERRIDABLE = ("swap", "temperature", "max_tokens", "inconsistent")
+"""The judge settings a task may set for itself (`Task.judge_overrides`)."""
 
 
 # ---- one request and its outcome ---------------------------------------------------------------
@@ -295,6 +302,7 @@ class Engine:
             **self.backend.info(),
             "decoding": {"temperature": self.cfg.temperature, "max_tokens": self.cfg.max_tokens},
             "swap": self.cfg.swap,
+            "inconsistent": self.cfg.inconsistent,
             "retry_parse": self.cfg.retry_parse,
             "concurrency": self.cfg.concurrency,
             "max_requests": self.cfg.max_requests,
@@ -345,6 +353,18 @@ class _BaseJudge:
 
     def bind_run_dir(self, run_dir: Path) -> None:
         self.engine.bind_run_dir(run_dir)
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> _BaseJudge:
+        """This judge with some settings replaced for one task (a task's `judge_overrides`, e.g.
+        `protocol=paper`: one order, the released temperature): same backend, cache and counts."""
+        unknown = sorted(set(overrides) - set(OVERRIDABLE))
+        if unknown:
+            raise SpecError(f"judge {self.name}: cannot override {', '.join(unknown)}")
+        engine = copy.copy(self.engine)
+        engine.cfg = dataclasses.replace(self.engine.cfg, **dict(overrides))
+        judge = copy.copy(self)
+        judge.engine = engine
+        return judge
 
     def plan(self, index: int, item: JudgeItem) -> list[Ask]:
         raise NotImplementedError
@@ -430,7 +450,9 @@ class PairwiseJudge(_BaseJudge):
 
     def assemble(self, item: JudgeItem, outcomes: Sequence[tuple[Ask, Outcome]]) -> Judgement:
         oriented = [scoring.orient(o.parsed or {}, a.slot) for a, o in outcomes]
-        scores = scoring.combine_orders(oriented)
+        scores = scoring.apply_inconsistent_rule(
+            scoring.combine_orders(oriented), self.engine.cfg.inconsistent
+        )
         orders = [
             {
                 "order": a.slot,
@@ -439,7 +461,10 @@ class PairwiseJudge(_BaseJudge):
             }
             for (a, _), ori in zip(outcomes, oriented, strict=True)
         ]
-        return Judgement(item.sample_id, scores=scores, extra={"orders": orders})
+        extra: dict[str, Any] = {"orders": orders}
+        if scores.get("inconsistent") == 1.0 and self.engine.cfg.inconsistent == "tie":
+            extra["inconsistent_rule"] = "tie"
+        return Judgement(item.sample_id, scores=scores, extra=extra)
 
 
 class SingleJudge(_BaseJudge):
@@ -498,6 +523,9 @@ class LocalHFJudge:
 
     def reference_answers(self) -> dict[str, list[str]] | None:
         return self.inner.reference_answers()
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> LocalHFJudge:
+        return LocalHFJudge(self.inner.with_overrides(overrides))
 
     def judge(self, items: Sequence[JudgeItem]) -> list[Judgement]:
         return self.inner.judge(items)

@@ -42,7 +42,9 @@ def rows_for(requests: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]]) 
 
 
 @torch.inference_mode()
-def score_rows(model: Any, rows: Sequence[Row], n_requests: int, n_choices: int, *, batch_size: int) -> list[list[float]]:
+def score_rows(
+    model: Any, rows: Sequence[Row], n_requests: int, n_choices: int, *, batch_size: int
+) -> list[list[float]]:
     """Summed log-probabilities, [request][choice]."""
     results = [[0.0] * n_choices for _ in range(n_requests)]
     if not rows:
@@ -97,7 +99,9 @@ def score_rows(model: Any, rows: Sequence[Row], n_requests: int, n_choices: int,
             logp = torch.log_softmax(logits[b, [keep - 1 - k for k in ends]].float(), dim=-1)
             at = {k: i for i, k in enumerate(ends)}
             for j, reads in r.reads:
-                results[r.request][j] = float(sum(float(logp[at[len(r.tokens) - 1 - pos], t]) for pos, t in reads))
+                results[r.request][j] = float(
+                    sum(float(logp[at[len(r.tokens) - 1 - pos], t]) for pos, t in reads)
+                )
     return results
 
 
