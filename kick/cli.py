@@ -3,26 +3,30 @@ and render the result. Plugins add commands through the `register_commands` hook
 
 from __future__ import annotations
 
-import functools
-import json
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
+from kick.cli_errors import err_console, guarded, report_clipped, report_judging, run_app
+from kick.cli_info import _plugins, cmd_list, cmd_plugins
 from kick.cli_options import (
     AbsTolOpt,
+    AddressOpt,
     BatchOpt,
+    CpusOpt,
     DeviceOpt,
     DtypeOpt,
+    ExecutorOpt,
+    GpusOpt,
     JudgeOpt,
     JudgeParamOpt,
     LimitOpt,
+    OffloadOpt,
     OverwriteOpt,
     ParamOpt,
+    PickleOpt,
     ReferenceOpt,
     RelTolOpt,
     ResamplesOpt,
@@ -36,6 +40,7 @@ from kick.cli_options import (
     TrustOpt,
     VerdictOpt,
     run_options,
+    split_names,
 )
 from kick.errors import KickError, SpecError
 from kick.params import parse_assignments
@@ -46,81 +51,9 @@ from kick.spec import build_run_spec, load_spec_file, mode_of
 from kick.types import ComponentSpec, RunSpec
 
 console = Console()
-err_console = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def guarded(fn: F) -> F:
-    """Turn a KickError into one red line on stderr and exit code 2; never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except KickError as e:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            err_console.print("[yellow]interrupted: records written so far are kept; rerun with --resume[/]")
-            raise typer.Exit(130) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 # ---- commands ----------------------------------------------------------------------------------
-def cmd_plugins(
-    ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
-    """List plugins, what each registers, and plugins that failed to load."""
-    ps = _plugins(ctx)
-    data = {
-        "plugins": [
-            {
-                "name": p.name,
-                "distribution": p.distribution,
-                "version": p.version,
-                "provides": p.provides,
-                "commands": p.commands,
-            }
-            for p in ps.plugins
-        ],
-        "components": [
-            {
-                "kind": e.kind,
-                "name": e.name,
-                "plugin": e.plugin,
-                "description": e.description,
-                "levels": list(e.levels),
-                "seeded": e.seeded,
-            }
-            for e in ps.registry
-        ],
-        "failures": [
-            {
-                "name": f.name,
-                "distribution": f.distribution,
-                "version": f.version,
-                "stage": f.stage,
-                "error": f.error,
-            }
-            for f in ps.failures
-        ],
-    }
-    if as_json:
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
-        return
-    from kick.console import plugins_table
-
-    console.print(plugins_table(ps))
-
-
-def _plugins(ctx: typer.Context) -> PluginSet:
-    """The plugin set `make_app` was built with (every command reads it from the context)."""
-    plugins: PluginSet = ctx.obj
-    return plugins
-
-
 def _run_common(ctx: typer.Context, spec: RunSpec, out: Path, mode: Mode, **verdict: Any) -> None:
     """`kick run` / `kick eval`: one `run()` with a progress display, then the summary table.
     `verdict`: rel_tol, abs_tol, verdict (interval|point) and resamples, as given."""
@@ -131,6 +64,8 @@ def _run_common(ctx: typer.Context, spec: RunSpec, out: Path, mode: Mode, **verd
         summary = run(spec, out, mode=mode, plugins=_plugins(ctx), progress=progress, **verdict)
     console.print(summary_table(summary))
     console.print(f"run directory: [bold]{out}[/]")
+    report_clipped(summary)
+    report_judging(summary, console)
 
 
 def cmd_eval(
@@ -149,6 +84,7 @@ def cmd_eval(
     device: DeviceOpt = None,
     revision: RevisionOpt = None,
     trust_remote_code: TrustOpt = False,
+    allow_pickle: PickleOpt = False,
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
     reference: ReferenceOpt = None,
@@ -179,6 +115,7 @@ def cmd_run(
     device: DeviceOpt = None,
     revision: RevisionOpt = None,
     trust_remote_code: TrustOpt = False,
+    allow_pickle: PickleOpt = False,
     no_dense: Annotated[bool, typer.Option("--no-dense", help="Skip the dense baseline.")] = False,
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
@@ -186,6 +123,7 @@ def cmd_run(
     abs_tol: AbsTolOpt = None,
     verdict: VerdictOpt = "interval",
     resamples: ResamplesOpt = 2000,
+    offload: OffloadOpt = False,
 ) -> None:
     """Compress in memory and evaluate, with the dense baseline in the same run."""
     opts = run_options(locals(), include_dense=not no_dense)
@@ -196,7 +134,7 @@ def cmd_run(
         raise SpecError(f"--resamples must be at least 100, got {resamples}")
     _run_common(
         ctx, run_spec, out, mode_of(resume, overwrite), rel_tol=rel_tol, abs_tol=abs_tol, verdict=verdict,
-        resamples=resamples,
+        resamples=resamples, offload=offload,
     )  # fmt: skip
 
 
@@ -211,8 +149,10 @@ def cmd_compress(
     device: DeviceOpt = None,
     revision: RevisionOpt = None,
     trust_remote_code: TrustOpt = False,
+    allow_pickle: PickleOpt = False,
     overwrite: OverwriteOpt = False,
     save_dtype: SaveDtypeOpt = None,
+    offload: OffloadOpt = False,
 ) -> None:
     """Compress and save a folder AutoModelForCausalLM.from_pretrained loads (gptq/rtn: packed)."""
     from kick.compress import compress_to_folder
@@ -220,7 +160,7 @@ def cmd_compress(
     run_spec = build_run_spec(file={}, **run_options(locals(), include_dense=False))
     with console.status(f"compressing {model} with {method}"):
         stats = compress_to_folder(
-            run_spec, out, overwrite=overwrite, plugins=_plugins(ctx), save_dtype=save_dtype
+            run_spec, out, overwrite=overwrite, plugins=_plugins(ctx), save_dtype=save_dtype, offload=offload
         )
     from kick.console import compression_table
 
@@ -255,6 +195,8 @@ def cmd_sweep(
     calibration_seed: Annotated[
         list[int] | None, typer.Option("--calibration-seed", help="Calibration seed (repeatable).")
     ] = None,
+    dtype: DtypeOpt = None,
+    device: DeviceOpt = None,
     rel_tol: Annotated[
         float | None, typer.Option("--rel-tol", help="'Matches dense' tolerance, relative.")
     ] = None,
@@ -263,10 +205,16 @@ def cmd_sweep(
     resamples: Annotated[int | None, typer.Option("--resamples", help="Bootstrap resamples.")] = None,
     resume: ResumeOpt = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Redo cells whose spec changed.")] = False,
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
+    cpus_per_cell: CpusOpt = None,
+    gpus_per_cell: GpusOpt = None,
+    offload: OffloadOpt = False,
 ) -> None:
     """Sweep models x methods x levels x tasks (dense once per model); resumable."""
     from kick.console import SweepRichProgress
     from kick.sweep import run_sweep
+    from kick.sweep_ray import make_executor
     from kick.sweep_spec import levels_from, merge_sweep_options, parse_sweep_spec, seeded_from
 
     data = merge_sweep_options(
@@ -276,7 +224,7 @@ def cmd_sweep(
         sparsity=sparsity,
         patterns=pattern,
         bits=bits,
-        tasks=task,
+        tasks=split_names(task) or None,
         params=param,
         task_params=task_param,
         limit=limit,
@@ -288,17 +236,32 @@ def cmd_sweep(
         verdict=verdict,
         resamples=resamples,
     )
+    data.update({k: v for k, v in (("dtype", dtype), ("device", device)) if v is not None})
     sweep = parse_sweep_spec(data, levels_of=levels_from(_plugins(ctx)), seeded_of=seeded_from(_plugins(ctx)))
+    runner = make_executor(
+        executor, address=address, cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell
+    )
     with SweepRichProgress(console) as progress:
         result = run_sweep(
-            sweep, out, mode=mode_of(resume, overwrite), plugins=_plugins(ctx), progress=progress
-        )
+            sweep, out, mode=mode_of(resume, overwrite), plugins=_plugins(ctx), progress=progress,
+            executor=runner, offload=offload,
+        )  # fmt: skip
     t = result.timings
     console.print(
         f"sweep directory: [bold]{out}[/]  ({t.total:.1f}s: load {t.load:.1f}s, compress {t.compress:.1f}s, "
         f"model calls {t.model_calls:.1f}s, sweep overhead {t.overhead:.2f}s)"
     )
     console.print(f"next: kick report {out}")
+    if result.failed:
+        for c in result.failed:
+            err_console.print(
+                f"[bold red]failed:[/] {c['id']}: {c['error']}", highlight=False, soft_wrap=True
+            )
+        err_console.print(
+            f"[bold red]error:[/] {len(result.failed)} of {len(result.cells)} cells failed (listed above); "
+            f"the others finished. Fix the cause and rerun with --resume", highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        raise typer.Exit(1)
 
 
 def cmd_report(
@@ -324,6 +287,8 @@ def cmd_report(
     files = report_dir(run_dir, out, rel_tol=rel_tol, abs_tol=abs_tol, verdict=verdict)
     for t in files.tables:
         console.print(report_table(t))
+    for note in files.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
     console.print(f"report: [bold]{files.files[0]}[/] ({len(files.files)} files)")
 
 
@@ -346,13 +311,8 @@ def cmd_judge(
     with RichProgress(console) as progress:
         summary = rejudge(run_dir, spec, force=force, plugins=_plugins(ctx), progress=progress)
     console.print(summary_table(summary))
-    usage = (summary.get("judge") or {}).get("usage") or {}
-    if usage:
-        console.print(
-            f"judge requests: {usage.get('requests', 0)} sent, {usage.get('cached', 0)} from cache; "
-            f"tokens: {usage.get('prompt_tokens', 0)} prompt, {usage.get('completion_tokens', 0)} completion"
-        )
     console.print(f"run directory: [bold]{run_dir}[/]")
+    report_judging(summary, console)
 
 
 def make_app(plugins: PluginSet | None = None, *, load_plugin_commands: bool = True) -> typer.Typer:
@@ -375,10 +335,22 @@ def make_app(plugins: PluginSet | None = None, *, load_plugin_commands: bool = T
     )
 
     @app.callback()
-    def _root(ctx: typer.Context) -> None:
+    def _root(
+        ctx: typer.Context,
+        verbose: Annotated[
+            bool,
+            typer.Option("--verbose", "-v", help="Also show the libraries' own progress bars and warnings "
+                         "(transformers, datasets, huggingface_hub)."),
+        ] = False,
+    ) -> None:  # fmt: skip
         ctx.obj = ps
+        if not verbose:
+            from kick.console import quiet_libraries
+
+            quiet_libraries()
 
     app.command("plugins")(guarded(cmd_plugins))
+    app.command("list")(guarded(cmd_list))
     app.command("eval")(guarded(cmd_eval))
     app.command("run")(guarded(cmd_run))
     app.command("compress")(guarded(cmd_compress))
@@ -394,5 +366,6 @@ def make_app(plugins: PluginSet | None = None, *, load_plugin_commands: bool = T
     return app
 
 
-def main() -> None:
-    make_app()()
+def main(plugins: PluginSet | None = None) -> None:
+    """The `kick` executable: every installed plugin, errors as one line (`kick.cli_errors`)."""
+    run_app(make_app(plugins))

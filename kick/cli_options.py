@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
 
+from kick.types import ModelSpec, RunSpec
+
+
+def _default(cls: type, name: str) -> str:
+    """kick's own default for an option left unset (shown by --help; one source: the spec types)."""
+    return str(next(f.default for f in dataclasses.fields(cls) if f.name == name))
+
+
+def split_names(items: Iterable[str] | None) -> list[str]:
+    """Repeated options that may also hold comma-separated names: ['a,b', 'c'] -> ['a', 'b', 'c']."""
+    return [n.strip() for item in items or () for n in item.split(",") if n.strip()]
+
+
 ParamOpt = Annotated[
     list[str] | None, typer.Option("--param", "-p", help="Method parameter key=value (repeatable).")
 ]
-TaskOpt = Annotated[list[str] | None, typer.Option("--task", "-t", help="Task name (repeatable).")]
+TaskOpt = Annotated[
+    list[str] | None, typer.Option("--task", "-t", help="Task name: repeatable, or comma-separated (a,b,c).")
+]
 TaskParamOpt = Annotated[
     list[str] | None, typer.Option("--task-param", help="Task parameter TASK.key=value (repeatable).")
 ]
@@ -22,13 +38,45 @@ JudgeParamOpt = Annotated[
 SpecOpt = Annotated[
     Path | None, typer.Option("--spec", help="TOML file with the same structure as the options.")
 ]
-LimitOpt = Annotated[int | None, typer.Option("--limit", help="Evaluate at most N samples per task.")]
-BatchOpt = Annotated[int | None, typer.Option("--batch-size", help="Batch size for generation and scoring.")]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed for sampling, subsets and calibration.")]
-DtypeOpt = Annotated[str | None, typer.Option("--dtype", help="float32, bfloat16 or float16.")]
-DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1 ...")]
+LimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--limit", show_default="all",
+        help="Evaluate N samples per task: a random subset drawn with --seed (the same N and seed give "
+        "the same items), kept in source order.",
+    ),
+]  # fmt: skip
+BatchOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--batch-size",
+        help="Batch size for generation and scoring.",
+        show_default=_default(RunSpec, "batch_size"),
+    ),
+]
+SeedOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--seed", help="Seed for sampling, subsets and calibration.", show_default=_default(RunSpec, "seed")
+    ),
+]
+DtypeOpt = Annotated[
+    str | None,
+    typer.Option("--dtype", help="float32, bfloat16 or float16.", show_default=_default(ModelSpec, "dtype")),
+]
+DeviceOpt = Annotated[
+    str | None,
+    typer.Option("--device", help="cpu, cuda, cuda:1 ...", show_default=_default(ModelSpec, "device")),
+]
 RevisionOpt = Annotated[str | None, typer.Option("--revision", help="Hub revision (branch, tag or commit).")]
 TrustOpt = Annotated[bool, typer.Option("--trust-remote-code", help="Allow custom model code from the Hub.")]
+PickleOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-pickle",
+        help="Load a pickle checkpoint (.bin), which can run code; default: safetensors only.",
+    ),
+]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing run in --out.")]
 RelTolOpt = Annotated[float, typer.Option("--rel-tol", help="'Matches dense' tolerance, relative.")]
@@ -46,12 +94,22 @@ SaveDtypeOpt = Annotated[
 ]
 AbsTolOpt = Annotated[float | None, typer.Option("--abs-tol", help="'Matches dense' tolerance, absolute.")]
 
+OffloadOpt = Annotated[
+    bool, typer.Option("--offload", help="Keep decoder blocks on disk; compress one block at a time.")
+]
+ExecutorOpt = Annotated[str, typer.Option("--executor", help="Who runs the cells: local (default) or ray.")]
+AddressOpt = Annotated[
+    str | None, typer.Option("--address", help="Ray cluster HOST:PORT or auto (default: a local cluster).")
+]
+CpusOpt = Annotated[float | None, typer.Option("--cpus-per-cell", help="CPUs each Ray cell asks for (1).")]
+GpusOpt = Annotated[float | None, typer.Option("--gpus-per-cell", help="GPUs each Ray cell asks for (0).")]
+
 # the command parameters that are run options, and their build_run_spec keywords
 OPTION_NAMES = {
     "model": "model", "method": "method", "param": "params", "task": "tasks", "task_param": "task_params",
     "judge": "judge", "judge_param": "judge_params", "limit": "limit", "batch_size": "batch_size",
     "seed": "seed", "dtype": "dtype", "device": "device", "revision": "revision",
-    "trust_remote_code": "trust_remote_code",
+    "trust_remote_code": "trust_remote_code", "allow_pickle": "allow_pickle",
 }  # fmt: skip
 
 
@@ -62,4 +120,6 @@ def run_options(given: Mapping[str, Any], **fixed: Any) -> dict[str, Any]:
         k: ([] if v is None and k in ("params", "tasks", "task_params", "judge_params") else v)
         for k, v in opts.items()
     }
+    if "tasks" in opts:
+        opts["tasks"] = split_names(opts["tasks"])
     return {**opts, **fixed}

@@ -21,8 +21,8 @@ from typing import Any
 import kick
 from kick.errors import RunDirError, SpecError
 from kick.interfaces import Progress
-from kick.plugins import PluginSet
-from kick.rundir import write_json_atomic
+from kick.plugins import PluginSet, check_offload, load_plugins
+from kick.rundir import with_umask, write_json_atomic
 from kick.runner import check_spec, run
 from kick.types import RunSpec
 
@@ -59,21 +59,31 @@ def compress_to_folder(
     plugins: PluginSet | None = None,
     progress: Progress | None = None,
     save_dtype: str | None = None,
+    offload: bool = False,
 ) -> dict[str, Any]:
     """Compress and write the model to `out` atomically; returns the manifest. `save_dtype`
-    (float32, bfloat16 / bf16, float16 / fp16): the dtype of the floating-point tensors written."""
+    (float32, bfloat16 / bf16, float16 / fp16): the dtype of the floating-point tensors written.
+    `offload`: load the model with its decoder blocks on disk and compress one block at a time."""
     check_spec(spec, save_model=True)
     dtype = save_dtype_of(save_dtype)
+    if offload:
+        if dtype is not None:
+            raise SpecError("--save-dtype cannot be combined with --offload (blocks are copied as stored)")
+        plugins = plugins if plugins is not None else load_plugins()
+        check_offload(spec.model, plugins)
     if out.exists() and not overwrite:
         raise RunDirError(f"{out} already exists: pass --overwrite to replace it")
     parent = out.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+        with_umask(path=tmp, directory=True)  # the folder gets the user's umask, not mkdtemp's 0700
     except OSError as e:
         raise RunDirError(f"cannot write to {parent}: {e.strerror or e}") from None
     try:
-        summary = run(spec, tmp, plugins=plugins, progress=progress, save_model=True, save_dtype=dtype)
+        summary = run(
+            spec, tmp, plugins=plugins, progress=progress, save_model=True, save_dtype=dtype, offload=offload
+        )
         manifest = {
             "kick_version": kick.__version__,
             "spec": summary["spec"],

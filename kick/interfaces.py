@@ -92,7 +92,9 @@ class ModelBackend(Protocol):
         prefix: str = "",
         batch_size: int = 8,
     ) -> list[list[float]]:
-        """Next-token log-probabilities of each choice's first token after prefix + prompt.
+        """Log-probability of each choice as a continuation of prefix + prompt: the tokens of
+        `context + choice` after those of `context`, summed (lm-evaluation-harness's split);
+        an error when two choices tokenize to the same continuation.
 
         `prefix` is shared by all prompts, so a backend may compute it once (KV cache).
         """
@@ -132,7 +134,7 @@ class Compressor(Protocol):
     What a sweep varies (sparsity, pattern, bits) is declared when the compressor is registered:
     `register(name, factory, levels=("sparsity", "pattern"))`."""
 
-    __optional__: ClassVar[tuple[str, ...]] = ("save",)
+    __optional__: ClassVar[tuple[str, ...]] = ("check", "save")
 
     name: str
     save: Any
@@ -142,6 +144,11 @@ class Compressor(Protocol):
 
     def compress(self, model: CompressibleModel) -> Mapping[str, Any]:
         """Compress and return measured statistics (JSON-serialisable)."""
+
+    def check(self, model: CompressibleModel) -> None:
+        """Optional: raise SpecError when this compressor cannot compress `model` (an N:M
+        pattern or group size that does not divide a layer's width). The runner calls it right
+        after the model loads, before any evaluation, so a bad setting fails in seconds."""
 
 
 @runtime_checkable
@@ -153,7 +160,7 @@ class Task(Protocol):
     runner calls it once per run.
     """
 
-    __optional__: ClassVar[tuple[str, ...]] = ("primary_metric", "lower_is_better")
+    __optional__: ClassVar[tuple[str, ...]] = ("primary_metric", "lower_is_better", "judge_overrides")
 
     name: str
     judge_kind: str | None
@@ -161,6 +168,9 @@ class Task(Protocol):
     """Optional (default None): the metric the report's headline and plots use."""
     lower_is_better: Sequence[str]
     """Optional (default ()): metrics where a lower value is better (perplexity, empty rate)."""
+    judge_overrides: Mapping[str, Any] | None
+    """Optional (default None): judge settings this task's protocol needs (e.g. `swap`,
+    `temperature`), applied through the judge's `with_overrides`."""
 
     def settings(self) -> Mapping[str, Any]:
         """Data source/revision, decoding settings, prompt format: recorded in the report."""
@@ -182,7 +192,7 @@ class Task(Protocol):
 class Judge(Protocol):
     """Grades answers; returns one Judgement per item, in order, never dropping one."""
 
-    __optional__: ClassVar[tuple[str, ...]] = ("reference_answers", "bind_run_dir")
+    __optional__: ClassVar[tuple[str, ...]] = ("reference_answers", "bind_run_dir", "with_overrides")
 
     name: str
 
@@ -198,6 +208,9 @@ class Judge(Protocol):
 
     def bind_run_dir(self, run_dir: Path) -> None:
         """Optional: told which run directory it judges (where its reply cache may live)."""
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Judge:
+        """Optional: this judge with some settings replaced for one task (`Task.judge_overrides`)."""
 
 
 class Progress:

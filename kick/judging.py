@@ -6,14 +6,21 @@ when the two answer orders disagree on which answer is better. Judge scores are 
 record under `judge.<key>`; a judge failure is kept in `record.extra["judge_error"]` with the
 raw reply, never dropped. A judge's per-item details (token usage, per-order scores, parse
 retries) go to `record.extra["judge"]`.
+
+`judge_score` is a judged task's headline metric: per item the mean of the answer's criteria
+(`judge_score_ref` the reference's), with `judge_score_ratio` the paper's answer / reference. A
+task may set `judge_overrides` (e.g. its `protocol=paper`: one order, the released judge
+temperature); a judge applies them with its optional `with_overrides`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from kick.errors import DataError, SpecError
 from kick.interfaces import Judge, Progress, Task, optional_member
 from kick.rundir import RecordStore
 from kick.types import DENSE, JudgeItem, Record, Sample
@@ -102,14 +109,32 @@ def ratio_of_means(pairs: Sequence[tuple[float, float]]) -> float | None:
     return sum(a for a, _ in pairs) / ref if ref > 0 else None
 
 
+def item_score(record: Record, criteria: Sequence[str], suffix: str = "") -> float | None:
+    """The mean of one record's judge scores over `criteria` (`suffix` "_ref": the reference's)."""
+    vals = [record.scores[PREFIX + c + suffix] for c in criteria if PREFIX + c + suffix in record.scores]
+    return sum(vals) / len(vals) if vals and len(vals) == len(criteria) else None
+
+
 def judge_metrics(records: Sequence[Record]) -> dict[str, Any]:
-    """Per criterion: the answer's mean, the reference's mean and their ratio (the paper's
-    compressed / reference), plus counts: judged, failed (an error is recorded on the record),
-    position-inconsistent, and judged only after a format reminder."""
+    """`judge_score` (mean over criteria, then over items), its reference twin and ratio; per
+    criterion the answer's mean, the reference's mean and their ratio (the paper's compressed /
+    reference); counts: judged, failed (an error is recorded on the record), position-inconsistent,
+    and judged only after a format reminder."""
     judged = [r for r in records if any(k.startswith(PREFIX) for k in r.scores)]
     failed = sum(1 for r in records if "judge_error" in r.extra and not is_judged(r))
     out: dict[str, Any] = {"judged": len(judged), "judge_failed": failed}
-    for crit in judge_criteria(judged):
+    criteria = judge_criteria(judged)
+    scored = [(item_score(r, criteria), item_score(r, criteria, "_ref")) for r in judged]
+    answers = [a for a, _ in scored if a is not None]
+    if answers:
+        out["judge_score"] = sum(answers) / len(answers)
+    refs = [b for _, b in scored if b is not None]
+    if refs:
+        out["judge_score_ref"] = sum(refs) / len(refs)
+    ratio = ratio_of_means([(a, b) for a, b in scored if a is not None and b is not None])
+    if ratio is not None:
+        out["judge_score_ratio"] = ratio
+    for crit in criteria:
         key, ref_key = PREFIX + crit, PREFIX + crit + "_ref"
         vals = [r.scores[key] for r in judged if key in r.scores]
         refs = [r.scores[ref_key] for r in judged if ref_key in r.scores]
@@ -160,6 +185,72 @@ def own_reference(sample: Sample) -> list[str] | None:
     return None
 
 
+@dataclass
+class JudgeCounts:
+    """What one judging pass did with a run's records, for the user: items sent to the judge
+    and how they ended, and the records it skipped, by reason."""
+
+    asked: int = 0
+    ok: int = 0
+    failed: int = 0
+    already_judged: int = 0  # kept from an earlier pass (--force re-judges them)
+    no_reference: int = 0  # nothing to compare with: no reference answer, no dense answer
+    references: int = 0  # dense records without a reference of their own: they are the reference
+    generation_failed: int = 0  # the record has an error instead of an answer
+
+    def add(self, other: JudgeCounts) -> None:
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def to_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+    def nothing_to_judge(self) -> str | None:
+        """Why nothing was sent to the judge, in words (None when something was)."""
+        if self.asked:
+            return None
+        why = []
+        if self.already_judged:
+            why.append(f"{self.already_judged} record(s) are judged already (--force re-judges them)")
+        if self.references:
+            why.append(
+                f"{self.references} dense answer(s) are the references themselves (the compressed answers are "
+                "judged against them: run with a compression method, or give the judge a references file)"
+            )
+        if self.no_reference:
+            why.append(f"{self.no_reference} record(s) have no reference answer to judge against")
+        if self.generation_failed:
+            why.append(f"{self.generation_failed} record(s) have no answer (their generation failed)")
+        return "; ".join(why) or "no record of a judged task"
+
+
+def check_references(judge: Judge, task: str, samples: Sequence[Sample]) -> None:
+    """A judge's references file must be keyed by the task's sample ids: one that matches none
+    of them would judge nothing, so it is refused before any work."""
+    overrides = reference_overrides(judge)
+    if overrides is None or not samples:
+        return
+    ids = [s.id for s in samples]
+    if not set(ids) & set(overrides):
+        raise DataError(
+            f"judge references: none of its {len(overrides)} ids ({', '.join(sorted(overrides)[:3])} ...) is a "
+            f"sample id of task {task!r} ({', '.join(ids[:3])} ...): give a file keyed by these ids"
+        )
+
+
+def judge_for_task(judge: Judge, task: Task) -> Judge:
+    """The judge with the task's `judge_overrides` applied (the judge itself when it has none)."""
+    overrides = optional_member(task, "judge_overrides", None)
+    if not overrides:
+        return judge
+    apply = optional_member(judge, "with_overrides", None)
+    if not callable(apply):
+        raise SpecError(
+            f"task {task.name} sets judge settings {dict(overrides)} that judge {judge.name!r} cannot apply"
+        )
+    return apply(overrides)  # type: ignore[no-any-return]
+
+
 def judge_task(
     judge: Judge,
     task: Task,
@@ -170,28 +261,41 @@ def judge_task(
     progress: Progress,
     *,
     force: bool = False,
-) -> None:
-    """Judge every not-yet-judged record of a judged task (every record with `force`).
+) -> JudgeCounts:
+    """Judge every not-yet-judged record of a judged task (every record with `force`); returns
+    what it did (`JudgeCounts`).
 
     The reference is the judge's own reference file when it has one, else the sample's own
     reference answer, else the dense model's answer (then the dense variant itself is not
     judged: it is the reference)."""
     kind = task.judge_kind
     assert kind is not None
+    judge = judge_for_task(judge, task)
     by_id = {s.id: s for s in samples}
     overrides = reference_overrides(judge)
+    counts = JudgeCounts()
     for variant in variants:
-        records = [r for r in store.select(variant, task.name, list(by_id)) if force or not is_judged(r)]
+        records = []
+        for r in store.select(variant, task.name, list(by_id)):
+            if force or not is_judged(r):
+                records.append(r)
+            else:
+                counts.already_judged += 1
         items, todo = [], []
         for r in records:
             sample = by_id[r.sample_id]
             if overrides is not None:
                 ref = overrides.get(sample.id)
             elif variant == DENSE and own_reference(sample) is None:
+                counts.references += 1
                 continue  # the dense answer is the reference: nothing to judge it against
             else:
                 ref = own_reference(sample) or dense.answer(task.name, sample.id)
-            if ref is None or r.error:
+            if r.error:
+                counts.generation_failed += 1
+                continue
+            if ref is None:
+                counts.no_reference += 1
                 continue
             items.append(judge_item(kind, sample, r, ref))
             todo.append(r)
@@ -202,5 +306,9 @@ def judge_task(
         for start in range(0, len(items), 16):
             updated = run_judge(judge, items[start : start + 16], todo[start : start + 16])
             store.append(updated)
+            counts.asked += len(updated)
+            counts.ok += sum(1 for u in updated if is_judged(u))
+            counts.failed += sum(1 for u in updated if not is_judged(u))
             progress.advance(key, len(updated))
         progress.finish(key)
+    return counts

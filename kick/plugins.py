@@ -12,17 +12,20 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import Any
 
 import pluggy
 
 from kick import hookspecs
-from kick.errors import DuplicateComponentError, PluginLoadError
+from kick.errors import DuplicateComponentError, ModelLoadError, PluginLoadError, SpecError, plugin_errors
 from kick.params import suggest
 from kick.registry import Entry, Registry
 from kick.types import ModelSpec
 
 GROUP = "kick.plugins"
+BUILTIN = "kick"
+"""The distribution whose plugins are built in: they load first, so their names always win."""
 _HOOK_KIND = {
     "register_models": "model",
     "register_compressors": "compressor",
@@ -68,7 +71,9 @@ class PluginSet:
             try:
                 impl.function(app=app)
                 info.commands = True
-            except Exception as e:  # noqa: BLE001 - isolate plugin failures
+            except KeyboardInterrupt:
+                raise
+            except BaseException as e:  # noqa: BLE001 - isolate plugin failures, SystemExit included
                 self._fail(info, "adding commands", e)
 
     def _impls(self, hook: str) -> Iterable[tuple[PluginInfo, Any]]:
@@ -118,7 +123,8 @@ def load_plugins(
     skip = disabled_plugins()
     candidates: list[tuple[PluginInfo, Callable[[], object]]] = []
     seen: set[str] = set()
-    for ep in sorted(eps if eps is not None else entry_points(group=GROUP), key=lambda e: e.name):
+    found = eps if eps is not None else entry_points(group=GROUP)
+    for ep in sorted(found, key=lambda e: (_dist(e)[0] != BUILTIN, e.name)):  # built-ins first
         if ep.name in skip or ep.name in seen:
             continue
         seen.add(ep.name)
@@ -131,7 +137,9 @@ def load_plugins(
         try:
             obj = load()
             pm.register(obj, name=info.name)
-        except Exception as e:  # noqa: BLE001 - a broken plugin must not take the others down
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # noqa: BLE001 - a broken plugin (even sys.exit) must not take the others down
             result._fail(info, "loading", e)
             continue
         result.plugins.append(info)
@@ -167,17 +175,21 @@ def load_plugins(
                 probe = Registry()
                 for entry in pending:
                     probe.add(entry)
-            except DuplicateComponentError as e:
-                result._fail(info, f"registering {kind}s", e)
-                continue
-            except Exception as e:  # noqa: BLE001
+            except KeyboardInterrupt:
+                raise
+            except BaseException as e:  # noqa: BLE001 - SystemExit from a hook included
                 result._fail(info, f"registering {kind}s", e)
                 continue
             for entry in pending:
                 try:
                     registry.add(entry)
                 except DuplicateComponentError as e:
-                    result._fail(info, f"registering {kind}s", e)
+                    # the name stays with the plugin loaded first (built-ins load first): a clash
+                    # never changes which code runs; this one is reachable only by its full name
+                    registry.refuse(entry)
+                    result._fail(info, f"registering {kind}s", DuplicateComponentError(
+                        f"{e}; kept the first, use {info.name}:{entry.name} to choose this one"
+                    ))  # fmt: skip
                     continue
                 info.provides.setdefault(kind, []).append(entry.name)
     return result
@@ -205,8 +217,38 @@ FALLBACK_MODEL = "hf"
 """The loader for a name no plugin registered: a Hub id or a local folder."""
 
 
-def load_model(spec: ModelSpec, plugins: PluginSet) -> Any:
-    """Load the model `spec` names: a registered model, else a Hub id or folder (`hf`)."""
+def load_model(spec: ModelSpec, plugins: PluginSet, *, offload: bool = False) -> Any:
+    """Load the model `spec` names: a registered model, else a Hub id or folder (`hf`).
+    `offload`: leave its decoder blocks on disk (`check_offload` says whether it can)."""
     reg = plugins.registry
     name = spec.name if reg.has("model", spec.name) else FALLBACK_MODEL
-    return reg.create("model", name, spec=spec)
+    if offload:
+        check_offload(spec, plugins)
+    with plugin_errors(
+        f"model {name!r} of {reg.get('model', name).owner}", f"loading {spec.name}", ModelLoadError
+    ):
+        if offload:
+            return reg.create("model", name, spec=spec, offload=True)
+        return reg.create("model", name, spec=spec)
+
+
+def check_offload(spec: ModelSpec, plugins: PluginSet) -> None:
+    """`--offload` reads decoder blocks lazily from safetensors files: the model must be a local
+    transformers folder holding them. Raises SpecError (before any work) otherwise."""
+    if plugins.registry.has("model", spec.name) and spec.name != FALLBACK_MODEL:
+        raise SpecError(
+            f"--offload: model {spec.name!r} is loaded whole by its plugin (the embedded model is a GGUF "
+            "file, which cannot be read lazily); save it as a safetensors folder and pass the folder"
+        )
+    folder = Path(spec.name).expanduser()
+    if not folder.is_dir():
+        raise SpecError(
+            f"--offload needs a local model folder with safetensors files; {spec.name!r} is not a folder "
+            "(download a Hub model first, e.g. huggingface-cli download, and pass its folder)"
+        )
+    if not any(folder.glob("*.safetensors")):
+        found = sorted({f.suffix for f in folder.iterdir() if f.suffix in (".gguf", ".bin", ".pt", ".pth")})
+        raise SpecError(
+            f"--offload needs safetensors weights, which can be read one block at a time; {folder} has "
+            f"{', '.join(found) or 'none'} (convert it: save_pretrained(..., safe_serialization=True))"
+        )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import platform
 import random
+from collections.abc import Iterable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -33,11 +34,33 @@ def provenance(plugins: PluginSet) -> dict[str, Any]:
     }
 
 
-def run_env() -> dict[str, str]:
-    """The KICK_* settings in the environment (never a variable whose name says KEY or TOKEN)."""
+SETTINGS = (
+    "KICK_CACHE_DIR",
+    "KICK_CALIBRATION",
+    "KICK_DISABLE_PLUGINS",
+    "KICK_GENERATE",
+    "KICK_SHARED_DATA",
+    "KICK_STRICT_PLUGINS",
+)
+"""kick's own environment settings: the only variables a run records (an allow-list: a name
+such as KICK_JUDGE_SECRET says nothing about whether its value is secret)."""
+
+
+def run_env(secret_names: Iterable[str] = ()) -> dict[str, str]:
+    """kick's own settings (`SETTINGS`) as set in the environment. A variable named in
+    `secret_names` (a judge's `api_key_env`) is never recorded, nor one holding the same value."""
+    secrets = {os.environ[n] for n in secret_names if os.environ.get(n)}
     return {
-        k: v for k, v in os.environ.items() if k.startswith("KICK_") and "KEY" not in k and "TOKEN" not in k
+        k: os.environ[k]
+        for k in SETTINGS
+        if k in os.environ and k not in set(secret_names) and os.environ[k] not in secrets
     }
+
+
+def secret_env_names(params: Mapping[str, Any]) -> list[str]:
+    """The environment variables a component's parameters name as holding a secret: the value
+    of every `*_env` parameter (`api_key_env=OPENAI_API_KEY`)."""
+    return [str(v) for k, v in params.items() if k.endswith("_env") and isinstance(v, str)]
 
 
 def seed_everything(seed: int) -> None:

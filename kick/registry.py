@@ -41,7 +41,10 @@ class Entry:
 
     @property
     def owner(self) -> str:
-        return f"plugin {self.plugin!r} ({self.distribution or 'unknown distribution'})"
+        dist = (
+            f"{self.distribution} {self.version}" if self.distribution and self.version else self.distribution
+        )
+        return f"plugin {self.plugin!r} ({dist or 'unknown distribution'})"
 
     def resolve(self) -> Callable[..., Any]:
         """The factory itself, importing a `"module:attr"` target on first use."""
@@ -78,10 +81,17 @@ def missing_members(obj: Any, protocol: type) -> list[str]:
 
 
 class Registry:
-    """Components by kind and name. Registering a name twice names both owners."""
+    """Components by kind and name. Registering a name twice names both owners. A component
+    refused for its name (another plugin's holds it) is kept aside and can be chosen explicitly
+    as `plugin:name` (the plugin's entry-point name); so can any other: `prune:magnitude`."""
 
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, Entry]] = {k: {} for k in KINDS}
+        self._refused: dict[str, dict[tuple[str, str], Entry]] = {k: {} for k in KINDS}
+
+    def refuse(self, entry: Entry) -> None:
+        """Keep a component whose name was taken: reachable only as `plugin:name`."""
+        self._refused[entry.kind][(entry.plugin, entry.name)] = entry
 
     def add(self, entry: Entry) -> None:
         if entry.kind not in self._entries:
@@ -117,6 +127,8 @@ class Registry:
 
     def get(self, kind: str, name: str) -> Entry:
         entries = self._entries[kind]
+        if ":" in name:
+            return self._qualified(kind, name)
         if name not in entries:
             avail = ", ".join(sorted(entries)) or "none"
             raise UnknownComponentError(
@@ -124,7 +136,31 @@ class Registry:
             )
         return entries[name]
 
+    def _qualified(self, kind: str, qualified: str) -> Entry:
+        plugin, _, name = qualified.partition(":")
+        found = self._refused[kind].get((plugin, name))
+        entry = self._entries[kind].get(name)
+        if found is None and entry is not None and entry.plugin == plugin:
+            found = entry
+        if found is None:
+            offers = sorted(
+                f"{e.plugin}:{e.name}"
+                for e in [*self._entries[kind].values(), *self._refused[kind].values()]
+                if e.name == name or e.plugin == plugin
+            )
+            raise UnknownComponentError(
+                f"unknown {kind} {qualified!r}: no plugin {plugin!r} registers a {kind} {name!r}"
+                f"{suggest(qualified, offers)}; available: {', '.join(offers) or 'none'}"
+            )
+        return found
+
     def has(self, kind: str, name: str) -> bool:
+        if ":" in name:
+            try:
+                self._qualified(kind, name)
+            except UnknownComponentError:
+                return False
+            return True
         return name in self._entries[kind]
 
     def names(self, kind: str) -> list[str]:
@@ -133,6 +169,10 @@ class Registry:
     def __iter__(self) -> Iterator[Entry]:
         for kind in KINDS:
             yield from self._entries[kind].values()
+
+    def refused(self) -> list[Entry]:
+        """The components kept aside because their name was taken (see `refuse`)."""
+        return [e for kind in KINDS for e in self._refused[kind].values()]
 
     def create(self, kind: str, name: str, **params: Any) -> Any:
         """Build a component; what the factory returns must satisfy the kind's Protocol."""

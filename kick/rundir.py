@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import kick
+from kick.dirlock import LOCK, has_content
 from kick.errors import RunDirError
 from kick.metrics import clean_number
 from kick.types import Record, RunSpec, to_jsonable
@@ -29,10 +30,28 @@ SPEC = "spec.json"
 COMPRESSION = "compression.json"
 
 
+def umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def with_umask(fd: int | None = None, path: str | Path | None = None, *, directory: bool = False) -> None:
+    """Give a file or folder from `tempfile` (created 0600 / 0700) the mode the user's umask
+    gives any new file (0644 / 0755 under umask 022), before it is renamed into place."""
+    mode = (0o777 if directory else 0o666) & ~umask()
+    if fd is not None:
+        os.fchmod(fd, mode)
+    elif path is not None:
+        os.chmod(path, mode)
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON to a temporary file in the same folder, fsync, then rename over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with_umask(fd)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(to_jsonable(data), f, indent=2, sort_keys=False, allow_nan=False, default=str)
@@ -40,9 +59,11 @@ def write_json_atomic(path: Path, data: Any) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) and not e.filename:
+            raise OSError(e.errno, e.strerror, str(path)) from None
         raise
 
 
@@ -85,10 +106,13 @@ class RecordStore:
             self._records[rec.key] = rec
         if not lines:
             return
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write("".join(lines))
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write("".join(lines))
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:  # a torn last line is cut off when the run is resumed
+            raise OSError(e.errno, e.strerror, str(self.path)) from None
 
     def get(self, variant: str, task: str, sample_id: str) -> Record | None:
         return self._records.get((variant, task, sample_id))
@@ -107,6 +131,7 @@ class RecordStore:
     def compact(self) -> None:
         """Rewrite the file with one line per key (after re-judging), atomically."""
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        with_umask(fd)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             for rec in self._records.values():
                 f.write(json.dumps(_record_json(rec), ensure_ascii=False, default=str) + "\n")
@@ -133,17 +158,17 @@ def prepare_run_dir(out: Path, spec: RunSpec, mode: Mode) -> dict[str, Any] | No
         if dataclasses.replace(old, judge=spec.judge) != spec:
             raise RunDirError(f"{out}: only the judge may change when re-judging a run")
         return _previous_summary(out)
-    if out.exists() and any(out.iterdir()):
+    if has_content(out):
         if mode == "overwrite":
             if not spec_file.exists() and not (out / RECORDS).exists():
                 raise RunDirError(
                     f"{out} is not empty and is not a kick run directory; refusing to delete it"
                 )
-            shutil.rmtree(out)
+            clear_dir(out)
         elif mode == "resume":
             if not spec_file.exists():
                 raise RunDirError(f"{out} has no {SPEC}: nothing to resume")
-            if read_json(spec_file).get("spec") != spec.to_dict():
+            if not same_spec(read_json(spec_file).get("spec"), spec):
                 raise RunDirError(
                     f"{out} was written by a different spec; use --overwrite to start again "
                     f"or --out for a new directory"
@@ -162,6 +187,27 @@ def prepare_run_dir(out: Path, spec: RunSpec, mode: Mode) -> dict[str, Any] | No
         raise RunDirError(f"cannot write to {out}: {e.strerror or e}") from None
     write_json_atomic(spec_file, {"kick_version": kick.__version__, "spec": spec.to_dict()})
     return None
+
+
+def has_records(out: Path) -> bool:
+    """Whether any records.jsonl under `out` (a run, or a sweep's cells) holds a record."""
+    return any(p.stat().st_size > 0 for p in out.rglob(RECORDS)) if out.is_dir() else False
+
+
+def clear_dir(out: Path) -> None:
+    """Remove what a command wrote into `out`, except the lock it holds."""
+    for p in out.iterdir():
+        if p.name != LOCK:
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+
+
+def same_spec(stored: Any, spec: RunSpec) -> bool:
+    """Whether a stored spec.json `spec` is `spec`, read back as a RunSpec: a field added to kick
+    later, at its default, does not make an older run directory "a different spec"."""
+    try:
+        return isinstance(stored, dict) and RunSpec.from_dict(stored).to_dict() == spec.to_dict()
+    except (TypeError, KeyError, ValueError):
+        return False
 
 
 def _previous_summary(out: Path) -> dict[str, Any] | None:

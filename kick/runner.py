@@ -26,16 +26,17 @@ import dataclasses
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kick.errors import KickError, RunDirError, SpecError
+from kick.dirlock import has_content, writer_lock
+from kick.errors import KickError, RunDirError, SpecError, plugin_errors
 from kick.footprint import can_save, footprint, merge_footprints, peak_memory, save_compressed
-from kick.interfaces import Compressor, Judge, Progress, Task, optional_member
-from kick.judging import DenseReferences, judge_task
+from kick.interfaces import Compressor, Progress, Task, optional_member
+from kick.judging import DenseReferences, JudgeCounts, judge_task
 from kick.metrics import VerdictRule
-from kick.plugins import PluginSet, load_model, load_plugins
+from kick.model_slot import ModelSlot
+from kick.plugins import PluginSet, check_offload, load_plugins
 from kick.provenance import seed_everything
 from kick.rundir import (
     COMPRESSION,
@@ -44,6 +45,8 @@ from kick.rundir import (
     SUMMARY,
     Mode,
     RecordStore,
+    clear_dir,
+    has_records,
     prepare_run_dir,
     read_json,
     write_json_atomic,
@@ -51,53 +54,9 @@ from kick.rundir import (
 from kick.stats import StatSettings
 from kick.summary import build_summary
 from kick.types import COMPRESSED, DENSE, ComponentSpec, Level, Prediction, Record, RunSpec, Sample
+from kick.validate import Components, build_components, check_spec
 
-
-@dataclass
-class Components:
-    """What a spec names, built and validated: tasks with their samples, compressor, judge."""
-
-    tasks: list[Task]
-    samples: dict[str, list[Sample]]
-    compressor: Compressor | None
-    judge: Judge | None
-
-
-def build_components(spec: RunSpec, plugins: PluginSet) -> Components:
-    """Create every component from the spec (phase 1): a bad name or parameter fails here, in
-    a second, with one message. Each task's samples are read once, here, for the whole run."""
-    names = [t.name for t in spec.tasks]
-    if len(set(names)) != len(names):
-        raise SpecError(f"a task is listed twice: {', '.join(names)}")
-    reg = plugins.registry
-    tasks: list[Task] = []
-    for t in spec.tasks:
-        params = dict(t.params)
-        if spec.limit is not None:
-            params.setdefault("limit", spec.limit)
-        params.setdefault("seed", spec.seed)
-        tasks.append(reg.create("task", t.name, **params))
-    compressor = None
-    if spec.compression is not None:
-        compressor = reg.create("compressor", spec.compression.name, **dict(spec.compression.params))
-    judge = reg.create("judge", spec.judge.name, **dict(spec.judge.params)) if spec.judge else None
-    samples = {}
-    for task in tasks:
-        samples[task.name] = list(task.samples())
-        _check_unique_ids(task.name, samples[task.name])
-    return Components(tasks, samples, compressor, judge)
-
-
-def check_spec(spec: RunSpec, *, dense: Path | None = None, save_model: bool = False) -> None:
-    """The spec-level rules, before anything is built."""
-    if not spec.tasks and not save_model:
-        raise SpecError("no task given: pass at least one --task")
-    if not spec.include_dense and spec.compression is None:
-        raise SpecError("nothing to evaluate: no compression and the dense baseline is off")
-    if dense is not None and spec.include_dense:
-        raise SpecError("a run given a dense directory does not evaluate dense itself (include_dense=False)")
-    if save_model and spec.compression is None:
-        raise SpecError("no compression method given")
+__all__ = ["Components", "build_components", "check_spec", "rejudge", "run"]
 
 
 def run(
@@ -119,6 +78,7 @@ def run(
     force_judge: bool = False,
     verdict: VerdictRule = "interval",
     resamples: int = 2000,
+    offload: bool = False,
 ) -> dict[str, Any]:
     """Run one evaluation and write its run directory; returns the summary.
 
@@ -129,7 +89,8 @@ def run(
     `seed` is its calibration seed when the sweep varies it (`summary["cell"]["seed"]`; the task
     sampling seed stays `spec.seed`).
     `verdict` and `resamples`: how "matches dense" is decided (`kick.metrics.verdict`; the
-    bootstrap is seeded with `spec.seed`).
+    bootstrap is seeded with `spec.seed`). `offload`: a model loaded here keeps its decoder
+    blocks on disk until compressed (`kick.plugins.check_offload`).
     """
     plugins = plugins if plugins is not None else load_plugins()
     progress = progress or Progress()
@@ -140,17 +101,54 @@ def run(
             f"method {spec.compression.name if spec.compression else '?'!r} keeps its compressed layers "
             "only in memory and cannot be saved: evaluate it with kick run --method"
         )
+    if offload and model is None:
+        check_offload(spec.model, plugins)
     if mode == "rejudge" and not any(t.judge_kind for t in comps.tasks):
         names = ", ".join(t.name for t in comps.tasks)
         raise RunDirError(f"{out}: none of its tasks ({names}) is judged")
     dense_summary, dense_store = _dense_reference(dense)
+    with writer_lock(out, "kick judge" if mode == "rejudge" else None):
+        fresh = not has_content(out)
+        try:
+            return _phases(
+                spec, out, comps, plugins, model, dense, dense_summary, dense_store, mode, progress,
+                save_model=save_model, save_dtype=save_dtype, force_judge=force_judge, offload=offload,
+                summary_args=dict(rel_tol=rel_tol, abs_tol=abs_tol, rule=verdict, cell=cell, level=level,
+                                  seed=seed, stats=StatSettings(resamples=resamples, seed=spec.seed)),
+            )  # fmt: skip
+        except Exception:
+            if fresh and not has_records(out):
+                clear_dir(out)  # a run that failed before its first record leaves nothing behind
+            raise
+
+
+def _phases(
+    spec: RunSpec,
+    out: Path,
+    comps: Components,
+    plugins: PluginSet,
+    model: Any,
+    dense: Path | None,
+    dense_summary: dict[str, Any] | None,
+    dense_store: RecordStore | None,
+    mode: Mode,
+    progress: Progress,
+    *,
+    save_model: bool,
+    save_dtype: str | None,
+    force_judge: bool,
+    offload: bool,
+    summary_args: dict[str, Any],
+) -> dict[str, Any]:
+    """Phases 2-8 of `run()`, with the directory's lock held."""
     previous = prepare_run_dir(out, spec, mode)
     store = RecordStore(out / RECORDS)
     started = time.time()
     seed_everything(spec.seed)
-    loaded = _ModelSlot(spec, plugins, model, progress)
     evaluating = mode != "rejudge"
+    loaded = ModelSlot(spec, plugins, model, progress, comps if evaluating else None, offload)
 
+    counts = JudgeCounts()
     variants: list[str] = []
     measured: dict[str, Any] = {}  # footprint per variant (kick.footprint); not for kick compress
     measure = bool(comps.tasks) and not save_model
@@ -181,19 +179,26 @@ def run(
         for task in comps.tasks:
             if task.judge_kind:
                 samples = comps.samples[task.name]
-                judge_task(comps.judge, task, samples, variants, store, refs, progress, force=force_judge)
+                with plugin_errors(comps.owners.get("judge", "the judge"), "judging"):
+                    counts.add(
+                        judge_task(
+                            comps.judge, task, samples, variants, store, refs, progress, force=force_judge
+                        )
+                    )
         store.compact()
 
     # phase 8
     model_info = loaded.info() if loaded.ready or not previous else dict(previous.get("model") or {})
     summary = build_summary(
         spec, comps.tasks, comps.samples, comps.judge, store, variants, model_info, compression, plugins,
-        dense_summary=dense_summary, dense_store=dense_store, rel_tol=rel_tol, abs_tol=abs_tol,
-        rule=verdict, stats=StatSettings(resamples=resamples, seed=spec.seed), cell=cell, level=level,
-        seed=seed,
+        dense_summary=dense_summary, dense_store=dense_store, **summary_args,
     )  # fmt: skip
     summary["dense_run"] = os.path.relpath(dense, out) if dense is not None else None
     summary["footprint"] = merge_footprints(measured, variants, dense_summary, previous)
+    if comps.clipped:  # prompts longer than the context: their middle (the content) was cut
+        summary["prompts_clipped"] = dict(comps.clipped)
+    if comps.judge is not None:  # what this pass did: sent, ok, failed, skipped and why
+        summary["judging"] = {**counts.to_dict(), "nothing_to_judge": counts.nothing_to_judge()}
     if mode == "rejudge":
         summary["seconds"] = previous.get("seconds") if previous else None
         summary["judged_at"] = {"time": time.time(), "seconds": time.time() - started, "force": force_judge}
@@ -203,30 +208,9 @@ def run(
     return summary
 
 
-class _ModelSlot:
-    """The run's model: the one given, or loaded from the spec on first use."""
-
-    def __init__(self, spec: RunSpec, plugins: PluginSet, model: Any, progress: Progress) -> None:
-        self._spec, self._plugins, self._model, self._progress = spec, plugins, model, progress
-
-    @property
-    def ready(self) -> bool:
-        return self._model is not None
-
-    def get(self) -> Any:
-        if self._model is None:
-            self._progress.stage(f"loading model {self._spec.model.name}")
-            seed_everything(self._spec.seed)
-            self._model = load_model(self._spec.model, self._plugins)
-        return self._model
-
-    def info(self) -> dict[str, Any]:
-        return dict(self.get().info())
-
-
 def _compression(
     comps: Components,
-    model: _ModelSlot,
+    model: ModelSlot,
     spec: RunSpec,
     out: Path,
     store: RecordStore,
@@ -242,14 +226,15 @@ def _compression(
     if not evaluating or (reuse and done and stats_file.exists()):
         return read_json(stats_file) if stats_file.exists() else None
     assert comps.compressor is not None
-    stats = compress(comps.compressor, model.get(), spec, progress)
+    with plugin_errors(comps.owners.get("compressor", "the compressor"), "compressing"):
+        stats = compress(comps.compressor, model.get(), spec, progress)
     write_json_atomic(stats_file, stats)
     return stats
 
 
 def _evaluate_all(
     comps: Components,
-    model: _ModelSlot,
+    model: ModelSlot,
     variant: str,
     store: RecordStore,
     batch_size: int,
@@ -261,7 +246,17 @@ def _evaluate_all(
     the evaluation, weight bytes, generation speed, size on disk: `kick.footprint`)."""
     with peak_memory() as peak:
         for task in comps.tasks:
-            evaluate_task(task, comps.samples[task.name], model, variant, store, batch_size, progress)
+            who = comps.owners.get(f"task:{task.name}", f"task {task.name!r}")
+            before = model.clipped()
+            evaluate_task(
+                task, comps.samples[task.name], model, variant, store, batch_size, progress, owner=who
+            )
+            after = model.clipped()
+            if after[0] > before[0]:
+                comps.clipped[f"{variant}/{task.name}"] = {
+                    "prompts": after[0] - before[0],
+                    "tokens": after[1] - before[1],
+                }
     if not measure:
         return None
     progress.stage(f"measuring the {variant} model: generation speed, size")
@@ -289,11 +284,13 @@ def compress(compressor: Compressor, model: Any, spec: RunSpec, progress: Progre
 def evaluate_task(
     task: Task,
     samples: Sequence[Sample],
-    model: _ModelSlot,
+    model: ModelSlot,
     variant: str,
     store: RecordStore,
     batch_size: int,
     progress: Progress,
+    *,
+    owner: str = "the task",
 ) -> None:
     """Predict and score every sample of `task` not yet in the store, in chunks, appending as we go."""
     done = store.done_ids(variant, task.name)
@@ -304,7 +301,9 @@ def evaluate_task(
     chunk = max(1, batch_size) * 4
     for start in range(0, len(todo), chunk):
         part = todo[start : start + chunk]
-        preds = task.predict(model.get(), part, batch_size=batch_size)
+        ready = model.get()
+        with plugin_errors(owner, "predicting"):
+            preds = task.predict(ready, part, batch_size=batch_size)
         if len(preds) != len(part):
             raise KickError(f"task {task.name!r} returned {len(preds)} predictions for {len(part)} samples")
         store.append(make_record(variant, task, s, p) for s, p in zip(part, preds, strict=True))
@@ -314,14 +313,6 @@ def evaluate_task(
 
 def _all_done(store: RecordStore, variant: str, task: str, samples: Sequence[Sample]) -> bool:
     return store.done_ids(variant, task) >= {s.id for s in samples}
-
-
-def _check_unique_ids(task: str, samples: Sequence[Sample]) -> None:
-    seen: set[str] = set()
-    for s in samples:
-        if s.id in seen:
-            raise KickError(f"task {task!r} has two samples with id {s.id!r}")
-        seen.add(s.id)
 
 
 def make_record(variant: str, task: Task, sample: Sample, pred: Prediction) -> Record:

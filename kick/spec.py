@@ -3,7 +3,7 @@ options (options win). The result is a validated, frozen `RunSpec`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,58 @@ def load_spec_file(path: Path | None) -> dict[str, Any]:
             return tomllib.load(f)
     except FileNotFoundError:
         raise SpecError(f"spec file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as e:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise SpecError(f"spec file {path}: {e}") from None
+    except OSError as e:
+        raise SpecError(f"spec file {path}: cannot read it: {e.strerror or e}") from None
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_table(v: Any) -> bool:
+    return isinstance(v, Mapping)
+
+
+KINDS: dict[str, Callable[[Any], bool]] = {
+    "text": lambda v: isinstance(v, str),
+    "an integer": _is_int,
+    "true or false": lambda v: isinstance(v, bool),
+    "a number": lambda v: _is_int(v) or isinstance(v, float),
+    "a table": _is_table,
+    "a table of tables": lambda v: _is_table(v) and all(_is_table(x) for x in v.values()),
+    "a list of names": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+    "a name or a list of names": lambda v: isinstance(v, str) or KINDS["a list of names"](v),
+    "a name or a table": lambda v: isinstance(v, str) or _is_table(v),
+    "a list of names or tables": lambda v: (
+        isinstance(v, list) and all(isinstance(x, (str, Mapping)) for x in v)
+    ),
+    "a list of tables": lambda v: isinstance(v, list) and all(_is_table(x) for x in v),
+}
+"""What a spec value may be, by the words an error message uses for it."""
+
+
+def check_types(data: Mapping[str, Any], kinds: Mapping[str, str], where: str) -> None:
+    """One SpecError for the first value of `data` that is not of its kind (`KINDS`), so a
+    wrong type in a TOML spec is one line, never a traceback later."""
+    for key, kind in kinds.items():
+        if key in data and not KINDS[kind](data[key]):
+            shown = repr(data[key])
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise SpecError(f"{where}: {key} must be {kind}, got {shown}")
+
+
+RUN_TYPES = {
+    "model": "a name or a table", "method": "text", "params": "a table", "tasks": "a list of names",
+    "task_params": "a table of tables", "judge": "text", "judge_params": "a table", "limit": "an integer",
+    "batch_size": "an integer", "seed": "an integer", "dtype": "text", "device": "text", "revision": "text",
+    "trust_remote_code": "true or false", "allow_pickle": "true or false",
+}  # fmt: skip
+MODEL_TYPES = {
+    "name": "text", "dtype": "text", "device": "text", "revision": "text", "trust_remote_code": "true or false",
+    "allow_pickle": "true or false",
+}  # fmt: skip
 
 
 RUN_KEYS = {
@@ -43,6 +93,7 @@ RUN_KEYS = {
     "device",
     "revision",
     "trust_remote_code",
+    "allow_pickle",
 }
 
 
@@ -63,6 +114,7 @@ def build_run_spec(
     device: str | None = None,
     revision: str | None = None,
     trust_remote_code: bool = False,
+    allow_pickle: bool = False,
     include_dense: bool = True,
 ) -> RunSpec:
     """Merge a spec file with command-line options (options win) into one validated RunSpec.
@@ -72,6 +124,7 @@ def build_run_spec(
         raise SpecError(
             f"spec file: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(RUN_KEYS))}"
         )
+    check_types(file, RUN_TYPES, "spec file")
     model_cfg = file.get("model", DEFAULT_MODEL)
     model_fields: dict[str, Any] = {"name": model_cfg} if isinstance(model_cfg, str) else dict(model_cfg)
     if model:
@@ -83,6 +136,9 @@ def build_run_spec(
             model_fields[key] = file[key]
     if trust_remote_code or file.get("trust_remote_code"):
         model_fields["trust_remote_code"] = True
+    if allow_pickle or file.get("allow_pickle"):
+        model_fields["allow_pickle"] = True
+    check_types(model_fields, MODEL_TYPES, "spec file: model")
     try:
         model_spec = ModelSpec(**model_fields)
     except TypeError as e:

@@ -12,7 +12,7 @@ from kick.judging import judge_metrics
 from kick.metrics import VerdictRule, clean_number, compare
 from kick.paired import paired_differences
 from kick.plugins import PluginSet
-from kick.provenance import provenance, run_env
+from kick.provenance import provenance, run_env, secret_env_names
 from kick.rundir import RecordStore
 from kick.stats import StatSettings
 from kick.types import COMPRESSED, DENSE, Level, Record, RunSpec, Sample
@@ -98,5 +98,5 @@ def build_summary(
         "tasks": entries,
         "provenance": provenance(plugins),
         "seed": spec.seed,
-        "env": run_env(),
+        "env": run_env(secret_env_names(spec.judge.params) if spec.judge else ()),
     }

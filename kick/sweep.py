@@ -21,25 +21,41 @@ replaces exactly those cells.
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import kick
-from kick.copies import FreshModels, TimedModel, Timings, available_bytes, copy_fits, param_bytes, timed
-from kick.errors import RunDirError
+from kick.copies import FreshModels, TimedModel, available_bytes, copy_fits, param_bytes, timed
+from kick.dirlock import has_content, writer_lock
+from kick.errors import KickError, RunDirError
+from kick.executor import CellState, Executor, PlannedCell, Prefixed, SweepJob, SweepResult, cell_info, plan
 from kick.interfaces import Progress
-from kick.plugins import PluginSet, load_model, load_plugins
+from kick.plugins import PluginSet, check_offload, load_model, load_plugins
 from kick.provenance import seed_everything
-from kick.rundir import COMPRESSION, RECORDS, SPEC, SUMMARY, StartMode, read_json, write_json_atomic
+from kick.rundir import (
+    COMPRESSION,
+    RECORDS,
+    SPEC,
+    SUMMARY,
+    StartMode,
+    clear_dir,
+    has_records,
+    read_json,
+    same_spec,
+    write_json_atomic,
+)
 from kick.runner import build_components, run
-from kick.sweep_spec import Cell, SweepSpec, cell_run_spec, dense_run_spec, model_slug
-from kick.types import COMPRESSED, DENSE, ModelSpec, RunSpec
+from kick.sweep_spec import SweepSpec
+from kick.types import ModelSpec, RunSpec
+from kick.validate import check_model
+
+__all__ = ["PlannedCell", "SweepResult", "plan", "run_sweep", "LocalExecutor", "CellState"]
 
 SWEEP = "sweep.json"
 INDEX = "index.json"
@@ -49,49 +65,15 @@ ModelLoader = Callable[[ModelSpec, PluginSet], Any]
 
 
 # ---- state on disk --------------------------------------------------------------------------
-CellState = Literal["absent", "partial", "finished", "changed"]
 
 
 def cell_state(path: Path, spec: RunSpec) -> CellState:
     """Where a cell's run directory stands relative to the spec the sweep would write now."""
     if not (path / SPEC).exists():
         return "absent" if not (path / RECORDS).exists() else "changed"
-    if read_json(path / SPEC).get("spec") != spec.to_dict():
+    if not same_spec(read_json(path / SPEC).get("spec"), spec):
         return "changed"
     return "finished" if (path / SUMMARY).exists() else "partial"
-
-
-@dataclass(frozen=True)
-class PlannedCell:
-    """A cell (or the dense baseline, `cell is None`) with its run spec and directory."""
-
-    model: ModelSpec
-    cell: Cell | None
-    spec: RunSpec
-    path: Path
-
-    @property
-    def id(self) -> str:
-        return self.cell.id if self.cell else f"{model_slug(self.model.name)}/dense"
-
-    @property
-    def label(self) -> str:
-        if self.cell is None:
-            return "dense"
-        seed = f" seed {self.cell.seed}" if self.cell.seed is not None else ""
-        return f"{self.cell.method} @ {self.cell.level.label if self.cell.level else 'default'}{seed}"
-
-
-def plan(sweep: SweepSpec, out: Path) -> list[PlannedCell]:
-    """Every run directory of the sweep, dense first for each model. Pure (no I/O)."""
-    planned: list[PlannedCell] = []
-    for model in sweep.models:
-        base = out / model_slug(model.name)
-        planned.append(PlannedCell(model, None, dense_run_spec(sweep, model), base / "dense"))
-        for cell in sweep.cells:
-            if cell.model == model.name:
-                planned.append(PlannedCell(model, cell, cell_run_spec(sweep, model, cell), base / cell.name))
-    return planned
 
 
 def prepare_sweep_dir(
@@ -99,7 +81,7 @@ def prepare_sweep_dir(
 ) -> dict[str, CellState]:
     """Check the directory against the spec before any work; replace changed cells only when
     overwriting. Returns every cell's state."""
-    if out.exists() and any(out.iterdir()):
+    if has_content(out):
         if not (out / SWEEP).exists():
             raise RunDirError(f"{out} is not empty and is not a kick sweep directory")
         if mode == "new":
@@ -141,12 +123,6 @@ def _sweep_log(out: Path) -> Iterator[logging.Logger]:
 
 
 # ---- the loop -----------------------------------------------------------------------------------
-@dataclass
-class SweepResult:
-    cells: list[dict[str, Any]] = field(default_factory=list)
-    timings: Timings = field(default_factory=Timings)
-
-
 def run_sweep(
     sweep: SweepSpec,
     out: Path,
@@ -155,16 +131,49 @@ def run_sweep(
     plugins: PluginSet | None = None,
     progress: Progress | None = None,
     model_loader: ModelLoader = load_model,
+    executor: Executor | None = None,
+    offload: bool = False,
 ) -> SweepResult:
-    """Run every cell not yet finished; safe to interrupt at any point and run again."""
+    """Run every cell not yet finished; safe to interrupt at any point and run again.
+    `executor`: who runs the cells (default: this process, one after another); `offload`: each
+    cell's model is loaded with its decoder blocks left on disk (see kick_layerwise.offload)."""
     plugins = plugins if plugins is not None else load_plugins()
     progress = progress or Progress()
+    executor = executor if executor is not None else LocalExecutor(model_loader)
     planned = plan(sweep, out)
     for p in planned:  # every component is built before anything is loaded: a bad name fails in a second
         if p.cell is None:  # a model's tasks and judge, shared by all its cells
             build_components(p.spec, plugins)
         else:
             plugins.registry.create("compressor", p.cell.method, **dict(p.cell.params))
+    if offload:
+        for model in sweep.models:
+            check_offload(model, plugins)
+    executor.open(planned)  # a cluster to reach, resources that exist: before the directory is touched
+    try:
+        with writer_lock(out, "kick sweep"):
+            fresh = not has_content(out)
+            try:
+                return _sweep(sweep, out, planned, mode, plugins, progress, executor, offload)
+            except Exception:
+                if fresh and not has_records(out):
+                    clear_dir(out)  # refused before its first record (a model check): nothing left behind
+                raise
+    finally:
+        executor.close()
+
+
+def _sweep(
+    sweep: SweepSpec,
+    out: Path,
+    planned: list[PlannedCell],
+    mode: SweepMode,
+    plugins: PluginSet,
+    progress: Progress,
+    executor: Executor,
+    offload: bool,
+) -> SweepResult:
+    """`run_sweep` once validated, with the sweep directory's lock held."""
     states = prepare_sweep_dir(out, sweep, planned, mode)
     result = SweepResult()
     _write_index(out, planned, result)
@@ -172,11 +181,13 @@ def run_sweep(
     progress.start("sweep", "cells", len(planned))
     with _sweep_log(out) as log:
         finished = sum(s == "finished" for s in states.values())
-        log.info("sweep start: %d cells, %d finished, mode=%s", len(planned), finished, mode)
+        log.info(
+            "sweep start: %d cells, %d finished, mode=%s, executor=%s", len(planned), finished, mode,
+            executor.name,
+        )  # fmt: skip
+        job = SweepJob(sweep, out, planned, states, plugins, progress, result, log, offload)
         try:
-            for model in sweep.models:
-                cells = [p for p in planned if p.model == model]
-                _run_model(sweep, cells, states, plugins, progress, model_loader, result, log)
+            executor.run(job)
         except BaseException as e:
             log.error("sweep stopped: %s: %s", type(e).__name__, e)
             raise
@@ -188,131 +199,119 @@ def run_sweep(
     return result
 
 
-def _run_model(
-    sweep: SweepSpec,
-    cells: Sequence[PlannedCell],
-    states: Mapping[str, CellState],
-    plugins: PluginSet,
-    progress: Progress,
-    model_loader: ModelLoader,
-    result: SweepResult,
-    log: logging.Logger,
-) -> None:
-    """One model's cells: load once, the dense cell on the loaded model, then each compressed
-    cell on a fresh copy, compared with the dense cell's directory."""
-    dense = cells[0]
-    for p in cells:
-        if states[p.id] == "finished":
-            result.cells.append(_cell_entry(p, "finished", None))
-            progress.advance("sweep", 1)
-            progress.cell_done(p.id, read_json(p.path / SUMMARY))
-    todo = [p for p in cells if states[p.id] != "finished"]
-    if not todo:
-        return
-    timings = result.timings
-    progress.stage(f"loading model {dense.model.name}")
-    with timed(timings, "load"):
-        seed_everything(sweep.seed)
-        base = model_loader(dense.model, plugins)
-    fresh = FreshModels(
-        base, lambda: model_loader(dense.model, plugins), sweep.copy_mode,
-        fits=copy_fits(param_bytes(base), available_bytes()),
-    )  # fmt: skip
-    log.info("model %s loaded; fresh copies per cell: %s", dense.model.name, fresh.mode)
+class LocalExecutor:
+    """This process, one cell after another: for each model, load it once, the dense cell on
+    the loaded model, then each compressed cell on a fresh copy (deep copy or reload)."""
+
+    name = "local"
+
+    def __init__(self, model_loader: ModelLoader = load_model) -> None:
+        self._loader = model_loader
+
+    def open(self, planned: Sequence[PlannedCell]) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def run(self, job: SweepJob) -> None:
+        for todo in job.by_model():
+            if todo:
+                self._run_model(job, todo)
+
+    def _run_model(self, job: SweepJob, todo: Sequence[PlannedCell]) -> None:
+        sweep, plugins, progress, timings = job.sweep, job.plugins, job.progress, job.result.timings
+        dense = next(p for p in job.planned if p.model == todo[0].model and p.cell is None)
+        load = self._loader
+        if job.offload:
+            load = functools.partial(load_model, offload=True)
+        progress.stage(f"loading model {dense.model.name}")
+        with timed(timings, "load"):
+            seed_everything(sweep.seed)
+            base = load(dense.model, plugins)
+        copy_mode = "reload" if job.offload else sweep.copy_mode  # an offloaded model is read again
+        fresh = FreshModels(
+            base, lambda: load(dense.model, plugins), copy_mode,
+            fits=copy_fits(param_bytes(base), available_bytes()),
+        )  # fmt: skip
+        job.log.info("model %s loaded; fresh copies per cell: %s", dense.model.name, fresh.mode)
+        check_cells(todo, base, plugins)
+        for p in todo:
+            if p.cell is not None and job.has_failed(dense):
+                job.failed(p, f"its dense cell {dense.id} failed")
+                continue
+            if p.cell is None:
+                model = base
+            else:
+                with timed(timings, "copy"):
+                    model = fresh.take()
+            job.log.info("%s: evaluating", p.id)
+            stats_before = _mtime(p.path / COMPRESSION)
+            try:
+                summary = run_cell(
+                    p, p.path, sweep=sweep, plugins=plugins, model=TimedModel(model, timings),
+                    progress=Prefixed(progress, p.id), dense=None if p.cell is None else dense.path,
+                    partial=job.states[p.id] == "partial",
+                )  # fmt: skip
+            except KickError as e:  # this cell failed (a plugin raised, a bad level): record it, go on
+                job.failed(p, str(e))
+                continue
+            finally:
+                del model
+            if p.cell is not None and _mtime(p.path / COMPRESSION) != stats_before:  # compressed now
+                timings.compress += float((summary.get("compression") or {}).get("wall_seconds") or 0.0)
+            job.finished(p, summary)
+        if fresh.seconds:
+            job.log.info("model %s: seconds per fresh copy: %s", dense.model.name, fresh.seconds)
+
+
+def check_cells(todo: Sequence[PlannedCell], model: Any, plugins: PluginSet) -> None:
+    """What depends on the model (N:M or group size vs widths), for every cell before any runs."""
     for p in todo:
-        if p.cell is None:
-            model = base
-        else:
-            with timed(timings, "copy"):
-                model = fresh.take()
-        log.info("%s: evaluating", p.id)
-        stats_before = _mtime(p.path / COMPRESSION)
-        summary = run(
-            p.spec,
-            p.path,
-            plugins=plugins,
-            model=TimedModel(model, timings),
-            dense=None if p.cell is None else dense.path,
-            mode="resume" if states[p.id] == "partial" else "new",
-            progress=_Prefixed(progress, p.id),
-            rel_tol=sweep.rel_tol,
-            abs_tol=sweep.abs_tol,
-            verdict=sweep.verdict,
-            resamples=sweep.resamples,
-            cell=p.id,
-            level=p.cell.level if p.cell else None,
-            seed=p.cell.seed if p.cell else None,
-        )
-        del model
-        if p.cell is not None and _mtime(p.path / COMPRESSION) != stats_before:  # compressed in this run
-            timings.compress += float((summary.get("compression") or {}).get("wall_seconds") or 0.0)
-        _log_cell(log, p, summary)
-        result.cells.append(_cell_entry(p, "done", summary))
-        progress.advance("sweep", 1)
-        progress.cell_done(p.id, summary)
-    if fresh.seconds:
-        log.info("model %s: seconds per fresh copy: %s", dense.model.name, fresh.seconds)
+        if p.cell is not None:
+            who = f"compressor {p.cell.method!r} of {plugins.registry.get('compressor', p.cell.method).owner}"
+            check_model(
+                plugins.registry.create("compressor", p.cell.method, **dict(p.cell.params)), model, who
+            )
+
+
+def run_cell(
+    p: PlannedCell,
+    path: Path,
+    *,
+    sweep: SweepSpec,
+    plugins: PluginSet,
+    model: Any,
+    progress: Progress,
+    dense: Path | None,
+    partial: bool,
+) -> dict[str, Any]:
+    """One cell's `run()` with the sweep's verdict settings, whichever executor runs it."""
+    return run(
+        p.spec, path, plugins=plugins, model=model, dense=dense, mode="resume" if partial else "new",
+        progress=progress, rel_tol=sweep.rel_tol, abs_tol=sweep.abs_tol, verdict=sweep.verdict,
+        resamples=sweep.resamples, cell=p.id, level=p.cell.level if p.cell else None,
+        seed=p.cell.seed if p.cell else None,
+    )  # fmt: skip
 
 
 def _mtime(path: Path) -> float | None:
     return path.stat().st_mtime_ns if path.exists() else None
 
 
-def _log_cell(log: logging.Logger, p: PlannedCell, summary: Mapping[str, Any]) -> None:
-    log.info("%s: finished in %.2fs", p.id, summary["seconds"])
-    variant = DENSE if p.cell is None else COMPRESSED
-    for name, entry in summary["tasks"].items():
-        m = entry["metrics"][variant]
-        primary = entry.get("primary_metric")
-        log.info(
-            "%s: %s %s=%s n=%s errors=%s", p.id, name, primary, m.get(primary), m.get("n"), m.get("errors")
-        )
-
-
-def cell_info(p: PlannedCell) -> dict[str, Any]:
-    level = p.cell.level if p.cell else None
-    return {
-        "id": p.id,
-        "model": p.model.name,
-        "method": p.cell.method if p.cell else None,
-        "level": level.to_dict() if level else None,
-        "seed": p.cell.seed if p.cell else None,
-    }
-
-
-class _Prefixed(Progress):
-    """Gives sample-level progress keys the cell's id, so bars of different cells never collide."""
-
-    def __init__(self, inner: Progress, prefix: str) -> None:
-        self._inner, self._prefix = inner, prefix
-
-    def stage(self, text: str) -> None:
-        self._inner.stage(f"{self._prefix}: {text}")
-
-    def start(self, key: str, text: str, total: int) -> None:
-        self._inner.start(f"{self._prefix}:{key}", f"{self._prefix} {text.split(maxsplit=1)[-1]}", total)
-
-    def advance(self, key: str, n: int) -> None:
-        self._inner.advance(f"{self._prefix}:{key}", n)
-
-    def finish(self, key: str) -> None:
-        self._inner.finish(f"{self._prefix}:{key}")
-
-
-def _cell_entry(p: PlannedCell, status: str, summary: Mapping[str, Any] | None) -> dict[str, Any]:
-    entry = {**cell_info(p), "path": str(p.path), "status": status}
-    if summary is not None:
-        entry["seconds"] = summary.get("seconds")
-    return entry
-
-
 def _write_index(out: Path, planned: Sequence[PlannedCell], result: SweepResult) -> None:
     finished = {p.id for p in planned if (p.path / SUMMARY).exists()}
+    errors = {c["id"]: c["error"] for c in result.failed}
     write_json_atomic(
         out / INDEX,
         {
             "cells": [
-                {**cell_info(p), "path": str(p.path.relative_to(out)), "finished": p.id in finished}
+                {
+                    **cell_info(p),
+                    "path": str(p.path.relative_to(out)),
+                    "finished": p.id in finished,
+                    **({"error": errors[p.id]} if p.id in errors else {}),
+                }
                 for p in planned
             ],
             "last_timings": result.timings.as_dict(),

@@ -18,6 +18,7 @@ from kick.metrics import VerdictRule
 from kick.params import parse_task_assignments
 from kick.plugins import DEFAULT_MODEL, PluginSet
 from kick.reference import split_references
+from kick.spec import MODEL_TYPES, check_types
 from kick.types import ComponentSpec, Level, ModelSpec, RunSpec, Scalar, parse_pattern
 
 CopyMode = Literal["auto", "copy", "reload"]
@@ -63,39 +64,22 @@ class SweepSpec:
         return to_jsonable(self)  # type: ignore[no-any-return]
 
 
-_SWEEP_KEYS = {
-    "verdict",
-    "resamples",
-    "model",
-    "models",
-    "dtype",
-    "device",
-    "revision",
-    "trust_remote_code",
-    "methods",
-    "sparsity",
-    "patterns",
-    "bits",
-    "params",
-    "levels",
-    "cells",
-    "tasks",
-    "task_params",
-    "judge",
-    "judge_params",
-    "limit",
-    "batch_size",
-    "seed",
-    "seeds",
-    "rel_tol",
-    "abs_tol",
-    "copy",
-}
+SWEEP_TYPES = {
+    "verdict": "text", "resamples": "an integer", "model": "a name or a table",
+    "models": "a list of names or tables", "dtype": "text", "device": "text", "revision": "text",
+    "trust_remote_code": "true or false", "allow_pickle": "true or false", "methods": "a name or a list of names", "params": "a table of tables",
+    "levels": "a table of tables", "cells": "a list of tables", "tasks": "a name or a list of names",
+    "task_params": "a table of tables", "judge": "text", "judge_params": "a table", "limit": "an integer",
+    "batch_size": "an integer", "seed": "an integer", "rel_tol": "a number", "abs_tol": "a number", "copy": "text",
+}  # fmt: skip
+_SWEEP_KEYS = {*SWEEP_TYPES, "sparsity", "patterns", "bits", "seeds"}
 
 
 def model_slug(name: str) -> str:
-    """A folder name for a model id or path ('org/name' -> 'org__name')."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name.strip("/").replace("/", "__")) or "model"
+    """A folder name for a model id or path ('org/name' -> 'org__name', '../m' -> '_.__m'):
+    never '.', '..' or hidden, so every cell stays inside the sweep directory."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name.strip("/").replace("/", "__")) or "model"
+    return "_" + slug[1:] if slug.startswith(".") else slug
 
 
 def _as_list(value: Any, key: str) -> list[Any]:
@@ -176,9 +160,10 @@ def _model_specs(data: Mapping[str, Any], default_model: str) -> tuple[ModelSpec
     out = []
     for item in raw:
         fields: dict[str, Any] = {"name": item} if isinstance(item, str) else dict(item)
-        for key in ("dtype", "device", "revision", "trust_remote_code"):
+        for key in ("dtype", "device", "revision", "trust_remote_code", "allow_pickle"):
             if key in data:
                 fields.setdefault(key, data[key])
+        check_types(fields, MODEL_TYPES, f"sweep spec: model {item!r}")
         try:
             out.append(ModelSpec(**fields))
         except TypeError as e:
@@ -233,8 +218,10 @@ def explicit_cell(model: str, raw: Mapping[str, Any], base_params: Mapping[str, 
     if level is not None:
         params[level.param] = level.value
     name = raw.get("name") or (f"{method}-{level.slug}" if level else method)
-    if not re.fullmatch(r"[A-Za-z0-9._-]+", str(name)):
-        raise SpecError(f"sweep spec: cell name {name!r}: use letters, digits, '.', '_', '-'")
+    if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", str(name)):
+        raise SpecError(
+            f"sweep spec: cell name {name!r}: use letters, digits, '.', '_', '-' (not first: '.')"
+        )
     return Cell(model, method, level, tuple(sorted(params.items())), str(name))
 
 
@@ -256,6 +243,7 @@ def parse_sweep_spec(
         raise SpecError(
             f"sweep spec: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_SWEEP_KEYS))}"
         )
+    check_types(data, SWEEP_TYPES, "sweep spec")
     data, checkpoints = split_references(data)  # { model = CKPT, reference = DENSE } entries
     models = _model_specs(data, default_model)
     methods = [str(m) for m in _as_list(data.get("methods"), "methods")]

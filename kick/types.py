@@ -142,6 +142,9 @@ class ModelSpec:
     device: str = "cpu"
     revision: str | None = None
     trust_remote_code: bool = False
+    allow_pickle: bool = False
+    """Load a pickle checkpoint (`pytorch_model.bin`), which can run code: only when asked;
+    otherwise safetensors only."""
 
 
 @dataclass(frozen=True)

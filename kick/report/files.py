@@ -8,19 +8,27 @@ text, never pixels.
 
 from __future__ import annotations
 
-import base64
 import csv
 import html
 import io
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from kick.errors import RunDirError
 from kick.metrics import VerdictRule, as_number
 from kick.report.footprints import read_rows, size_plots
+from kick.report.header import Header, header, task_settings
+from kick.report.lmeval import write_lm_eval
 from kick.report.lost import SHOWN, CellLost, knowledge_lost
 from kick.report.model import MetricCell, ReportData, TaskTable, collect, largest_matching_level, task_tables
+from kick.report.overview import FEW_WINDOWS, FLOOR_TEXT, Grid, apply_floors, overview
+from kick.report.page import html_page
 from kick.report.plots import Drawn, write_plots
 from kick.report.text import (
     MATCH,
@@ -29,10 +37,11 @@ from kick.report.text import (
     caption,
     fmt_cell,
     fmt_value,
+    grid_text,
+    headers,
     level_text,
     matching_lines,
     matching_title,
-    table_lines,
     table_rows,
 )
 from kick.rundir import write_json_atomic
@@ -47,17 +56,19 @@ def _lost_for(t: TaskTable, lost: Sequence[CellLost]) -> list[CellLost]:
 
 # ---- Markdown / CSV / JSON -----------------------------------------------------------------------
 def _md(text: str) -> str:
-    return text.replace("|", "\\|")
+    """Text from a run (a model name, a question, an answer) as Markdown: HTML in it is shown,
+    never rendered (a Markdown viewer renders raw HTML), and `|` does not split a table cell."""
+    return html.escape(str(text), quote=False).replace("|", "\\|")
 
 
 def lost_markdown(t: TaskTable, lost: Sequence[CellLost]) -> list[str]:
     cells = _lost_for(t, lost)
     if not cells:
         return []
-    lines = ["", f"### Knowledge lost: {t.task} (`{cells[0].metric}`: dense right, compressed wrong)"]
+    lines = ["", f"### Knowledge lost: {_md(t.task)} (`{cells[0].metric}`: dense right, compressed wrong)"]
     for c in cells:
         shown = f", the first {SHOWN}" if len(c.items) > SHOWN else ""
-        lines += ["", f"**{c.label}**: {len(c.items)} of {c.paired} items lost{shown}", ""]
+        lines += ["", f"**{_md(c.label)}**: {len(c.items)} of {c.paired} items lost{shown}", ""]
         if c.items:
             lines += ["| id | question | dense | compressed | reference |", "|---|---|---|---|---|"]
             lines += [
@@ -68,25 +79,76 @@ def lost_markdown(t: TaskTable, lost: Sequence[CellLost]) -> list[str]:
     return lines
 
 
+def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    out = ["| " + " | ".join(_md(h) for h in head) + " |", "|" + "---|" * len(head)]
+    return out + ["| " + " | ".join(_md(x) for x in r) + " |" for r in rows]
+
+
+def header_markdown(h: Header) -> list[str]:
+    lines = (
+        ["## Provenance", ""] + [f"- model: {_md(m)}" for m in h.models] + [f"- versions: {h.versions}", ""]
+    )
+    rows = [
+        [t.task, t.source, (t.sha256 or "-")[:12], str(t.n if t.n is not None else "-"), t.protocol]
+        for t in h.tasks
+    ]
+    lines += _md_table(["task", "data source", "sha256", "n", "protocol"], rows)
+    if h.cells:
+        rows = [
+            [c.label, "-" if c.sparsity is None else f"{c.sparsity:.2%}", c.nm or "-", c.bits or "-",
+             c.calibration or "none", "-" if c.seconds is None else f"{c.seconds:.1f}"]
+            for c in h.cells
+        ]  # fmt: skip
+        lines += ["", "Measured compression per cell:", ""]
+        lines += _md_table(["cell", "sparsity", "N:M check", "bits", "calibration", "seconds"], rows)
+    return [*lines, ""]
+
+
+def overview_markdown(g: Grid) -> list[str]:
+    head = ["configuration"]
+    for c in g.columns:
+        head.append(f"{c.task} ({c.metric})" + (f" [{FLOOR_TEXT}]" if c.floor is not None else ""))
+    rows = [[r.label, *(grid_text(c, col, dense=i == 0) for c, col in zip(r.cells, g.columns, strict=True))]
+            for i, r in enumerate(g.rows)]  # fmt: skip
+    lines = ["## Overview", "", *_md_table(head, rows), ""]
+    lines += [
+        f"Warning: {c.task} rests on {c.n} window(s) of text (fewer than {FEW_WINDOWS})."
+        for c in g.few_windows
+    ]
+    return [*lines, ""]
+
+
 def markdown(
     tables: Sequence[TaskTable],
     images: Mapping[tuple[str, str], str] | None = None,
     lost: Sequence[CellLost] = (),
+    head: Header | None = None,
+    grid: Grid | None = None,
 ) -> str:
     lines = ["# kick report", ""]
+    lines += header_markdown(head) if head is not None else []
+    lines += overview_markdown(grid) if grid is not None else []
     for t in tables:
-        lines += [f"## {t.task} ({t.model})", "", f"_{caption(t)}_", ""]
-        header = ["configuration", *t.metrics]
-        lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "---|" * len(header))
-        for row in table_rows(t):
-            lines.append("| " + " | ".join(row) + " |")
+        lines += [f"## {_md(t.task)} ({_md(t.model)})", "", f"_{_md(caption(t))}_", ""]
+        if t.floors:
+            lines += [f"**{FLOOR_TEXT}** on {_md(', '.join(t.floors))}.", ""]
+        names, rows = headers(t), table_rows(t)
+        head_cols = [
+            0,
+            *(t.metrics.index(m) + 1 for m in t.headline()),
+            *range(len(t.metrics) + 1, len(names)),
+        ]
+        lines += _md_table([names[j] for j in head_cols], [[r[j] for j in head_cols] for r in rows])
+        rest = [0, *(j for j in range(1, len(t.metrics) + 1) if j not in head_cols)]
+        if len(rest) > 1:
+            lines += ["", "Breakdown (per subject / bucket; few items each):", ""]
+            lines += _md_table([names[j] for j in rest], [[r[j] for j in rest] for r in rows])
         ml = matching_lines(t)
         if ml:
-            lines += ["", matching_title(t), ""]
-            lines += [f"- {x}" for x in ml]
+            lines += ["", _md(matching_title(t)), ""]
+            lines += [f"- {_md(x)}" for x in ml]
         if images and (t.model, t.task) in images:
-            lines += ["", f"![{t.task}]({images[(t.model, t.task)]})"]
+            lines += ["", f"![{_md(t.task)}]({images[(t.model, t.task)]})"]
         lines += lost_markdown(t, lost)
         lines.append("")
     return "\n".join(lines)
@@ -153,7 +215,12 @@ def write_csv(path: Path, tables: Sequence[TaskTable]) -> None:
     path.write_text(buf.getvalue(), encoding="utf-8")
 
 
-def report_json(tables: Sequence[TaskTable], lost: Sequence[CellLost] = ()) -> dict[str, Any]:
+def report_json(
+    tables: Sequence[TaskTable],
+    lost: Sequence[CellLost] = (),
+    head: Header | None = None,
+    grid: Grid | None = None,
+) -> dict[str, Any]:
     """The tables (every MetricCell with the CSV's fields under the same names, `interval` as
     [low, high]) and seed spreads, the largest matching level, and every item lost."""
     out_tables = []
@@ -166,6 +233,21 @@ def report_json(tables: Sequence[TaskTable], lost: Sequence[CellLost] = ()) -> d
                 cell.update(interval_low=lo, interval_high=hi)
         out_tables.append(d)
     return {
+        "provenance": to_jsonable(head) if head is not None else None,
+        "overview": {
+            "columns": to_jsonable(grid.columns),
+            "rows": [
+                {
+                    "label": r.label,
+                    "cells": [
+                        grid_text(c, col, dense=i == 0) for c, col in zip(r.cells, grid.columns, strict=True)
+                    ],
+                }
+                for i, r in enumerate(grid.rows)
+            ],
+        }
+        if grid is not None
+        else None,
         "tables": out_tables,
         "largest_matching_level": [
             {
@@ -180,86 +262,6 @@ def report_json(tables: Sequence[TaskTable], lost: Sequence[CellLost] = ()) -> d
     }
 
 
-# ---- HTML -------------------------------------------------------------------------------------
-CLASSES = {"matches": "ok", "worse": "no", "inconclusive": "unsure"}
-
-
-def _title(c: MetricCell) -> str:
-    """The tooltip of a cell: how its interval was made, and the discordant items."""
-    parts = [f"verdict: {c.verdict} ({c.rule} rule)"] if c.verdict else []
-    if c.method:
-        parts.append(f"interval: {c.method}")
-    if c.lost is not None:
-        parts.append(f"lost {c.lost}, gained {c.gained}")
-    return f" title='{html.escape('; '.join(parts))}'" if parts else ""
-
-
-def lost_html(t: TaskTable, lost: Sequence[CellLost]) -> list[str]:
-    cells = _lost_for(t, lost)
-    if not cells:
-        return []
-    e = html.escape
-    parts = [
-        f"<h3>Knowledge lost: {e(t.task)} <small>({e(cells[0].metric)}: dense right, compressed wrong)</small></h3>"
-    ]
-    for c in cells:
-        shown = f", the first {SHOWN}" if len(c.items) > SHOWN else ""
-        parts.append(
-            f"<details><summary>{e(c.label)}: {len(c.items)} of {c.paired} items lost{shown}</summary>"
-        )
-        if c.items:
-            parts.append("<table class='lost'><tr><th>id</th><th>question</th><th>dense</th><th>compressed</th>"
-                         "<th>reference</th></tr>")  # fmt: skip
-            for i in c.items[:SHOWN]:
-                cols = (i.id, i.question, i.dense_answer, i.compressed_answer, i.reference)
-                parts.append("<tr>" + "".join(f"<td>{e(x)}</td>" for x in cols) + "</tr>")
-            parts.append("</table>")
-        parts.append("</details>")
-    return parts
-
-
-def html_page(tables: Sequence[TaskTable], drawn: Sequence[Drawn], lost: Sequence[CellLost] = ()) -> str:
-    """A self-contained page: every table, the largest matching level, plots as base64 PNG, and
-    the items lost per cell."""
-    by_key = {(d.series.model, d.series.task): d for d in drawn}
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>kick report</title><style>",
-        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
-        ".ok{color:#186a1e}.no{color:#a11}.unsure{color:#8a6d00}.spread{color:#555;font-style:italic}"
-        "table.lost td{text-align:left}caption{caption-side:bottom;font-size:small;color:#555}",
-        "</style></head><body><h1>kick report</h1>",
-    ]
-    for t in tables:
-        parts.append(f"<h2>{html.escape(t.task)} <small>({html.escape(t.model)})</small></h2>")
-        parts.append(f"<table><caption>{html.escape(caption(t))}</caption><tr><th>configuration</th>")
-        parts += [f"<th>{html.escape(m)}</th>" for m in t.metrics]
-        parts.append("</tr>")
-        for line in table_lines(t):
-            parts.append("<tr class='spread'>" if line.kind == "spread" else "<tr>")
-            for j, text in enumerate(line.texts):
-                attrs = ""
-                if line.cells is not None and j > 0:
-                    c = line.cells[j - 1]
-                    cls = CLASSES.get(c.verdict or "")
-                    attrs = (f" class='{cls}'" if cls else "") + _title(c)
-                parts.append(f"<td{attrs}>{html.escape(text)}</td>")
-            parts.append("</tr>")
-        parts.append("</table>")
-        ml = matching_lines(t)
-        if ml:
-            parts.append(f"<p>{html.escape(matching_title(t))}</p><ul>")
-            parts += [f"<li>{html.escape(x)}</li>" for x in ml]
-            parts.append("</ul>")
-        d = by_key.get((t.model, t.task))
-        if d is not None:
-            b64 = base64.b64encode(d.png.read_bytes()).decode("ascii")
-            parts.append(f"<img alt='{html.escape(t.task)}' src='data:image/png;base64,{b64}'>")
-        parts += lost_html(t, lost)
-    parts.append("</body></html>")
-    return "".join(parts)
-
-
 # ---- all of it --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ReportFiles:
@@ -267,6 +269,7 @@ class ReportFiles:
     drawn: list[Drawn]
     files: list[Path]
     lost: list[CellLost]
+    notes: list[str]  # what could not be done (a missing optional dependency)
 
 
 def write_report(
@@ -283,19 +286,65 @@ def write_report(
     report.json, with a plot of score against size on disk per task."""
     rel = rel_tol if rel_tol is not None else float(data.tolerance.get("relative", 0.05))
     ab = abs_tol if abs_tol is not None else data.tolerance.get("absolute")
-    tables = task_tables(data, rel_tol=rel, abs_tol=ab, rule=verdict)
+    tables = apply_floors(
+        task_tables(data, rel_tol=rel, abs_tol=ab, rule=verdict), task_settings(data.summaries)
+    )
     lost = knowledge_lost(data.results)
-    out.mkdir(parents=True, exist_ok=True)
-    drawn = write_plots(tables, out / "plots")
-    images = {(d.series.model, d.series.task): str(d.svg.relative_to(out)) for d in drawn}
-    (out / "report.md").write_text(markdown(tables, images, lost), encoding="utf-8")
-    write_csv(out / "report.csv", tables)
-    write_json_atomic(out / "report.json", {**report_json(tables, lost), "footprints": list(footprints)})
-    (out / "report.html").write_text(html_page(tables, drawn, lost), encoding="utf-8")
+    head, grid = header(data.summaries), overview(tables)
+    notes = []
+    with staged_folder(out) as tmp:  # a report killed midway leaves the previous one, whole
+        try:
+            drawn = write_plots(tables, tmp / "plots")
+            sized = size_plots(footprints, tmp / "plots")
+        except ImportError as e:  # the plots extra is not installed: the tables still carry everything
+            if not (e.name or "").startswith("matplotlib"):
+                raise
+            drawn, sized = [], []
+            notes.append("plots not drawn: matplotlib is not installed (pip install 'kick[plots]')")
+        images = {(d.series.model, d.series.task): str(d.svg.relative_to(tmp)) for d in drawn}
+        (tmp / "report.md").write_text(markdown(tables, images, lost, head, grid), encoding="utf-8")
+        write_csv(tmp / "report.csv", tables)
+        write_json_atomic(
+            tmp / "report.json", {**report_json(tables, lost, head, grid), "footprints": list(footprints)}
+        )
+        (tmp / "report.html").write_text(html_page(tables, drawn, lost, head, grid), encoding="utf-8")
+        lm_eval = [out / p.relative_to(tmp) for p in write_lm_eval(data, tmp / "lm_eval")]
+        sized = [out / p.relative_to(tmp) for p in sized]
+    drawn = [replace(d, png=out / d.png.relative_to(tmp), svg=out / d.svg.relative_to(tmp)) for d in drawn]
     files = [out / n for n in ("report.html", "report.md", "report.csv", "report.json")]
+    files += lm_eval
     files += [p for d in drawn for p in (d.png, d.svg)]
-    files += size_plots(footprints, out / "plots")
-    return ReportFiles(tables, drawn, files, lost)
+    files += sized
+    return ReportFiles(tables, drawn, files, lost, notes)
+
+
+REPORT_FILES = ("report.json", "report.md", "report.html", "report.csv")
+
+
+@contextmanager
+def staged_folder(out: Path) -> Iterator[Path]:
+    """A temporary sibling of `out` to write the report set into; renamed into place (the old
+    report replaced) only when the block finishes, removed when it fails. Refuses an `out` that
+    is a file, or a folder with other things in it than a report (it would be replaced)."""
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"--out {out} is a file; give a folder for the report")
+    if out.is_dir() and any(out.iterdir()) and not any((out / n).is_file() for n in REPORT_FILES):
+        raise RunDirError(f"{out} is not empty and holds no kick report; refusing to replace it")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as e:
+        raise RunDirError(f"cannot write the report to {out}: {e.strerror or e}") from None
+    try:
+        yield tmp
+        old = out.with_name(f"{tmp.name}.old")
+        if out.exists():
+            os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def report_dir(run_dir: Path, out: Path | None, **options: Any) -> ReportFiles:

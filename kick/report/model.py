@@ -74,6 +74,7 @@ class Row:
     level: Level
     cells: tuple[MetricCell, ...]
     seed: int | None = None
+    counts: Mapping[str, Any] = field(default_factory=dict)  # the counters (n, errors): shown, never judged
 
     @property
     def label(self) -> str:
@@ -99,6 +100,7 @@ class TaskTable:
     level: float | None = None  # the intervals' confidence level (the runs' statistics.level)
     methods: tuple[str, ...] = ()  # how the shown intervals were computed
     spreads: tuple[SeedSpread, ...] = ()
+    floors: Mapping[str, float] = field(default_factory=dict)  # metric -> chance dense is at (overview.py)
 
     def spread(self, row: Row) -> SeedSpread | None:
         """The seed spread `row` belongs to (None: an unseeded row)."""
@@ -125,6 +127,7 @@ class ReportData:
     results: tuple[Result, ...]
     tolerance: Mapping[str, Any] = field(default_factory=dict)
     statistics: Mapping[str, Any] = field(default_factory=dict)  # the runs' (verdict rule, level ...)
+    summaries: tuple[Mapping[str, Any], ...] = ()  # as read (the provenance header's source)
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -164,6 +167,7 @@ def from_summaries(
     results: list[Result] = []
     tolerance: dict[str, Any] = {}
     statistics: dict[str, Any] = {}
+    summaries = tuple(summaries)
     for i, s in enumerate(summaries):
         run_dir = dirs[i] if dirs is not None else None
         model = (s.get("spec") or {}).get("model", {}).get("name") or s.get("model", {}).get("id", "?")
@@ -199,7 +203,7 @@ def from_summaries(
                 lower_is_better=r.lower_is_better or b.lower_is_better,
             )
         filled.append(r)
-    return ReportData(tuple(baselines.values()), tuple(filled), tolerance, statistics)
+    return ReportData(tuple(baselines.values()), tuple(filled), tolerance, statistics, summaries)
 
 
 def collect(run_dir: Path) -> ReportData:
@@ -330,6 +334,7 @@ def task_tables(
                     for m in metrics
                 ),  # fmt: skip
                 r.seed,
+                {k: r.metrics[k] for k in COUNTERS if k in r.metrics},
             )
             for r in results
         )

@@ -6,17 +6,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kick.metrics import as_number
+from kick.metrics import COUNTERS, as_number
 from kick.report.model import Level, MetricCell, TaskTable, largest_matching_level
+from kick.report.overview import FEW_WINDOWS, Column
 from kick.report.seeds import SpreadCell
 
-MATCH, UNSURE, MISS = "✓", "?", "✗"
-MARKS = {"matches": MATCH, "inconclusive": UNSURE, "worse": MISS}
+MATCH, UNSURE, MISS, FLOORED = "✓", "?", "✗", "⌀"
+MARKS = {"matches": MATCH, "inconclusive": UNSURE, "worse": MISS, "floor": FLOORED}
 METHODS = {
     "mcnemar-exact": "exact McNemar (Clopper-Pearson on the items the two models disagree on) for 0/1 scores",
     "paired-bootstrap": "paired bootstrap over items (percentile)",
     "identical": "a point where every item moved alike",
 }
+
+
+def fmt_count(x: object) -> str:
+    return str(x) if isinstance(x, int) else "-"
+
+
+def headers(t: TaskTable) -> list[str]:
+    """The column names of `table_lines(t)`: the configuration, the metrics, the counters."""
+    return ["configuration", *t.metrics, *COUNTERS]
 
 
 def fmt_value(x: float | None) -> str:
@@ -48,6 +58,20 @@ def fmt_cell(c: MetricCell) -> str:
     if c.verdict == "inconclusive" and c.n_needed is not None:
         text += f", needs ~{c.n_needed}"
     return text
+
+
+def grid_text(c: MetricCell | None, col: Column, *, dense: bool = False) -> str:
+    """An overview cell: '0.375 ✓ n=8' (score, verdict mark, items; the dense row: no mark),
+    perplexity '23.5 ✗ 1 window ⚠' (windows, warned below FEW_WINDOWS)."""
+    if c is None or c.value is None:
+        return "-"
+    n = col.n if dense or c.n is None else c.n
+    if col.unit == "windows":
+        count = f" {n} window{'' if n == 1 else 's'}" + (" ⚠" if (n or 0) < FEW_WINDOWS else "")
+    else:
+        count = f" n={n}" if n is not None else ""
+    m = "" if dense else mark(c)
+    return f"{fmt_value(c.value)}{' ' + m if m else ''}{count}"
 
 
 def fmt_spread(c: SpreadCell) -> str:
@@ -91,6 +115,11 @@ def caption(t: TaskTable) -> str:
             text += " where there is no interval (judged on the delta alone)"
     if any(r.seed is not None for r in t.rows):
         text += "; seeded rows: one per calibration seed, then their range, mean and marks"
+    if t.floors:
+        text += (
+            f"; {FLOORED} {', '.join(t.floors)}: dense at floor, cannot show a loss (the exact 95% interval of "
+            "dense's score contains chance, " + ", ".join(f"{v:g}" for v in t.floors.values()) + ")"
+        )
     return text + "; counters unmarked"
 
 
@@ -110,13 +139,17 @@ class Line:
 def table_lines(t: TaskTable) -> list[Line]:
     """A dense row, one per method @ level [seed], and after the seeds of one method @ level
     their spread."""
-    lines = [Line("dense", ["dense", *(fmt_value(as_number(t.dense.get(m))) for m in t.metrics)])]
+    counts = [fmt_count(t.dense.get(k)) for k in COUNTERS]
+    lines = [Line("dense", ["dense", *(fmt_value(as_number(t.dense.get(m))) for m in t.metrics), *counts])]
     for i, r in enumerate(t.rows):
-        lines.append(Line("row", [r.label, *(fmt_cell(c) for c in r.cells)], r.cells))
+        counts = [fmt_count(r.counts.get(k)) for k in COUNTERS]
+        lines.append(Line("row", [r.label, *(fmt_cell(c) for c in r.cells), *counts], r.cells))
         spread = t.spread(r)
         after = t.rows[i + 1] if i + 1 < len(t.rows) else None
         if spread is not None and (after is None or t.spread(after) is not spread):
-            texts = [fmt_spread(c) if (c := spread.cell(m)) else "-" for m in t.metrics]
+            texts = [fmt_spread(c) if (c := spread.cell(m)) else "-" for m in t.metrics] + [
+                "" for _ in COUNTERS
+            ]
             lines.append(Line("spread", [spread.label, *texts]))
     return lines
 
@@ -126,17 +159,40 @@ def table_rows(t: TaskTable) -> list[list[str]]:
     return [line.texts for line in table_lines(t)]
 
 
+def _levels(levels: list[str]) -> str:
+    return levels[0] if len(levels) == 1 else ", ".join(levels[:-1]) + " and " + levels[-1]
+
+
+def _phrase(lv: Level) -> str:
+    return {"sparsity": f"{lv.label} sparsity", "pattern": f"the {lv.label} pattern"}.get(lv.kind, lv.label)
+
+
+KIND_WORDS = {"sparsity": "unstructured sparsity", "pattern": "N:M pattern", "bits": "bit width"}
+
+
 def matching_lines(t: TaskTable) -> list[str]:
+    """One sentence per method: the most compressed level of each kind that still matches dense
+    with confidence ('wanda: no tested level matches dense on factoid-qa (contains).')."""
     metric = t.main_metric
     if metric is None:
         return []
+    where = f"on {t.task} ({metric})"
+    if metric in t.floors:
+        return [f"Dense is at floor {where}: no level can show a loss, so none is said to match."]
     out = []
     for method, kinds in largest_matching_level(t.rows, metric).items():
-        parts = [f"{kind}: {level_text(lv)}" for kind, lv in kinds.items()]
-        out.append(f"{method}: {'; '.join(parts)}")
+        ok = [_phrase(lv) for lv in kinds.values() if lv is not None]
+        missed = [KIND_WORDS.get(k, k) for k, lv in kinds.items() if lv is None]
+        if not ok:
+            out.append(f"{method}: no tested level matches dense {where}.")
+            continue
+        text = f"{method} still matches dense {where} at {_levels(ok)}"
+        if missed:
+            text += f", and at no tested {_levels(missed)} level"
+        out.append(text + ".")
     return out
 
 
 def matching_title(t: TaskTable) -> str:
     sure = " with confidence (✓ only)" if t.rule != "point" and t.methods else ""
-    return f"Largest level that still matches dense{sure} on `{t.main_metric}`:"
+    return f"Largest level that still matches dense{sure}:"

@@ -9,6 +9,8 @@ and assembles exactly one Judgement per item: scores, or an error with every raw
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
 import threading
 import time
@@ -23,12 +25,14 @@ from kick_judges import scoring, templates
 from kick_judges.cache import ReplyCache, cache_key, resolve_cache_dir
 from kick_judges.parsing import ParseError, parse_reply
 from kick_judges.transport import (
+    CANCELLED,
     LOCAL_DUMMY_KEY,
     Backend,
     OpenAIBackend,
     RequestBudget,
     RequestError,
     RetryPolicy,
+    cancel_requests,
     is_local_url,
     public_url,
     redact,
@@ -48,6 +52,7 @@ class CommonConfig:
     cache_dir: str = ""
     reference_guided: bool = True
     references: str = ""
+    inconsistent: Literal["average", "tie"] = "average"  # pairwise: "tie" is FastChat's rule
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -104,6 +109,10 @@ def api_key_from_env(cfg: OpenAIConfig, env: Mapping[str, str]) -> str:
         f"judge: environment variable {cfg.api_key_env} is not set; it must hold the API key for "
         f"{cfg.base_url} (or pass --param api_key_env=NAME)"
     )
+
+
+OVERRIDABLE = ("swap", "temperature", "max_tokens", "inconsistent")
+"""The judge settings a task may set for itself (`Task.judge_overrides`)."""
 
 
 # ---- one request and its outcome ---------------------------------------------------------------
@@ -270,13 +279,18 @@ class Engine:
 
     def run(self, asks: Sequence[Ask]) -> list[Outcome]:
         t0 = time.time()
+        CANCELLED.clear()  # a new pass (an earlier one may have been interrupted in this process)
         if self.cfg.concurrency == 1 or len(asks) <= 1:
             outs = [self.ask(a) for a in asks]
         else:
-            with ThreadPoolExecutor(
-                max_workers=self.cfg.concurrency, thread_name_prefix="kick-judge"
-            ) as pool:
+            pool = ThreadPoolExecutor(max_workers=self.cfg.concurrency, thread_name_prefix="kick-judge")
+            try:
                 outs = list(pool.map(self.ask, asks))
+            except KeyboardInterrupt:  # end the requests in flight now, not after their timeouts
+                cancel_requests()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown()
         with self._lock:
             self.seconds += time.time() - t0
         return outs
@@ -288,11 +302,15 @@ class Engine:
             **self.backend.info(),
             "decoding": {"temperature": self.cfg.temperature, "max_tokens": self.cfg.max_tokens},
             "swap": self.cfg.swap,
+            "inconsistent": self.cfg.inconsistent,
             "retry_parse": self.cfg.retry_parse,
             "concurrency": self.cfg.concurrency,
             "max_requests": self.cfg.max_requests,
             "cache_dir": self.cache_dir(),
-            "usage": {k: stats[k] for k in ("requests", "cached", "prompt_tokens", "completion_tokens")},
+            "usage": {
+                "sent": int(getattr(self.backend, "sent", stats["requests"])),  # answered or not
+                **{k: stats[k] for k in ("requests", "cached", "prompt_tokens", "completion_tokens")},
+            },
             "stats": stats,
             "seconds": round(self.seconds, 3),
         }
@@ -335,6 +353,18 @@ class _BaseJudge:
 
     def bind_run_dir(self, run_dir: Path) -> None:
         self.engine.bind_run_dir(run_dir)
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> _BaseJudge:
+        """This judge with some settings replaced for one task (a task's `judge_overrides`, e.g.
+        `protocol=paper`: one order, the released temperature): same backend, cache and counts."""
+        unknown = sorted(set(overrides) - set(OVERRIDABLE))
+        if unknown:
+            raise SpecError(f"judge {self.name}: cannot override {', '.join(unknown)}")
+        engine = copy.copy(self.engine)
+        engine.cfg = dataclasses.replace(self.engine.cfg, **dict(overrides))
+        judge = copy.copy(self)
+        judge.engine = engine
+        return judge
 
     def plan(self, index: int, item: JudgeItem) -> list[Ask]:
         raise NotImplementedError
@@ -420,7 +450,9 @@ class PairwiseJudge(_BaseJudge):
 
     def assemble(self, item: JudgeItem, outcomes: Sequence[tuple[Ask, Outcome]]) -> Judgement:
         oriented = [scoring.orient(o.parsed or {}, a.slot) for a, o in outcomes]
-        scores = scoring.combine_orders(oriented)
+        scores = scoring.apply_inconsistent_rule(
+            scoring.combine_orders(oriented), self.engine.cfg.inconsistent
+        )
         orders = [
             {
                 "order": a.slot,
@@ -429,7 +461,10 @@ class PairwiseJudge(_BaseJudge):
             }
             for (a, _), ori in zip(outcomes, oriented, strict=True)
         ]
-        return Judgement(item.sample_id, scores=scores, extra={"orders": orders})
+        extra: dict[str, Any] = {"orders": orders}
+        if scores.get("inconsistent") == 1.0 and self.engine.cfg.inconsistent == "tie":
+            extra["inconsistent_rule"] = "tie"
+        return Judgement(item.sample_id, scores=scores, extra=extra)
 
 
 class SingleJudge(_BaseJudge):
@@ -488,6 +523,9 @@ class LocalHFJudge:
 
     def reference_answers(self) -> dict[str, list[str]] | None:
         return self.inner.reference_answers()
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> LocalHFJudge:
+        return LocalHFJudge(self.inner.with_overrides(overrides))
 
     def judge(self, items: Sequence[JudgeItem]) -> list[Judgement]:
         return self.inner.judge(items)

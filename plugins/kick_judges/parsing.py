@@ -4,7 +4,7 @@ A parser returns the scores it read or raises `ParseError` with a short reason; 
 guesses and never returns a sentinel. The shapes accepted are the ones real GPT-4 reviews take
 in LLM-KICK's released evaluation files ("8 7", "8, 7", "(8, 7)", "9.5/10 for Assistant 1, 9/10
 for Assistant 2", four score lines for the summary criteria, a Python tuple at the end of a math
-review) and MT-Bench's "Rating: [[7]]". Scores must lie in [0, 10].
+review) and MT-Bench's "Rating: [[7]]". Scores must lie on the prompts' 1-10 scale: a 0 or an 11 is a reply that does not parse.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ _ASSISTANT_RE = re.compile(rf"assistant\s*([12])\s*:\s*{_NUM}(?:\s*/\s*10)?", re
 _RATING_RE = re.compile(rf"\[\[\s*{_NUM}\s*\]\]")
 _RATING_BACKUP_RE = re.compile(rf"\[\s*{_NUM}\s*\]")
 
-MIN_SCORE, MAX_SCORE = 0.0, 10.0
+MIN_SCORE, MAX_SCORE = 1.0, 10.0
 
 
 class ParseError(ValueError):

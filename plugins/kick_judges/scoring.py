@@ -4,6 +4,8 @@ Pairwise: each order's parsed pairs are first mapped to (judged answer, referenc
 position the judged answer had; the final score per criterion is the mean over orders, the
 reference's score is stored as `<criterion>_ref`, and `inconsistent` is 1.0 when the orders
 disagree on which answer is better (a win in one order and a tie or a loss in the other count).
+With the FastChat rule (`inconsistent="tie"`), an inconsistent item is a tie: the answer and the
+reference both get the mean of their two scores on each criterion.
 """
 
 from __future__ import annotations
@@ -54,4 +56,20 @@ def combine_turns(ratings: Mapping[int, float], suffix: str = "") -> dict[str, f
     out = {"rating" + suffix: sum(ratings.values()) / len(ratings)}
     if len(ratings) > 1:
         out.update({f"rating_t{t}{suffix}": r for t, r in sorted(ratings.items())})
+    return out
+
+
+INCONSISTENT_RULES = ("average", "tie")
+
+
+def apply_inconsistent_rule(scores: dict[str, float], rule: str) -> dict[str, float]:
+    """`average` keeps the mean over orders; `tie` (FastChat: a position-inconsistent verdict is a
+    tie) gives answer and reference the same score, their mean, on every criterion."""
+    if rule not in INCONSISTENT_RULES:
+        raise ValueError(f"unknown inconsistent rule {rule!r}")
+    if rule == "average" or scores.get("inconsistent") != 1.0:
+        return scores
+    out = dict(scores)
+    for key in [k for k in scores if k + "_ref" in scores]:
+        out[key] = out[key + "_ref"] = (scores[key] + scores[key + "_ref"]) / 2
     return out

@@ -49,6 +49,52 @@ class BudgetExhausted(RequestError):
     """The run's request budget (`max_requests`) is used up."""
 
 
+class WholeRequestTimeout(Exception):
+    """No complete reply within `timeout_s` of sending (a trickling server included); retried."""
+
+
+CANCELLED = threading.Event()
+"""Set on Ctrl-C (`cancel_requests`): every request waiting for a reply and every backoff sleep
+ends at once, so an interrupted `kick judge` exits in a moment instead of after its timeouts."""
+
+
+def cancel_requests() -> None:
+    CANCELLED.set()
+
+
+def cancellable_sleep(seconds: float) -> None:
+    if CANCELLED.wait(seconds):
+        raise RequestError("judge request cancelled (interrupted)")
+
+
+def bounded_call(fn: Callable[[], Any], timeout_s: float, poll_s: float = 0.1) -> Any:
+    """`fn()` in a daemon thread, waited for at most `timeout_s` in all. The HTTP client's own
+    timeout bounds each read, so a server sending a byte every few seconds would hold a request
+    for ever; this bounds the whole request. An abandoned call ends with its connection (its
+    reads still time out); the caller has moved on."""
+    done = threading.Event()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller below
+            box["error"] = e
+        finally:
+            done.set()
+
+    threading.Thread(target=target, daemon=True, name="kick-judge-request").start()
+    deadline = time.monotonic() + timeout_s
+    while not done.wait(max(0.0, min(poll_s, deadline - time.monotonic()))):
+        if CANCELLED.is_set():
+            raise RequestError("judge request cancelled (interrupted)")
+        if time.monotonic() >= deadline:
+            raise WholeRequestTimeout(f"no complete reply within timeout_s={timeout_s:g}")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 class RequestBudget:
     """A thread-safe count of requests sent; `limit` 0 means unlimited."""
 
@@ -139,6 +185,8 @@ def classify(exc: BaseException) -> tuple[bool, float | None, str]:
     """(retryable, Retry-After seconds, short description) for an exception from the client."""
     import openai
 
+    if isinstance(exc, WholeRequestTimeout):
+        return True, None, f"timeout ({exc})"
     if isinstance(exc, openai.APITimeoutError):
         return True, None, "timeout"
     if isinstance(exc, openai.APIConnectionError):
@@ -175,7 +223,7 @@ class OpenAIBackend:
         timeout_s: float,
         retry: RetryPolicy,
         budget: RequestBudget,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = cancellable_sleep,
     ) -> None:
         self.base_url = base_url
         self.model = model
@@ -188,6 +236,7 @@ class OpenAIBackend:
         self._client: Any = None
         self._lock = threading.Lock()
         self.retries = 0
+        self.sent = 0  # requests sent, answered or not (retries included)
 
     def info(self) -> dict[str, Any]:
         return {
@@ -214,15 +263,24 @@ class OpenAIBackend:
         client = self._get_client()
         attempt = 0
         while True:
+            if CANCELLED.is_set():
+                raise RequestError("judge request cancelled (interrupted)")
             self._budget.take()
+            with self._lock:
+                self.sent += 1
             try:
-                resp = client.chat.completions.create(
-                    model=self.model,
-                    messages=[dict(m) for m in messages],
-                    max_tokens=max_tokens,
-                    temperature=temperature,
+                resp = bounded_call(
+                    lambda: client.chat.completions.create(
+                        model=self.model,
+                        messages=[dict(m) for m in messages],
+                        max_tokens=max_tokens,
+                        temperature=temperature,
+                    ),
+                    self._timeout,
                 )
                 return _completion(resp)
+            except RequestError:
+                raise
             except Exception as exc:  # noqa: BLE001 - classified below, never swallowed
                 retryable, retry_after, what = classify(exc)
                 what = redact(what, [self._key])

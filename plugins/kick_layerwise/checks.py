@@ -33,7 +33,11 @@ def check_group_size(owner: str, group_size: int) -> None:
         raise SpecError(f"{owner}: group_size must be positive or -1 (per channel), got {group_size}")
 
 
-def check_calibration(owner: str, nsamples: int, seqlen: int, seed: int, batch_size: int) -> None:
+def check_calibration(
+    owner: str, nsamples: int, seqlen: int, seed: int, batch_size: int, sampler: str = "document"
+) -> None:
     check_positive(owner, nsamples=nsamples, seqlen=seqlen, batch_size=batch_size)
     if seed < 0:
         raise SpecError(f"{owner}: seed must be >= 0, got {seed}")
+    if sampler not in ("document", "concat"):
+        raise SpecError(f"{owner}: sampler must be document or concat, got {sampler!r}")

@@ -9,6 +9,7 @@ result (zeros, N:M groups, quantization levels, time, memory).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import resource
 import sys
 import time
@@ -24,7 +25,7 @@ from kick_layerwise import NM
 from kick_layerwise.calibration import load_calibration, model_max_positions
 from kick_layerwise.obs import small_ops_threads
 from kick_layerwise.sequential import LayerFn, Statistic, calibrate_sequentially
-from kick_layerwise.topology import Topology, find_blocks
+from kick_layerwise.topology import Block, Topology, find_blocks
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class CalibrationSettings:
     seqlen: int
     seed: int
     batch_size: int
+    sampler: str = "document"  # or "concat" (kick_layerwise.calibration)
+    hub_default: str = "c4"  # the Hub source used when `source` is None and the Hub answers
 
 
 @dataclass(frozen=True)
@@ -90,30 +93,27 @@ def peak_rss_bytes() -> int:
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
-def measure_sparsity(topology: Topology, nm: NM | None) -> dict[str, Any]:
-    layers = []
-    zeros_total = numel_total = 0
-    nm_groups = nm_bad = 0
-    for name, lin in topology.linears():
-        w = lin.weight.detach()
-        zeros = int((w == 0).sum().item())
-        layer: dict[str, Any] = {
-            "name": name,
-            "shape": list(w.shape),
-            "zeros": zeros,
-            "numel": w.numel(),
-            "sparsity": zeros / w.numel(),
-        }
-        if nm is not None:
-            n, m = nm
-            alive = (w.reshape(w.shape[0], -1, m) != 0).sum(dim=-1)
-            layer["nm_groups"] = alive.numel()
-            layer["nm_groups_violating"] = int((alive > n).sum().item())
-            nm_groups += alive.numel()
-            nm_bad += layer["nm_groups_violating"]
-        layers.append(layer)
-        zeros_total += zeros
-        numel_total += w.numel()
+def layer_sparsity(name: str, lin: nn.Linear, nm: NM | None) -> dict[str, Any]:
+    """One layer's zeros (and N:M groups that keep more than N)."""
+    w = lin.weight.detach()
+    zeros = int((w == 0).sum().item())
+    layer: dict[str, Any] = {
+        "name": name,
+        "shape": list(w.shape),
+        "zeros": zeros,
+        "numel": w.numel(),
+        "sparsity": zeros / w.numel(),
+    }
+    if nm is not None:
+        alive = (w.reshape(w.shape[0], -1, nm[1]) != 0).sum(dim=-1)
+        layer["nm_groups"] = alive.numel()
+        layer["nm_groups_violating"] = int((alive > nm[0]).sum().item())
+    return layer
+
+
+def sparsity_totals(layers: list[dict[str, Any]], nm: NM | None) -> dict[str, Any]:
+    zeros_total = sum(la["zeros"] for la in layers)
+    numel_total = sum(la["numel"] for la in layers)
     out: dict[str, Any] = {
         "layers": layers,
         "zeros": zeros_total,
@@ -123,13 +123,22 @@ def measure_sparsity(topology: Topology, nm: NM | None) -> dict[str, Any]:
         "sparsity_max_layer": max(la["sparsity"] for la in layers),
     }
     if nm is not None:
-        out["nm"] = {
-            "n": nm[0],
-            "m": nm[1],
-            "groups": nm_groups,
-            "groups_violating": nm_bad,
-            "ok": nm_bad == 0,
-        }
+        bad = sum(la["nm_groups_violating"] for la in layers)
+        groups = sum(la["nm_groups"] for la in layers)
+        out["nm"] = {"n": nm[0], "m": nm[1], "groups": groups, "groups_violating": bad, "ok": bad == 0}
+    return out
+
+
+def zeros_not_sparsity(measured: dict[str, Any]) -> dict[str, Any]:
+    """A quantizer's exact zeros are grid points that round to 0, not pruning: the same counts
+    under `zero_fraction` names, so nothing reads them as sparsity."""
+
+    def rename(d: dict[str, Any]) -> dict[str, Any]:
+        return {k.replace("sparsity", "zero_fraction"): v for k, v in d.items()}
+
+    out = rename(measured)
+    out["layers"] = [rename(layer) for layer in measured["layers"]]
+    out["zeros_note"] = "exact zeros after quantization (values rounded to 0), not pruned weights"
     return out
 
 
@@ -142,8 +151,7 @@ def max_levels_per_group(weight: torch.Tensor, group_size: int) -> int:
     return int(distinct.max().item())
 
 
-def measure_levels(topology: Topology, group_size: int, bits: int) -> dict[str, Any]:
-    per_layer = {name: max_levels_per_group(lin.weight, group_size) for name, lin in topology.linears()}
+def levels_summary(per_layer: dict[str, int], group_size: int, bits: int) -> dict[str, Any]:
     worst = max(per_layer.values())
     return {
         "bits": bits,
@@ -157,12 +165,52 @@ def measure_levels(topology: Topology, group_size: int, bits: int) -> dict[str, 
 # --- the flow -------------------------------------------------------------------------------------
 
 
+PROGRESS_LOG = (
+    "kick.progress"  # records with a `kick_progress` (key, text, done, total): kick.console draws a bar
+)
+
+
+def blocks_done(method: str, total: int) -> Callable[[int], None]:
+    """A callback reporting `k` of `total` blocks compressed, as a progress log record."""
+    log = logging.getLogger(PROGRESS_LOG)
+
+    def done(k: int) -> None:
+        info = (f"compress/{method}", f"compressing ({method}), blocks", k, total)
+        log.info("%s: %d of %d blocks compressed", method, k, total, extra={"kick_progress": info})
+
+    return done
+
+
 def lin_device(module: nn.Module) -> torch.device:
     return next(module.parameters()).device
 
 
-def run_plan(module: nn.Module, tokenizer: Any, plan: Plan) -> dict[str, Any]:
-    """Validate, compress in place, measure. Raises before modifying anything on bad input."""
+class _Measure:
+    """Measures each block right after it is compressed (while its weights are in memory, which
+    an offloaded block is only then); later blocks never change an earlier one."""
+
+    def __init__(self, plan: Plan, blocks: Any) -> None:
+        self.plan, self.blocks = plan, blocks
+        self.layers: list[dict[str, Any]] = []
+        self.levels: dict[str, int] = {}
+
+    def before(self, block: Block) -> None:
+        if self.blocks is not None:
+            self.blocks.load(block.module)
+
+    def after(self, block: Block) -> None:
+        for name, lin in block.linears.items():
+            self.layers.append(layer_sparsity(name, lin, self.plan.nm))
+            if self.plan.group_size is not None and self.plan.bits is not None:
+                self.levels[name] = max_levels_per_group(lin.weight, self.plan.group_size)
+        if self.blocks is not None:
+            self.blocks.finish(block.module)
+
+
+def run_plan(module: nn.Module, tokenizer: Any, plan: Plan, *, blocks: Any = None) -> dict[str, Any]:
+    """Validate, compress in place, measure. Raises before modifying anything on bad input.
+    `blocks`: the model's `OffloadedBlocks` when its decoder blocks are on disk (`--offload`):
+    each is read before it is compressed and written out and dropped after."""
     topology = find_blocks(module)
     check_widths(topology, nm=plan.nm, group_size=plan.group_size)
     calib = None
@@ -175,21 +223,29 @@ def run_plan(module: nn.Module, tokenizer: Any, plan: Plan) -> dict[str, Any]:
             seqlen=c.seqlen,
             seed=c.seed,
             max_positions=model_max_positions(module),
+            sampler=c.sampler,
+            hub_default=c.hub_default,
         )
+    measure = _Measure(plan, blocks)
     on_cuda = next(module.parameters()).is_cuda
     if on_cuda:
         torch.cuda.reset_peak_memory_stats()
     rss_before = _rss_bytes()
     start = time.perf_counter()
+    done = blocks_done(plan.method, len(topology.blocks))
+    done(0)
     if calib is None:
         per_block = []
         with torch.no_grad():
             for block in topology.blocks:
                 t = time.perf_counter()
+                measure.before(block)
                 with small_ops_threads(lin_device(block.module)):
                     for name, lin in block.linears.items():
                         plan.process(name, lin, None)  # type: ignore[arg-type]
+                measure.after(block)
                 per_block.append(time.perf_counter() - t)
+                done(len(per_block))
     else:
         assert plan.statistic is not None and plan.calibration is not None
         per_block = calibrate_sequentially(
@@ -199,6 +255,9 @@ def run_plan(module: nn.Module, tokenizer: Any, plan: Plan) -> dict[str, Any]:
             plan.statistic,
             plan.process,  # type: ignore[arg-type]
             batch_size=plan.calibration.batch_size,
+            before=measure.before,
+            after=measure.after,
+            on_block=done,
         )
     seconds = time.perf_counter() - start
     stats: dict[str, Any] = {
@@ -223,9 +282,12 @@ def run_plan(module: nn.Module, tokenizer: Any, plan: Plan) -> dict[str, Any]:
     }
     if hasattr(plan.config, "sparsity"):
         stats["target_sparsity"] = 1 - plan.nm[0] / plan.nm[1] if plan.nm else plan.config.sparsity
-    stats.update(measure_sparsity(topology, plan.nm))
+    measured = sparsity_totals(measure.layers, plan.nm)
+    stats.update(measured if plan.bits is None else zeros_not_sparsity(measured))
     if plan.group_size is not None and plan.bits is not None:
-        stats["quantization"] = measure_levels(topology, plan.group_size, plan.bits)
+        stats["quantization"] = levels_summary(measure.levels, plan.group_size, plan.bits)
+    if blocks is not None:
+        stats["offload"] = True  # blocks read from disk one at a time (kick_layerwise.offload)
     return stats
 
 
@@ -238,4 +300,10 @@ class LayerwiseCompressor:
     plan_fn: Callable[[Any], Plan]
 
     def compress(self, model: Any) -> Mapping[str, Any]:
-        return run_plan(model.module, model.tokenizer, self.plan_fn(self.config))
+        blocks = getattr(model, "offloaded_blocks", None)
+        return run_plan(model.module, model.tokenizer, self.plan_fn(self.config), blocks=blocks)
+
+    def check(self, model: Any) -> None:
+        """The widths check of `run_plan`, without compressing: run right after the model loads."""
+        plan = self.plan_fn(self.config)
+        check_widths(find_blocks(model.module), nm=plan.nm, group_size=plan.group_size)

@@ -22,6 +22,11 @@ from kick_layerwise.topology import Block, BlockInputs, Topology, capture_block_
 
 Statistic = Literal["norms", "hessian"]
 LayerFn = Callable[[str, nn.Linear, torch.Tensor], None]
+BlockFn = Callable[[Block], None]
+
+
+def _nothing(_block: Block) -> None:
+    pass
 
 
 class Accumulator:
@@ -79,12 +84,19 @@ def calibrate_sequentially(
     process: LayerFn,
     *,
     batch_size: int = 8,
+    before: BlockFn = _nothing,
+    after: BlockFn = _nothing,
+    on_block: Callable[[int], None] | None = None,
 ) -> list[float]:
-    """Compress every block in order on calibrated inputs; returns seconds spent per block."""
+    """Compress every block in order on calibrated inputs; returns seconds spent per block.
+    `before(block)` runs before a block is used (an offloaded block is read from disk), `after`
+    once it is compressed and its outputs computed (measured, written out, dropped);
+    `on_block(k)`: k blocks are done."""
     inputs: BlockInputs = capture_block_inputs(model, topology.blocks[0].module, input_ids, batch_size)
     seconds = []
     for block in topology.blocks:
         start = time.perf_counter()
+        before(block)
         accs, handles, new_batch = _attach(block, kind)
         try:
             for hidden, kwargs in zip(inputs.hidden, inputs.kwargs, strict=True):
@@ -102,5 +114,8 @@ def calibrate_sequentially(
         del accs
         for j, (hidden, kwargs) in enumerate(zip(inputs.hidden, inputs.kwargs, strict=True)):
             inputs.hidden[j] = run_block(block.module, hidden, kwargs)
+        after(block)
         seconds.append(time.perf_counter() - start)
+        if on_block is not None:
+            on_block(len(seconds))
     return seconds

@@ -26,6 +26,7 @@ class Family:
     model_types: tuple[str, ...]
     blocks_path: str
     linears: tuple[str, ...]
+    conv1d: bool = False  # GPT-2: the layers are transformers' Conv1D (weight stored [in, out])
 
 
 LLAMA_LINEARS = (
@@ -57,7 +58,77 @@ FAMILIES: tuple[Family, ...] = (
         "gpt_neox.layers",
         ("attention.query_key_value", "attention.dense", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h"),
     ),
+    Family(
+        "gpt2",
+        ("gpt2",),
+        "transformer.h",
+        ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"),
+        conv1d=True,
+    ),
+    Family(
+        "phi",
+        ("phi",),
+        "model.layers",
+        ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.dense", "mlp.fc1", "mlp.fc2"),
+    ),
+    Family(
+        "phi3",
+        ("phi3",),
+        "model.layers",
+        ("self_attn.qkv_proj", "self_attn.o_proj", "mlp.gate_up_proj", "mlp.down_proj"),
+    ),
 )
+SUPPORTED = tuple(t for f in FAMILIES for t in f.model_types)
+"""The model types compression supports (the README states the same list)."""
+
+
+def is_conv1d(module: Any) -> bool:
+    """transformers' Conv1D (GPT-2): a Linear whose weight is stored transposed, [in, out]."""
+    w = getattr(module, "weight", None)
+    return (
+        type(module).__name__ == "Conv1D" and isinstance(w, torch.Tensor) and w.dim() == 2
+        and getattr(module, "nf", None) == w.shape[1]
+    )  # fmt: skip
+
+
+def _transposed_state(module: nn.Module, state: dict[str, Any], prefix: str, _meta: Any) -> None:
+    key = prefix + "weight"
+    if key in state:  # saved as GPT-2 stores it, so save_pretrained gives a loadable GPT-2
+        state[key] = state[key].t().contiguous()
+
+
+def _transposed_load(module: nn.Module, state: dict[str, Any], prefix: str, *_: Any) -> None:
+    key = prefix + "weight"
+    if key in state:
+        state[key] = state[key].t()
+
+
+class Conv1DLinear(nn.Linear):
+    """A Conv1D as the nn.Linear every compressor works on: weight [out, in] = the Conv1D's
+    transposed, the same output (x W + b either way). Its state dict keeps GPT-2's layout, so a
+    compressed model saves and loads as a plain GPT-2."""
+
+    def __init__(self, conv: nn.Module) -> None:
+        w: torch.Tensor = conv.weight  # type: ignore[assignment]
+        bias = getattr(conv, "bias", None)
+        super().__init__(w.shape[0], w.shape[1], bias=bias is not None, device=w.device, dtype=w.dtype)
+        with torch.no_grad():
+            self.weight.copy_(w.t())
+            if bias is not None:
+                self.bias.copy_(bias)
+        self._register_state_dict_hook(_transposed_state)
+        self._register_load_state_dict_pre_hook(_transposed_load, with_module=True)
+
+
+def _as_linear(block: nn.Module, rel: str) -> Any:
+    """The Linear at `rel` in `block`; a Conv1D there is replaced in place by a Conv1DLinear."""
+    lin = _get_path(block, rel)
+    if is_conv1d(lin):
+        parent_path, _, attr = rel.rpartition(".")
+        parent = _get_path(block, parent_path) if parent_path else block
+        lin = Conv1DLinear(lin)
+        setattr(parent, attr, lin)
+    return lin
 
 
 @dataclass(frozen=True)
@@ -93,14 +164,16 @@ def _match(model: nn.Module, family: Family) -> tuple[Block, ...] | None:
     layers = _get_path(model, family.blocks_path)
     if not isinstance(layers, nn.ModuleList) or len(layers) == 0:
         return None
+    wanted = (
+        (lambda m: is_conv1d(m) or isinstance(m, nn.Linear))
+        if family.conv1d
+        else (lambda m: isinstance(m, nn.Linear))
+    )
+    if not all(wanted(_get_path(block, rel)) for block in layers for rel in family.linears):
+        return None  # checked before anything is replaced: a failed match leaves the model alone
     blocks = []
     for i, block in enumerate(layers):
-        found = {}
-        for rel in family.linears:
-            lin = _get_path(block, rel)
-            if not isinstance(lin, nn.Linear):
-                return None
-            found[f"{i}.{rel}"] = lin
+        found = {f"{i}.{rel}": _as_linear(block, rel) for rel in family.linears}
         blocks.append(Block(i, block, found))
     return tuple(blocks)
 
@@ -115,7 +188,8 @@ def find_blocks(model: nn.Module) -> Topology:
     """Locate the decoder blocks of a transformers causal LM, or raise ModelLoadError.
 
     A known `config.model_type` must match its family's layout exactly; an unknown model type is
-    accepted only if its layout matches one of the known families exactly.
+    accepted only if its layout matches one of the known families exactly. GPT-2's Conv1D layers
+    are replaced in place by equivalent `Conv1DLinear`s (same outputs, same saved layout).
     """
     config = getattr(model, "config", None)
     model_type = str(getattr(config, "model_type", "") or "")
@@ -127,7 +201,7 @@ def find_blocks(model: nn.Module) -> Topology:
             return Topology(family.name, model_type, blocks)
     raise ModelLoadError(
         f"unsupported architecture {type(model).__name__} (model_type {model_type or 'unknown'!r}): "
-        f"no decoder blocks found; looked for {_looked_for(candidates)}"
+        f"no decoder blocks found; compression supports {', '.join(SUPPORTED)}; looked for {_looked_for(candidates)}"
     )
 
 

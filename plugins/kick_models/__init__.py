@@ -14,7 +14,7 @@ from kick import Register, hookimpl
 def register_models(register: Register) -> None:
     register(
         "hf",
-        "kick_models.hf:HFModel.load",
+        "kick_models.offloaded:load_hf",
         description="any transformers causal LM: a Hub id or a local folder",
     )
     register(

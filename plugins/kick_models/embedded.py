@@ -90,6 +90,12 @@ def _package_version() -> str | None:
         return None
 
 
+EMBEDDED_NOTE = (
+    "dequantized 4-bit GGUF (Q4_1: at most 16 values per group of 32 weights): "
+    "any quantization of it is a re-quantization"
+)
+
+
 def load_smollm2(spec: ModelSpec) -> Any:
     from dataclasses import replace
 
@@ -100,4 +106,5 @@ def load_smollm2(spec: ModelSpec) -> Any:
     model.name = spec.name
     model._provenance["id"] = spec.name
     model._provenance["folder"] = str(folder)
+    model._provenance["note"] = EMBEDDED_NOTE  # in every summary of a run on it
     return model

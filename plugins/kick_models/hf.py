@@ -13,9 +13,50 @@ from kick import ModelLoadError, ModelSpec, SpecError
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
+def _dtype_arg() -> str:
+    """`from_pretrained` takes `dtype` from transformers 4.56 on, `torch_dtype` before."""
+    import transformers
+
+    major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
+    return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
+
+
 def _chunks(n: int, size: int) -> Iterator[range]:
     for start in range(0, n, size):
         yield range(start, min(n, start + size))
+
+
+def resolve(spec: ModelSpec) -> tuple[str, Any, dict[str, Any]]:
+    """The folder or Hub id `spec` names, its config, and the loading keywords (checked)."""
+    from transformers import AutoConfig
+
+    if spec.dtype not in _DTYPES:
+        raise SpecError(f"model dtype {spec.dtype!r} is not one of {', '.join(_DTYPES)}")
+    path = spec.name
+    looks_local = (
+        path.startswith((".", "/", "~")) or os.path.sep in path and os.path.exists(path.split(os.path.sep)[0])
+    )
+    if looks_local or os.path.isdir(path):
+        path = os.path.expanduser(path)
+        if not os.path.isdir(path):
+            raise ModelLoadError(f"model folder {spec.name!r} does not exist")
+        if not os.path.isfile(os.path.join(path, "config.json")):
+            raise ModelLoadError(f"model folder {spec.name!r} has no config.json: not a transformers model")
+    if os.path.isdir(path) and not getattr(spec, "allow_pickle", False):
+        names = os.listdir(path)
+        if not any(n.endswith(".safetensors") for n in names) and any(n.endswith(".bin") for n in names):
+            raise ModelLoadError(
+                f"model folder {spec.name!r} holds a pickle checkpoint (.bin), which can run code when "
+                "loaded: pass --allow-pickle if you trust it (or convert it to safetensors)"
+            )
+    kw: dict[str, Any] = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}
+    try:
+        config = AutoConfig.from_pretrained(path, **kw)
+    except OSError as e:
+        raise ModelLoadError(f"cannot load model {spec.name!r}: {str(e).splitlines()[0]}") from None
+    except ValueError as e:
+        raise ModelLoadError(f"cannot load model {spec.name!r}: {str(e).splitlines()[0]}") from None
+    return path, config, kw
 
 
 class HFModel:
@@ -35,35 +76,14 @@ class HFModel:
     # ---- loading -------------------------------------------------------------------------
     @classmethod
     def load(cls, spec: ModelSpec, *, source: Mapping[str, Any] | None = None) -> HFModel:
-        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        if spec.dtype not in _DTYPES:
-            raise SpecError(f"model dtype {spec.dtype!r} is not one of {', '.join(_DTYPES)}")
-        path = spec.name
-        looks_local = (
-            path.startswith((".", "/", "~"))
-            or os.path.sep in path
-            and os.path.exists(path.split(os.path.sep)[0])
-        )
-        if looks_local or os.path.isdir(path):
-            path = os.path.expanduser(path)
-            if not os.path.isdir(path):
-                raise ModelLoadError(f"model folder {spec.name!r} does not exist")
-            if not os.path.isfile(os.path.join(path, "config.json")):
-                raise ModelLoadError(
-                    f"model folder {spec.name!r} has no config.json: not a transformers model"
-                )
-        kw: dict[str, Any] = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}
-        try:
-            config = AutoConfig.from_pretrained(path, **kw)
-        except OSError as e:
-            raise ModelLoadError(f"cannot load model {spec.name!r}: {str(e).splitlines()[0]}") from None
-        except ValueError as e:
-            raise ModelLoadError(f"cannot load model {spec.name!r}: {str(e).splitlines()[0]}") from None
+        path, config, kw = resolve(spec)
         try:
             module = AutoModelForCausalLM.from_pretrained(
-                path, config=config, dtype=_DTYPES[spec.dtype], **kw
-            )
+                path, config=config, **{_dtype_arg(): _DTYPES[spec.dtype]}, **kw,
+                use_safetensors=None if getattr(spec, "allow_pickle", False) else True,
+            )  # fmt: skip
             tokenizer = AutoTokenizer.from_pretrained(path, **kw)
         except ValueError as e:
             raise ModelLoadError(
@@ -197,7 +217,7 @@ class HFModel:
             raise SpecError(
                 f"max_new_tokens {max_new_tokens} leaves no room in context {self.context_length}"
             )
-        encoded = [ids[-limit:] for ids in encoded]  # keep the end (the question) if too long
+        encoded = [self._fit(ids, limit) for ids in encoded]
         # sort by length so batches hold similar lengths (less padding); restore order after
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
         outputs: list[str] = [""] * len(encoded)
@@ -227,6 +247,17 @@ class HFModel:
             for row, i in enumerate(idx):
                 outputs[i] = self._finish(new[row].tolist(), stop_at_newline)
         return outputs
+
+    def _fit(self, ids: list[int], limit: int) -> list[int]:
+        """A prompt longer than the context loses its middle (the content), never its start (the
+        template and the instruction) nor its end (the question); each cut is counted
+        (`clipped_prompts`, `clipped_tokens`: the runner reports them)."""
+        if len(ids) <= limit:
+            return ids
+        head = min(limit // 4, 1024)
+        self.clipped_prompts = getattr(self, "clipped_prompts", 0) + 1
+        self.clipped_tokens = getattr(self, "clipped_tokens", 0) + len(ids) - limit
+        return ids[:head] + ids[len(ids) - (limit - head) :]
 
     def _finish(self, ids: Sequence[int], stop_at_newline: bool) -> str:
         text = str(self._tok.decode(ids, skip_special_tokens=True))
@@ -262,16 +293,31 @@ class HFModel:
         return self._newline_ids
 
     # ---- scoring -------------------------------------------------------------------------
-    def _choice_token_ids(self, choices: Sequence[str]) -> list[int]:
-        ids = []
+    def continuation_request(self, context: str, choices: Sequence[str]) -> tuple[list[int], list[list[int]]]:
+        """lm-evaluation-harness's split: trailing whitespace of the context moves to the
+        continuations, and a choice's tokens are those of `context + choice` after those of
+        `context`. Refuses choices that would be scored as the same tokens (for example " A" and
+        " B" both starting with a lone "▁" under a legacy SentencePiece tokenizer)."""
+        n = len(context) - len(context.rstrip())
+        if n:
+            context, choices = context[:-n], [context[-n:] + c for c in choices]
+        ctx = list(self._tok(context, add_special_tokens=True)["input_ids"])
+        conts = []
         for c in choices:
-            enc = self.encode(c)
-            if not enc:
-                raise SpecError(f"choice {c!r} encodes to no tokens")
-            ids.append(enc[0])
-        return ids
+            whole = list(self._tok(context + c, add_special_tokens=True)["input_ids"])
+            conts.append(whole[len(ctx) :])
+            if not conts[-1]:
+                raise SpecError(f"choice {c!r} adds no tokens after its context with this tokenizer")
+        seen: dict[tuple[int, ...], str] = {}
+        for c, ids in zip(choices, conts, strict=True):
+            if tuple(ids) in seen:
+                raise SpecError(
+                    f"choices {seen[tuple(ids)]!r} and {c!r} both tokenize to {ids} after the context: "
+                    f"model {self.name!r}'s tokenizer cannot tell them apart"
+                )
+            seen[tuple(ids)] = c
+        return ctx, conts
 
-    @torch.inference_mode()
     def choice_logprobs(
         self,
         prompts: Sequence[str],
@@ -280,21 +326,12 @@ class HFModel:
         prefix: str = "",
         batch_size: int = 8,
     ) -> list[list[float]]:
-        from kick_models.prefix import PrefixScorer, _keep_last_logit
+        from kick_models.prefix import rows_for, score_rows
 
-        cids = self._choice_token_ids(choices)
-        if prefix:
-            return PrefixScorer(self, prefix).choice_logprobs(prompts, cids, batch_size=batch_size)
-        seqs = [self._tok(p, add_special_tokens=True)["input_ids"] for p in prompts]
-        results: list[list[float]] = [[] for _ in seqs]
-        for chunk in _chunks(len(seqs), batch_size):
-            ids, mask = self._left_pad([seqs[i] for i in chunk])
-            logits = self._module(input_ids=ids, attention_mask=mask, **_keep_last_logit(self._module))
-            logits = logits.logits[:, -1, :].float()
-            logp = torch.log_softmax(logits, dim=-1)[:, cids]
-            for row, i in enumerate(chunk):
-                results[i] = [float(x) for x in logp[row]]
-        return results
+        if batch_size < 1:
+            raise SpecError(f"batch size must be at least 1, got {batch_size}")
+        requests = [self.continuation_request(prefix + p, choices) for p in prompts]
+        return score_rows(self, rows_for(requests), len(prompts), len(choices), batch_size=batch_size)
 
     def _right_pad(self, seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         width = max(len(s) for s in seqs)

@@ -35,9 +35,10 @@ def unstructured_mask(score: torch.Tensor, sparsity: float, *, per_row: bool = F
 
 
 def row_prune_counts(rows: int, cols: int, sparsity: float) -> torch.Tensor:
-    """Weights to prune in each row: floor(cols*sparsity) or one more, summing to floor(rows*cols*sparsity)."""
-    cumulative = torch.tensor([int(r * cols * sparsity) for r in range(rows + 1)])
-    return cumulative[1:] - cumulative[:-1]
+    """Weights to prune in each row: int(cols * sparsity), as the Wanda reference does (when
+    cols * sparsity is not an integer the matrix keeps up to `rows` weights more than
+    floor(rows * cols * sparsity))."""
+    return torch.full((rows,), int(cols * sparsity), dtype=torch.long)
 
 
 def nm_mask(score: torch.Tensor, n: int, m: int) -> torch.Tensor:

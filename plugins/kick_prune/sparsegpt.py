@@ -10,7 +10,7 @@ from kick_layerwise.checks import check_calibration, check_pattern, check_positi
 from kick_layerwise.engine import CalibrationSettings, LayerwiseCompressor, Plan
 from torch import nn
 
-from kick import build_config, parse_pattern
+from kick import SpecError, build_config, parse_pattern
 from kick_prune.sparsegpt_math import sparsegpt_prune
 
 
@@ -25,12 +25,19 @@ class SparseGPTConfig:
     seed: int = 0
     calibration: str | None = None
     batch_size: int = 8
+    sampler: str = "document"  # the reference sampler; "concat": windows over joined documents
 
     def __post_init__(self) -> None:
         check_sparsity("sparsegpt", self.sparsity)
         check_pattern("sparsegpt", self.pattern)
         check_positive("sparsegpt", damp=self.damp, blocksize=self.blocksize)
-        check_calibration("sparsegpt", self.nsamples, self.seqlen, self.seed, self.batch_size)
+        nm = parse_pattern(self.pattern)
+        if nm is not None and self.blocksize % nm[1]:
+            raise SpecError(
+                f"sparsegpt: blocksize={self.blocksize} is not a multiple of M={nm[1]} (pattern "
+                f"{self.pattern}): N:M groups would straddle column blocks"
+            )
+        check_calibration("sparsegpt", self.nsamples, self.seqlen, self.seed, self.batch_size, self.sampler)
 
 
 def plan(config: SparseGPTConfig) -> Plan:
@@ -48,7 +55,12 @@ def plan(config: SparseGPTConfig) -> Plan:
         lin.weight.data.copy_(new.to(lin.weight.dtype))
 
     calib = CalibrationSettings(
-        config.calibration, config.nsamples, config.seqlen, config.seed, config.batch_size
+        config.calibration,
+        config.nsamples,
+        config.seqlen,
+        config.seed,
+        config.batch_size,
+        sampler=config.sampler,
     )
     return Plan("sparsegpt", config, process, statistic="hessian", calibration=calib, nm=nm)
 

@@ -8,11 +8,16 @@ from kick_layerwise.obs import inverse_hessian_cholesky, prepare_hessian, small_
 from kick_prune.masks import NM
 
 
-def block_prune_counts(rows: int, cols: int, sparsity: float, blocksize: int) -> list[int]:
-    """Weights to prune in each column block so that the matrix total is floor(rows*cols*sparsity)."""
-    bounds = list(range(0, cols, blocksize)) + [cols]
-    total = [int(rows * c * sparsity) for c in bounds]
-    return [total[i + 1] - total[i] for i in range(len(bounds) - 1)]
+def block_mask(score: torch.Tensor, sparsity: float) -> torch.Tensor:
+    """The SparseGPT reference's unstructured rule for one column block: prune every score <= the
+    value at index int(numel * sparsity) of the sorted block. That is int(numel * sparsity) + 1
+    weights (more when scores tie at the threshold); sparsity 0 prunes nothing (the reference
+    would still prune the lowest score of each block)."""
+    if sparsity <= 0:
+        return torch.zeros_like(score, dtype=torch.bool)
+    flat = score.flatten()
+    threshold = torch.kthvalue(flat, int(flat.numel() * sparsity) + 1).values  # selection, not a sort
+    return score <= threshold
 
 
 def _prune_columns(w1: torch.Tensor, u1: torch.Tensor, mask1: torch.Tensor, nm: NM | None) -> torch.Tensor:
@@ -45,8 +50,8 @@ def sparsegpt_prune(
 ) -> torch.Tensor:
     """Prune `weight` [rows, cols] with Hessian `hessian` [cols, cols]; returns the new weight.
 
-    Masks are chosen per block of `blocksize` columns by w^2 / U_jj^2 (unstructured: the lowest in
-    the block; N:M: the M-N lowest in every group of M), then each column is fixed in turn and its
+    Masks are chosen per block of `blocksize` columns by w^2 / U_jj^2 (unstructured: `block_mask`,
+    the reference's threshold rule; N:M: the M-N lowest in every group of M), then each column is fixed in turn and its
     error is spread over the remaining columns (OBS update), lazily across blocks.
     """
     with small_ops_threads(weight.device):
@@ -64,20 +69,14 @@ def _sparsegpt_prune(
 ) -> torch.Tensor:
     w, h = prepare_hessian(weight, hessian, damp)
     u = inverse_hessian_cholesky(h)
-    rows, cols = w.shape
-    counts = block_prune_counts(rows, cols, sparsity, blocksize)
-    for b, i1 in enumerate(range(0, cols, blocksize)):
+    cols = w.shape[1]
+    for i1 in range(0, cols, blocksize):
         i2 = min(i1 + blocksize, cols)
-        count = i2 - i1
         w1 = w[:, i1:i2].clone()
         u1 = u[i1:i2, i1:i2]
         d1 = torch.diag(u1)
         if nm is None:
-            score = w1.pow(2) / d1.pow(2).reshape(1, -1)
-            order = torch.sort(score.flatten(), stable=True).indices[: counts[b]]
-            mask1 = torch.zeros(score.numel(), dtype=torch.bool, device=w.device)
-            mask1[order] = True
-            mask1 = mask1.view(rows, count)
+            mask1 = block_mask(w1.pow(2) / d1.pow(2).reshape(1, -1), sparsity)
         else:
             mask1 = torch.zeros_like(w1, dtype=torch.bool)
         err1 = _prune_columns(w1, u1, mask1, nm)

@@ -23,11 +23,12 @@ class WandaConfig:
     seed: int = 0
     calibration: str | None = None
     batch_size: int = 8
+    sampler: str = "document"  # the reference sampler; "concat": windows over joined documents
 
     def __post_init__(self) -> None:
         check_sparsity("wanda", self.sparsity)
         check_pattern("wanda", self.pattern)
-        check_calibration("wanda", self.nsamples, self.seqlen, self.seed, self.batch_size)
+        check_calibration("wanda", self.nsamples, self.seqlen, self.seed, self.batch_size, self.sampler)
 
 
 def plan(config: WandaConfig) -> Plan:
@@ -38,7 +39,12 @@ def plan(config: WandaConfig) -> Plan:
         lin.weight.data.masked_fill_(mask, 0.0)
 
     calib = CalibrationSettings(
-        config.calibration, config.nsamples, config.seqlen, config.seed, config.batch_size
+        config.calibration,
+        config.nsamples,
+        config.seqlen,
+        config.seed,
+        config.batch_size,
+        sampler=config.sampler,
     )
     return Plan("wanda", config, process, statistic="norms", calibration=calib, nm=nm)
 

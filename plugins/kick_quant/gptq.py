@@ -28,12 +28,13 @@ class GPTQConfig:
     seed: int = 0
     calibration: str | None = None
     batch_size: int = 8
+    sampler: str = "document"  # the reference sampler; "concat": windows over joined documents
 
     def __post_init__(self) -> None:
         check_bits("gptq", self.bits)
         check_group_size("gptq", self.group_size)
         check_positive("gptq", damp=self.damp, blocksize=self.blocksize)
-        check_calibration("gptq", self.nsamples, self.seqlen, self.seed, self.batch_size)
+        check_calibration("gptq", self.nsamples, self.seqlen, self.seed, self.batch_size, self.sampler)
 
 
 def plan(config: GPTQConfig) -> Plan:
@@ -51,7 +52,13 @@ def plan(config: GPTQConfig) -> Plan:
         lin.weight.data.copy_(new.to(lin.weight.dtype))
 
     calib = CalibrationSettings(
-        config.calibration, config.nsamples, config.seqlen, config.seed, config.batch_size
+        config.calibration,
+        config.nsamples,
+        config.seqlen,
+        config.seed,
+        config.batch_size,
+        sampler=config.sampler,
+        hub_default="wikitext2",
     )
     return Plan(
         "gptq",

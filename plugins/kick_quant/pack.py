@@ -154,9 +154,14 @@ PACKING = "kick_packing.json"
 @dataclass(frozen=True)
 class PackedQuantizer(LayerwiseCompressor):
     """gptq / rtn: the layerwise compressor whose `save` writes the packed checkpoint, plus
-    kick_packing.json (format, scheme, largest grid error) beside it."""
+    kick_packing.json (format, scheme, largest grid error) beside it. A model with its blocks
+    on disk (`--offload`) is written as its own dense shards, block by block (packing needs the
+    whole model in memory, which offloading exists to avoid); its manifest then has no packing."""
 
     def save(self, model: Any, path: str, *, dtype: str | None = None) -> None:
+        if getattr(model, "offloaded_blocks", None) is not None:
+            model.save(path, **({"dtype": dtype} if dtype else {}))
+            return
         c = self.config
         info = pack_and_save(
             model, path, bits=c.bits, group_size=c.group_size, sym=c.sym, method=self.name, dtype=dtype

@@ -1,5 +1,6 @@
 """Pure text metrics shared by the tasks: normalization, exact match, token F1, containment,
-the paper's original FreebaseQA metric, distinct-n and perplexity. No torch, no I/O."""
+the released LLM-KICK code's own metrics (`protocol=paper`: FreebaseQA's substring match, ICRQA's
+two-way containment EM and its F1), distinct-n and perplexity. No torch, no I/O."""
 
 from __future__ import annotations
 
@@ -65,6 +66,46 @@ def paper_contains_prompt(prompt: str, generation: str, aliases: Iterable[str]) 
     spaces removed) is a substring of prompt + generation, so an alias in the question counts."""
     hay = (prompt + generation).lower().replace(" ", "")
     return float(any(a.lower().replace(" ", "") in hay for a in aliases if a.strip()))
+
+
+def paper_freebase_match(text: str, aliases: Iterable[str]) -> float:
+    """The released FreebaseQA check, exactly: `text` (prompt + whole generation) and each alias
+    are stripped, lower-cased and have their spaces removed; 1.0 if an alias is a substring.
+    An alias that is empty after stripping matches anything, as in the released code."""
+    hay = text.strip().replace(" ", "").lower()
+    return float(any(a.strip().replace(" ", "").lower() in hay for a in aliases))
+
+
+_TQA_PUNCT = set(string.punctuation) | {"‘", "’", "´", "`"}
+
+
+def triviaqa_normalize(text: str) -> str:
+    """The TriviaQA evaluation's normalization (the released ICRQA code's): underscores to
+    spaces, lower-case, punctuation (its smaller set) to spaces, articles dropped, spaces
+    collapsed."""
+    text = text.replace("_", " ").lower()
+    text = "".join(" " if ch in _TQA_PUNCT else ch for ch in text)
+    return " ".join(_ARTICLES.sub(" ", text).split()).strip()
+
+
+def paper_icrqa_em(prediction: str, aliases: Iterable[str]) -> float:
+    """The released ICRQA "exact match": normalized alias in normalized prediction OR the
+    prediction in the alias, maximum over aliases -- so an empty prediction counts as correct."""
+    pred = triviaqa_normalize(prediction)
+    return float(any((g := triviaqa_normalize(a)) in pred or pred in g for a in aliases))
+
+
+def paper_icrqa_f1(prediction: str, aliases: Iterable[str]) -> float:
+    """The released ICRQA token F1 (TriviaQA normalization), maximum over aliases."""
+    pred = triviaqa_normalize(prediction).split()
+    best = 0.0
+    for alias in aliases:
+        gold = triviaqa_normalize(alias).split()
+        same = sum((Counter(pred) & Counter(gold)).values())
+        if same:
+            p, r = same / len(pred), same / len(gold)
+            best = max(best, 2 * p * r / (p + r))
+    return best
 
 
 def words(text: str) -> list[str]:

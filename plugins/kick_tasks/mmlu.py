@@ -1,15 +1,24 @@
-"""mmlu: the 57 MMLU subjects, k-shot from each subject's dev split (Hendrycks prompt).
+"""mmlu: the 57 MMLU subjects, k-shot from each subject's dev split.
 
-Prompt: `The following are multiple choice questions (with answers) about {subject}.\\n\\n`, then k
-dev shots `{q}\\nA. ..\\nB. ..\\nC. ..\\nD. ..\\nAnswer: {X}\\n\\n`, then the test question ending in
-`Answer:`. Shots are dropped (per question) while the prompt does not fit the model's context.
+Protocols (task parameter `protocol`):
+  - `kick` (default): lm-evaluation-harness's MMLU prompt,
+    `The following are multiple choice questions (with answers) about {subject}.\n\n`, then k dev
+    shots `{q}\nA. ..\nB. ..\nC. ..\nD. ..\nAnswer: {X}` joined by `\n\n`, then `\n\n` and the
+    test question ending in `Answer:`; every question (shots too) stripped of outer whitespace,
+    as lm-eval's `question.strip()` does. Scored by log-probabilities (`mode = "logits"`).
+  - `paper`: the released code's prompt (Hendrycks' `format_subject` leaves two spaces:
+    `about  {subject}.`), questions as they are in the CSV, one greedy token and the last
+    character of the text as the prediction (`mode = "generate"`).
+Shots are dropped (per question) while the prompt does not fit the model's context.
 
-Modes:
-  - `logits` (default): argmax of the next-token log-probabilities of " A"/" B"/" C"/" D", one
-    forward per question; the k-shot header of a subject is passed as the backend's shared
-    `prefix`, so it is computed once per subject and chunk (KV cache). Same prompt and
-    continuations as lm-evaluation-harness's MMLU.
-  - `generate`: the paper code's way: one greedy token, prediction = last character of the text.
+Modes (default: the protocol's):
+  - `logits`: argmax of the log-probabilities of the continuations " A"/" B"/" C"/" D" (the
+    tokens of `context + " A"` after those of `context`, as lm-eval splits them; choices that
+    tokenize alike are refused), one forward per question; the k-shot header of a subject is
+    the backend's shared `prefix`, computed once per subject and chunk (KV cache).
+  - `generate`: one greedy token, prediction = last character of the text.
+Records keep the shots used (`shots`) and the sha256 of the whole scored text, header, shots and
+question (`prompt_sha256`), so a record says exactly what the model saw.
 Metrics: `acc` (micro), `acc_macro` (mean over subjects), `acc_stem`, `acc_humanities`,
 `acc_social_sciences`, `acc_other` (micro within each category, Hendrycks' mapping), and
 `acc/<subject>`.
@@ -17,6 +26,7 @@ Metrics: `acc` (micro), `acc_macro` (mean over subjects), `acc_stem`, `acc_human
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -53,7 +63,8 @@ class MMLUConfig:
     split: str = "test"
     subjects: tuple[str, ...] = ()
     shots: int = 5
-    mode: Literal["logits", "generate"] = "logits"
+    protocol: Literal["kick", "paper"] = "kick"
+    mode: Literal["logits", "generate"] | None = None  # None: logits for kick, generate for paper
     limit: int | None = None
     seed: int = 0
 
@@ -64,20 +75,30 @@ class MMLUConfig:
         if self.split not in _RAW_SPLITS or self.split == "dev":
             raise SpecError(f"mmlu: split must be test, validation or val, got {self.split!r}")
 
+    @property
+    def scoring(self) -> str:
+        return self.mode or ("logits" if self.protocol == "kick" else "generate")
 
-def format_subject(subject: str) -> str:
-    return subject.replace("_", " ")
+
+def format_subject(subject: str, protocol: str = "kick") -> str:
+    """'high_school_biology' -> 'high school biology'; the paper's code (Hendrycks' format_subject)
+    puts a space before every word, so its header reads `about  high school biology.`"""
+    words = subject.split("_")
+    return "".join(" " + w for w in words) if protocol == "paper" else " ".join(words)
 
 
-def format_question(q: Question, *, with_answer: bool) -> str:
-    text = q.question + "".join(f"\n{letter}. {c}" for letter, c in zip(LETTERS, q.choices, strict=True))
+def format_question(q: Question, *, with_answer: bool, protocol: str = "kick") -> str:
+    """kick strips the question as lm-evaluation-harness does; the paper's code does not."""
+    question = q.question.strip() if protocol == "kick" else q.question
+    text = question + "".join(f"\n{letter}. {c}" for letter, c in zip(LETTERS, q.choices, strict=True))
     text += "\nAnswer:"
     return text + f" {q.answer}\n\n" if with_answer else text
 
 
-def build_header(subject: str, shots: Sequence[Question]) -> str:
-    head = f"The following are multiple choice questions (with answers) about {format_subject(subject)}.\n\n"
-    return head + "".join(format_question(s, with_answer=True) for s in shots)
+def build_header(subject: str, shots: Sequence[Question], protocol: str = "kick") -> str:
+    about = format_subject(subject, protocol)
+    head = f"The following are multiple choice questions (with answers) about {about}.\n\n"
+    return head + "".join(format_question(s, with_answer=True, protocol=protocol) for s in shots)
 
 
 def letter_from_logprobs(logprobs: Sequence[float]) -> str:
@@ -146,7 +167,7 @@ class MMLU(CachedSamples):
         return [
             Sample(
                 id=f"{s}-{self.config.split}-{i}",
-                prompt=format_question(q, with_answer=False),
+                prompt=format_question(q, with_answer=False, protocol=self.config.protocol),
                 reference=q.answer,
                 choices=LETTERS,
                 meta={"subject": s, "category": category_of(s)},
@@ -162,14 +183,22 @@ class MMLU(CachedSamples):
             "subjects": sorted({s.meta["subject"] for s in samples}),
             "shots": self.config.shots,
             "shots_from": "dev (first k rows); dropped per question while the prompt exceeds the context",
-            "mode": self.config.mode,
+            "protocol": self.config.protocol,
+            "mode": self.config.scoring,
             "scoring": (
-                "argmax next-token log-prob of ' A',' B',' C',' D' (k-shot header as shared KV-cached prefix)"
-                if self.config.mode == "logits"
-                else "paper: 1 greedy token, prediction = last character"
+                "argmax log-prob of the continuations ' A',' B',' C',' D' (tokens of context + choice after "
+                "those of context, as lm-evaluation-harness; k-shot header as shared KV-cached prefix)"
+                if self.config.scoring == "logits"
+                else "1 greedy token, prediction = last character (the paper's code)"
             ),
-            "prompt": "header + shots + sample.prompt; header = 'The following are multiple choice questions "
-            "(with answers) about {subject}.\\n\\n'",
+            "prompt": (
+                "header + shots + sample.prompt; header = 'The following are multiple choice questions "
+                "(with answers) about {subject}.\\n\\n'; questions stripped (lm-evaluation-harness)"
+                if self.config.protocol == "kick"
+                else "the paper's code: header 'The following are multiple choice questions (with answers) "
+                "about  {subject}.\\n\\n' (two spaces), questions as in the CSV"
+            ),
+            "record_prompt": "per record: shots (k) and prompt_sha256 = sha256 of header + shots + question",
             "categories": "Hendrycks categories.py (anatomy in other)",
             "limit": self.config.limit,
             "seed": self.config.seed,
@@ -177,7 +206,7 @@ class MMLU(CachedSamples):
         }
 
     def header(self, subject: str, k: int) -> str:
-        return build_header(subject, self._dev.get(subject, [])[:k])
+        return build_header(subject, self._dev.get(subject, [])[:k], self.config.protocol)
 
     def shots_that_fit(self, model: ModelBackend, subject: str, prompt: str) -> int:
         """Largest k <= shots whose prompt (+1 answer token) fits the model's context."""
@@ -196,20 +225,17 @@ class MMLU(CachedSamples):
         for (subject, k), idx in groups.items():
             header = self.header(subject, k)
             prompts = [samples[i].prompt for i in idx]
-            if self.config.mode == "logits":
+            seen = [{"shots": k, "prompt_sha256": _sha256(header + p)} for p in prompts]
+            if self.config.scoring == "logits":
                 lps = model.choice_logprobs(
                     prompts, CHOICE_CONTINUATIONS, prefix=header, batch_size=batch_size
                 )
-                for i, lp in zip(idx, lps, strict=True):
-                    preds[i] = Prediction(
-                        samples[i].id, letter_from_logprobs(lp), {"logprobs": lp, "shots": k}
-                    )
+                for i, lp, extra in zip(idx, lps, seen, strict=True):
+                    preds[i] = Prediction(samples[i].id, letter_from_logprobs(lp), {"logprobs": lp, **extra})
             else:
                 outs = model.generate([header + p for p in prompts], max_new_tokens=1, batch_size=batch_size)
-                for i, o in zip(idx, outs, strict=True):
-                    preds[i] = Prediction(
-                        samples[i].id, letter_from_generation(o), {"generated": o, "shots": k}
-                    )
+                for i, o, extra in zip(idx, outs, seen, strict=True):
+                    preds[i] = Prediction(samples[i].id, letter_from_generation(o), {"generated": o, **extra})
         return [p for p in preds if p is not None]
 
     def score(self, sample: Sample, prediction: Prediction) -> Mapping[str, float]:
@@ -219,6 +245,10 @@ class MMLU(CachedSamples):
         return aggregate_accuracy(
             [(str(r.sample_id).rsplit("-", 2)[0], r.scores.get("acc", 0.0)) for r in records]
         )
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def aggregate_accuracy(pairs: Sequence[tuple[str, float]]) -> dict[str, float]:

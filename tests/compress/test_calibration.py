@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import random
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,9 @@ def test_jsonl_and_text_files_are_read_and_recorded_with_sha256(tmp_path: Path) 
     tok = word_tokenizer()
     jl = tmp_path / "c.jsonl"
     jl.write_text("\n".join(json.dumps({"text": random_text(100, seed=s)}) for s in range(3)) + "\n")
-    cal = load_calibration(tok, str(jl), nsamples=4, seqlen=64, seed=0)
+    cal = load_calibration(tok, str(jl), nsamples=4, seqlen=64, seed=0, sampler="concat")
     rec = cal.record
-    assert rec["source"] == "file" and rec["documents"] == 3
+    assert rec["source"] == "file" and rec["documents"] == 3 and rec["sampler"] == "concat"
     assert rec["sha256"] == hashlib.sha256(jl.read_bytes()).hexdigest()
     assert rec["tokens_available"] == 3 * 100 + 2  # EOS between documents
     assert cal.input_ids.shape == (4, 64)
@@ -74,20 +75,26 @@ def test_seqlen_is_clamped_to_the_models_positions_and_recorded() -> None:
     assert cal.record["seqlen"] == 256 and cal.record["seqlen_requested"] == 2048
 
 
-def test_default_calibration_is_the_shared_c4_file(
+def test_default_calibration_without_the_hub_is_the_shared_c4_file_and_says_why(
     monkeypatch: pytest.MonkeyPatch, shared_data: Path
 ) -> None:
-    data = shared_data
     monkeypatch.delenv("KICK_CALIBRATION", raising=False)
-    monkeypatch.setenv("KICK_SHARED_DATA", str(data))
+    monkeypatch.setenv("KICK_SHARED_DATA", str(shared_data))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     text = read_calibration_text(None)
     assert text.record["path"].endswith("c4_validation_2k.jsonl")
     assert text.record["documents"] == 2000 and len(text.record["sha256"]) == 64
+    assert text.record["default"] == "shared"
+    assert text.record["fallback"].startswith("c4 not used: HF_HUB_OFFLINE is set")
+    gptq = read_calibration_text(None, "wikitext2")  # never the shared WikiText-2 *test* file
+    assert gptq.record["path"].endswith("c4_validation_2k.jsonl")
+    assert gptq.record["fallback"].startswith("wikitext2 not used")
 
 
 def test_no_calibration_found_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("KICK_CALIBRATION", raising=False)
     monkeypatch.setenv("KICK_SHARED_DATA", str(tmp_path))  # a shared folder without C4
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     with pytest.raises(SpecError, match="no calibration data"):
         read_calibration_text(None)
 
@@ -135,3 +142,139 @@ def test_perplexity_with_max_windows_scores_the_same_tokens_as_full_tokenization
     _, full = perplexity(model, tmp_path / "t.raw", window=64, batch_size=16)
     assert full.extra["windows"] == 6000 // 64
     assert short.extra["window_nll"] == pytest.approx(full.extra["window_nll"][:2], rel=1e-6)
+
+
+# --- the samplers ---------------------------------------------------------------------------------
+
+
+def _reference_document_windows(
+    docs: list[list[int]], nsamples: int, seqlen: int, seed: int
+) -> list[list[int]]:
+    """The Wanda/SparseGPT C4 loader's rule, restated: random document until one is longer than
+    seqlen, then a random start in [0, len - seqlen - 1] (Python's `random`, seeded once)."""
+    random.seed(seed)
+    out = []
+    for _ in range(nsamples):
+        while True:
+            doc = docs[random.randint(0, len(docs) - 1)]
+            if len(doc) > seqlen:
+                break
+        i = random.randint(0, len(doc) - seqlen - 1)
+        out.append(doc[i : i + seqlen])
+    return out
+
+
+def _docs_file(tmp_path: Path, lengths: list[int]) -> tuple[Path, list[list[int]]]:
+    tok = word_tokenizer()
+    texts = [random_text(n, seed=k) for k, n in enumerate(lengths)]
+    path = tmp_path / "docs.jsonl"
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    return path, [tok(t)["input_ids"] for t in texts]
+
+
+def test_document_sampler_draws_as_the_reference_loaders_do(tmp_path: Path) -> None:
+    lengths = [30, 200, 64, 65, 10, 500, 90, 64, 300]  # 64 tokens is not longer than seqlen=64
+    path, docs = _docs_file(tmp_path, lengths)
+    cal = load_calibration(word_tokenizer(), str(path), nsamples=12, seqlen=64, seed=5)
+    expected = _reference_document_windows(docs, 12, 64, 5)
+    assert cal.input_ids.tolist() == expected
+    rec = cal.record
+    assert rec["sampler"] == "document" and rec["windows_crossing_documents"] == 0
+    assert rec["document_draws"] >= 12 and 1 <= rec["documents_drawn"] <= 5  # 5 documents qualify
+    assert (
+        load_calibration(word_tokenizer(), str(path), nsamples=12, seqlen=64, seed=6).input_ids.tolist()
+        != expected
+    )
+
+
+def test_document_sampler_with_one_document_draws_only_the_start_as_gptqs_wikitext_loader() -> None:
+    text = random_text(700)
+    ids = word_tokenizer()(text)["input_ids"]
+    cal = load_calibration(word_tokenizer(), "text:" + text, nsamples=5, seqlen=50, seed=3)
+    random.seed(3)
+    starts = [random.randint(0, len(ids) - 50 - 1) for _ in range(5)]
+    assert cal.input_ids.tolist() == [ids[i : i + 50] for i in starts]
+
+
+def test_document_sampler_without_a_long_enough_document_is_a_spec_error(tmp_path: Path) -> None:
+    path, _ = _docs_file(tmp_path, [20, 64, 40])
+    with pytest.raises(
+        SpecError, match="no document is longer than seqlen=64 tokens \\(the longest has 64\\)"
+    ):
+        load_calibration(word_tokenizer(), str(path), nsamples=2, seqlen=64, seed=0)
+    cal = load_calibration(word_tokenizer(), str(path), nsamples=2, seqlen=64, seed=0, sampler="concat")
+    assert cal.record["windows_crossing_documents"] == 2  # every window of 64 spans documents here
+
+
+def test_concat_sampler_counts_the_windows_that_cross_a_document_boundary(tmp_path: Path) -> None:
+    lengths = [100, 37, 250, 80, 12, 160]
+    path, docs = _docs_file(tmp_path, lengths)
+    cal = load_calibration(word_tokenizer(), str(path), nsamples=40, seqlen=48, seed=1, sampler="concat")
+    owner: list[int] = []  # the document of every stream position (a separator goes with the one before)
+    for d, doc in enumerate(docs):
+        owner.extend([d] * len(doc) + ([d] if d < len(docs) - 1 else []))
+    stream = [t for d, doc in enumerate(docs) for t in doc + ([1] if d < len(docs) - 1 else [])]
+    crossing = touched = 0
+    for row in cal.input_ids.tolist():
+        s = next(i for i in range(len(stream) - 47) if stream[i : i + 48] == row)
+        crossing += owner[s] != owner[s + 47]
+        touched += owner[s + 47] - owner[s] + 1
+    assert 0 < cal.record["windows_crossing_documents"] == crossing < 40
+    assert cal.record["documents_per_window_mean"] == pytest.approx(touched / 40)
+
+
+def test_default_calibration_uses_the_hub_when_it_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import datasets
+    from kick_layerwise import calibration
+
+    asked = []
+
+    class Rows:
+        _fingerprint = "abc123"
+
+        def __getitem__(self, key: str) -> list[str]:
+            assert key == "text"
+            return ["first row", "", "second row"]
+
+    def fake_load(*args: object, **kwargs: object) -> Rows:
+        asked.append((args, kwargs))
+        return Rows()
+
+    monkeypatch.delenv("KICK_CALIBRATION", raising=False)
+    monkeypatch.setattr(calibration, "hub_unreachable", lambda: None)
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    c4 = read_calibration_text(None)
+    assert asked[-1] == (
+        ("allenai/c4",),
+        {"data_files": {"train": calibration.C4_DATA_FILE}, "split": "train"},
+    )
+    assert c4.documents == ("first row", "", "second row")
+    assert (c4.record["source"], c4.record["default"], c4.record["fingerprint"]) == ("c4", "c4", "abc123")
+    wiki = read_calibration_text(None, "wikitext2")
+    assert asked[-1] == (calibration.WIKITEXT, {"split": "train"})
+    assert wiki.documents == ("first row\n\n\n\nsecond row",)  # rows joined as GPTQ's loader does
+    assert wiki.record["source"] == "wikitext2" and wiki.record["rows"] == 3
+
+
+def test_hub_probe_is_offline_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kick_layerwise.calibration import hub_unreachable
+
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    assert hub_unreachable() == "HF_DATASETS_OFFLINE is set"
+    monkeypatch.delenv("HF_DATASETS_OFFLINE")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing listens
+    assert "127.0.0.1:9 unreachable" in str(hub_unreachable())
+
+
+def test_compressors_take_the_sampler_and_gptq_defaults_to_wikitext2() -> None:
+    from kick_prune.sparsegpt import make_sparsegpt
+    from kick_prune.wanda import make_wanda
+    from kick_quant.gptq import make_gptq, plan
+
+    with pytest.raises(SpecError, match="wanda: sampler must be document or concat, got 'random'"):
+        make_wanda(sampler="random")
+    assert make_sparsegpt(sampler="concat").config.sampler == "concat"
+    gptq = make_gptq()
+    settings = plan(gptq.config).calibration
+    assert settings is not None and (settings.sampler, settings.hub_default) == ("document", "wikitext2")

@@ -23,12 +23,10 @@ def test_unstructured_mask_prunes_target_count_per_matrix(sparsity: float) -> No
 
 
 @pytest.mark.parametrize("sparsity", [0.3, 0.5, 0.9])
-def test_per_row_mask_reaches_matrix_target_and_prunes_lowest_in_each_row(sparsity: float) -> None:
-    score = torch.rand(29, 40, generator=torch.Generator().manual_seed(2))
+def test_per_row_mask_prunes_int_cols_x_sparsity_lowest_in_each_row_as_wanda(sparsity: float) -> None:
+    score = torch.rand(29, 43, generator=torch.Generator().manual_seed(2))  # 43 x s is not an integer
     mask = unstructured_mask(score, sparsity, per_row=True)
-    assert abs(int(mask.sum()) - 29 * 40 * sparsity) < 1
-    per_row = mask.sum(dim=1)
-    assert int(per_row.max() - per_row.min()) <= 1
+    assert mask.sum(dim=1).tolist() == [int(43 * sparsity)] * 29  # the reference's per-row count
     for r in range(29):
         if mask[r].any():
             assert score[r][mask[r]].max() < score[r][~mask[r]].min()
@@ -94,3 +92,15 @@ def test_lowest_k_mask_breaks_ties_by_position_and_is_exact() -> None:
     score = torch.tensor([[1.0, 0.5, 0.5], [0.5, 2.0, 0.5]])
     assert lowest_k_mask(score, 3).tolist() == [[False, True, True], [True, False, False]]
     assert int(lowest_k_mask(score, 0).sum()) == 0 and int(lowest_k_mask(score, 6).sum()) == 6
+
+
+def test_sparsegpt_block_mask_is_the_references_threshold_rule() -> None:
+    from kick_prune.sparsegpt_math import block_mask
+
+    score = torch.rand(16, 9, generator=torch.Generator().manual_seed(4))  # 144 scores, no ties
+    mask = block_mask(score, 0.3)
+    threshold = torch.sort(score.flatten()).values[int(144 * 0.3)]
+    assert int(mask.sum()) == int(144 * 0.3) + 1 and torch.equal(mask, score <= threshold)
+    tied = torch.tensor([[1.0, 2.0, 2.0, 2.0], [3.0, 2.0, 4.0, 5.0]])  # sorted: 1 2 2 2 2 3 4 5
+    assert int(block_mask(tied, 0.25).sum()) == 5  # index 2 holds 2.0: every 2.0 goes, as in the reference
+    assert not block_mask(tied, 0.0).any()

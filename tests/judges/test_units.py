@@ -132,10 +132,11 @@ def test_rating_parser_reads_mt_bench_verdicts() -> None:
 
 def test_parsers_read_every_real_llm_kick_review_they_should(shared_data: Path) -> None:
     """Against the released GPT-4 reviews (if the shared data is present): every review whose
-    original parser succeeded is read with the same scores; the paper's -1 sentinels are not."""
+    original parser succeeded is read with the same scores, except those with a score off the
+    1-10 scale (a 0), which are rejected; the paper's -1 sentinels are not read."""
     files = sorted(shared_data.glob("*/llm_kick_outputs_vicuna7b_dense/*_evaluation.jsonl"))
     assert len(files) == 6
-    checked = 0
+    checked = rejected = 0
     for f in files:
         for line in f.read_text().splitlines():
             try:
@@ -143,14 +144,22 @@ def test_parsers_read_every_real_llm_kick_review_they_should(shared_data: Path) 
             except ValueError:
                 continue  # the trailing "ChatGpt score: ..." summary line
             score = review["score"]
+            values = [v for pair in score.values() for v in pair] if isinstance(score, dict) else score
+            if score == [-1, -1]:
+                continue
+            parse = parse_criteria_lines if isinstance(score, dict) else parse_pair_line
+            if not all(1 <= v <= 10 for v in values):
+                with pytest.raises(ParseError, match="outside"):
+                    parse(review["text"])
+                rejected += 1
+                continue
+            got = parse(review["text"])
             if isinstance(score, dict):
-                got = parse_criteria_lines(review["text"])
                 assert [got[c] for c in templates.SUMMARY_CRITERIA] == [tuple(v) for v in score.values()]
-                checked += 1
-            elif score != [-1, -1]:
-                assert parse_pair_line(review["text"]) == tuple(score)
-                checked += 1
-    assert checked > 400
+            else:
+                assert got == tuple(score)
+            checked += 1
+    assert checked > 400 and rejected >= 1
 
 
 def test_parse_reply_dispatches_on_the_template_format() -> None:

@@ -3,6 +3,8 @@ thread, 127.0.0.1 only, a free port, every request recorded. The judged tasks it
 (fake-instruct, fake-summary: GOOD answers when dense, BAD once compressed) are in fake_plugin.
 
     with FakeOpenAIServer(scripted([Reply(status=429, headers={"Retry-After": "0"})])) as server:
+    FakeOpenAIServer(lambda request, n: Reply(trickle=2.0))  # a byte every 2 s: never done
+    FakeOpenAIServer(lambda request, n: Reply(delay=60))     # hangs
         ...  # server.url, server.requests, server.count, server.max_in_flight
 
 The `openai_server` fixture gives a started one with the default `quality_reply`."""
@@ -30,6 +32,8 @@ class Reply:
     content: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    trickle: float = 0.0
+    """Seconds between the body's bytes: a server that keeps every read alive, never finishing."""
 
 
 Responder = Callable[[dict[str, Any], int], Reply]
@@ -118,7 +122,13 @@ class FakeOpenAIServer:
                     for k, v in reply.headers.items():
                         self.send_header(k, v)
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if reply.trickle:
+                        for i in range(len(payload)):
+                            self.wfile.write(payload[i : i + 1])
+                            self.wfile.flush()
+                            time.sleep(reply.trickle)
+                    else:
+                        self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
