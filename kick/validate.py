@@ -12,7 +12,7 @@ from typing import Any
 
 from kick.errors import DataError, KickError, SpecError, plugin_errors
 from kick.interfaces import Compressor, Judge, Task, optional_member
-from kick.judging import check_references
+from kick.judging import check_references, judge_for_task
 from kick.plugins import PluginSet
 from kick.types import RunSpec, Sample
 
@@ -73,6 +73,7 @@ def build_components(spec: RunSpec, plugins: PluginSet) -> Components:
         _check_unique_ids(task.name, samples[task.name])
         if judge is not None and task.judge_kind:
             check_references(judge, task.name, samples[task.name])
+            judge_for_task(judge, task)  # the task's judge settings (paper protocol) apply: before any work
     return Components(tasks, samples, compressor, judge, owners)
 
 

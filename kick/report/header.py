@@ -83,6 +83,8 @@ def _model_line(s: Mapping[str, Any]) -> str:
         parts.append(f"from {src['gguf']} (sha256 {str(src.get('gguf_sha256', ''))[:12]})")
         if src.get("note"):
             parts.append(str(src["note"]))
+    if m.get("note"):  # e.g. the embedded model: a dequantized 4-bit GGUF (quantizing it re-quantizes)
+        parts.append(str(m["note"]))
     return ", ".join(parts)
 
 

@@ -310,3 +310,19 @@ def test_a_prompt_longer_than_the_context_keeps_its_instruction_and_question_and
     summary = run(spec, tmp_path / "run", plugins=ps, model=tiny_llama)
     clipped = summary["prompts_clipped"]["dense/long-prompt"]
     assert clipped["prompts"] == 1 and clipped["tokens"] == len(tiny_llama._tok(_LongPrompt.PROMPT)["input_ids"]) - limit
+
+
+def test_a_judge_that_cannot_take_a_tasks_paper_settings_is_refused_before_the_model_loads(
+    tmp_path: Path, builtin_plugins: PluginSet
+) -> None:
+    # summarization under protocol=paper judges in one order at the paper's temperature; the fake
+    # judge has no `with_overrides`: refused while validating (the model path does not even exist)
+    spec = RunSpec(
+        model=ModelSpec(str(tmp_path / "no-model")),
+        tasks=(ComponentSpec("summarization", {"protocol": "paper", "limit": 2}),),
+        judge=ComponentSpec("fake-judge", {}),
+    )
+    out = tmp_path / "run"
+    with pytest.raises(SpecError, match="cannot apply"):
+        run(spec, out, plugins=builtin_plugins)
+    assert not out.exists()

@@ -74,6 +74,10 @@ def test_the_provenance_header_names_sources_calibration_protocol_and_measured_c
     )
     assert cells["gptq @ 4-bit"].bits == "4 bits, groups of 64: at most 16 levels per group (within the grid)"
     assert "kick 0.1.0" in h.versions and "torch 2.13.0" in h.versions
+    noted = summaries()
+    for s in noted:
+        s["model"] = {**(s.get("model") or {}), "note": "a dequantized 4-bit GGUF: quantizing it re-quantizes"}
+    assert header(noted).models[0].endswith("a dequantized 4-bit GGUF: quantizing it re-quantizes")
 
 
 def test_every_format_carries_the_overview_header_and_counters(tmp_path: Path) -> None:
