@@ -52,7 +52,7 @@ def test_every_judgement_failing_is_an_error_and_every_request_is_counted(
     assert judging["asked"] == 3 and judging["ok"] == 0 and judging["failed"] == 3
 
 
-def test_sent_ok_and_cached_are_reported(
+def test_sent_ok_failed_and_cache_hits_are_reported(
     tmp_path: Path, builtin_plugins: PluginSet, cli: Any, openai_server: FakeOpenAIServer
 ) -> None:
     out = _generated(tmp_path / "run", builtin_plugins)
