@@ -59,6 +59,24 @@ def resolve(spec: ModelSpec) -> tuple[str, Any, dict[str, Any]]:
     return path, config, kw
 
 
+def provenance(
+    spec: ModelSpec, config: Any, module: Any, source: Mapping[str, Any] | None, **extra: Any
+) -> dict[str, Any]:
+    """What a summary records of a loaded transformers model (`source`: where its weights came from)."""
+    prov = {
+        "id": spec.name,
+        "revision": spec.revision or getattr(config, "_commit_hash", None),
+        "architecture": (config.architectures or [type(module).__name__])[0],
+        "dtype": spec.dtype,
+        "device": spec.device,
+        "parameters": sum(p.numel() for p in module.parameters()),
+        **extra,
+    }
+    if source:
+        prov["source"] = dict(source)
+    return prov
+
+
 class HFModel:
     """A transformers causal LM with a tokenizer; implements `CompressibleModel`."""
 
@@ -96,17 +114,7 @@ class HFModel:
         except (RuntimeError, AssertionError) as e:
             raise ModelLoadError(f"cannot move model to device {spec.device!r}: {e}") from None
         module.eval()
-        prov = {
-            "id": spec.name,
-            "revision": spec.revision or getattr(config, "_commit_hash", None),
-            "architecture": (config.architectures or [type(module).__name__])[0],
-            "dtype": spec.dtype,
-            "device": spec.device,
-            "parameters": sum(p.numel() for p in module.parameters()),
-        }
-        if source:
-            prov["source"] = dict(source)
-        return cls(module, tokenizer, name=spec.name, provenance=prov)
+        return cls(module, tokenizer, name=spec.name, provenance=provenance(spec, config, module, source))
 
     # ---- properties ----------------------------------------------------------------------
     @property

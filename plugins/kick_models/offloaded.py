@@ -12,7 +12,7 @@ from kick_layerwise.offload import OffloadedBlocks, WeightFiles, block_prefixes,
 from kick_layerwise.topology import find_blocks
 
 from kick import ModelSpec
-from kick_models.hf import _DTYPES, HFModel, resolve
+from kick_models.hf import _DTYPES, HFModel, provenance, resolve
 
 
 class OffloadedHFModel(HFModel):
@@ -72,17 +72,7 @@ def load_offloaded(
     load_outside_blocks(module, files, [p for p, _ in blocks], device)
     module.eval()
     tokenizer = AutoTokenizer.from_pretrained(path, **kw)
-    prov = {
-        "id": spec.name,
-        "revision": spec.revision or getattr(config, "_commit_hash", None),
-        "architecture": (config.architectures or [type(module).__name__])[0],
-        "dtype": spec.dtype,
-        "device": spec.device,
-        "parameters": sum(p.numel() for p in module.parameters()),
-        "offload": True,
-    }
-    if source:
-        prov["source"] = dict(source)
+    prov = provenance(spec, config, module, source, offload=True)
     return OffloadedHFModel(
         module, tokenizer, name=spec.name, provenance=prov, blocks=OffloadedBlocks(blocks, files, device)
     )
