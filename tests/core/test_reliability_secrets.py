@@ -4,6 +4,7 @@ no file that `kick run`, `kick sweep`, `kick judge` and `kick report` write (iss
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ def test_run_sweep_judge_and_report_write_the_planted_secret_nowhere(
     tmp_path: Path, builtin_plugins: PluginSet, cli: Any, monkeypatch: pytest.MonkeyPatch,
     openai_server: FakeOpenAIServer,
 ) -> None:  # fmt: skip
+    for name in [n for n in os.environ if n.startswith("KICK_")]:  # only what this test sets
+        monkeypatch.delenv(name)
     monkeypatch.setenv(SECRET_ENV, SECRET)
     monkeypatch.setenv("KICK_OTHER_SETTING", SECRET)  # not one of kick's settings: never recorded
     monkeypatch.setenv("KICK_CACHE_DIR", str(tmp_path / "cache"))  # one of them: recorded
