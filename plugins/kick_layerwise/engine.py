@@ -38,6 +38,14 @@ class CalibrationSettings:
     sampler: str = "document"  # or "concat" (kick_layerwise.calibration)
     hub_default: str = "c4"  # the Hub source used when `source` is None and the Hub answers
 
+    @classmethod
+    def of(cls, config: Any, **defaults: Any) -> CalibrationSettings:
+        """From a calibrated method's config (calibration, nsamples, seqlen, seed, batch_size, sampler)."""
+        return cls(
+            config.calibration, config.nsamples, config.seqlen, config.seed, config.batch_size,
+            sampler=config.sampler, **defaults,
+        )  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Plan:

@@ -54,14 +54,7 @@ def plan(config: SparseGPTConfig) -> Plan:
         )
         lin.weight.data.copy_(new.to(lin.weight.dtype))
 
-    calib = CalibrationSettings(
-        config.calibration,
-        config.nsamples,
-        config.seqlen,
-        config.seed,
-        config.batch_size,
-        sampler=config.sampler,
-    )
+    calib = CalibrationSettings.of(config)
     return Plan("sparsegpt", config, process, statistic="hessian", calibration=calib, nm=nm)
 
 

@@ -38,14 +38,7 @@ def plan(config: WandaConfig) -> Plan:
         mask = prune_mask(wanda_score(lin.weight.detach(), norms), config.sparsity, nm, per_row=True)
         lin.weight.data.masked_fill_(mask, 0.0)
 
-    calib = CalibrationSettings(
-        config.calibration,
-        config.nsamples,
-        config.seqlen,
-        config.seed,
-        config.batch_size,
-        sampler=config.sampler,
-    )
+    calib = CalibrationSettings.of(config)
     return Plan("wanda", config, process, statistic="norms", calibration=calib, nm=nm)
 
 

@@ -63,15 +63,7 @@ def plan(config: GPTQConfig) -> Plan:
         )
         lin.weight.data.copy_(new.to(lin.weight.dtype))
 
-    calib = CalibrationSettings(
-        config.calibration,
-        config.nsamples,
-        config.seqlen,
-        config.seed,
-        config.batch_size,
-        sampler=config.sampler,
-        hub_default="wikitext2",
-    )
+    calib = CalibrationSettings.of(config, hub_default="wikitext2")
     return Plan(
         "gptq",
         config,
