@@ -16,7 +16,7 @@ each of `--dtypes`. Side B loads the same safetensors folder with plain `AutoMod
   order (longest first), left padding, greedy, the same `max_new_tokens`, eos ids, and a
   `StoppingCriteria` that stops a row at its first newline token; decoded and cut identically.
 
-Runs are interleaved A8 / B8 / A1, `--repeats` times. Per run: examples/s, wall s, CPU s (process
+Runs are interleaved A8 / B8, `--repeats` times, then A1 `--batch1-runs` times. Per run: examples/s, wall s, CPU s (process
 time), decode steps, ms per decode step (inside the model's forward, and wall: everything but
 prefill divided by the steps), tokens generated (up to and including each row's stop token), and
 row-steps computed (B keeps computing finished rows until its batch ends). Then: outputs equal
@@ -272,19 +272,23 @@ def bench_dtype(
     def side_b() -> tuple[list[str], int]:
         return hf_side(module, tok, prompts, max_new_tokens=max_new, batch=a.batch, answer=first_line)
 
-    side_a(a.batch), side_b()  # warm-up (allocator, kernels, newline ids): not timed
+    # warm-up (allocator, kernels, newline ids) on the first batch of prompts: not timed
+    task.predict(kick_model, samples[: a.batch], batch_size=a.batch)
+    hf_side(module, tok, prompts[: a.batch], max_new_tokens=max_new, batch=a.batch, answer=first_line)
     runs: list[Run] = []
     for _ in range(a.repeats):
         this = [
             timed("kick", a.batch, kick_model.module, lambda: side_a(a.batch)),
             timed("hf", a.batch, module, side_b),
         ]
-        if not a.no_batch1:
-            this.append(timed("kick", 1, kick_model.module, lambda: side_a(1)))
         for r in this:
             print(r.row(n))
         print(f"   load average {os.getloadavg()}")
         runs += this
+    for _ in range(a.batch1_runs):  # the reference: kick one prompt at a time (after the A/B pairs)
+        runs.append(timed("kick", 1, kick_model.module, lambda: side_a(1)))
+        print(runs[-1].row(n))
+        print(f"   load average {os.getloadavg()}")
 
     def med(side: str, bs: int, f: Callable[[Run], float]) -> float:
         return statistics.median(f(r) for r in runs if r.side == side and r.batch == bs)
@@ -306,7 +310,7 @@ def bench_dtype(
         f"outputs equal kick b{a.batch} vs generate b{a.batch}: {len(same)}/{n} "
         f"(every side identical across its repeats: {stable})"
     )
-    if not a.no_batch1:
+    if a.batch1_runs:
         k1, b1 = med("kick", 1, lambda r: r.wall), outs[("kick", 1)]
         print(
             f"kick b1 {n / k1:.2f} ex/s (b{a.batch} over b1 {k1 / ka:.2f}x); outputs equal kick b1 vs kick "
@@ -325,10 +329,12 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"], choices=["float32", "bfloat16"])
-    ap.add_argument("--no-batch1", action="store_true", help="skip kick at batch 1 (the reference)")
+    ap.add_argument(
+        "--batch1-runs", type=int, default=1, help="runs of kick at batch 1 (the reference); 0: none"
+    )
     a = ap.parse_args()
-    if a.n < 1 or a.batch < 1 or a.repeats < 1 or a.threads < 1:
-        ap.error("--n, --batch, --repeats and --threads must be at least 1")
+    if a.n < 1 or a.batch < 1 or a.repeats < 1 or a.threads < 1 or a.batch1_runs < 0:
+        ap.error("--n, --batch, --repeats and --threads must be at least 1, --batch1-runs at least 0")
     torch.set_num_threads(a.threads)
     import transformers
     from kick_models.embedded import converted_folder
