@@ -25,6 +25,7 @@ from kick.errors import (  # noqa: E402
     SpecError,
     UnknownComponentError,
 )
+from kick.extras import MissingExtraError, require_extra  # noqa: E402
 from kick.files import sha256_file  # noqa: E402
 from kick.hookspecs import Register, hookimpl  # noqa: E402
 from kick.interfaces import (  # noqa: E402
@@ -81,6 +82,7 @@ __all__ = [
     "Judgement",
     "KickError",
     "Level",
+    "MissingExtraError",
     "ModelBackend",
     "ModelLoadError",
     "ModelSpec",
@@ -105,6 +107,7 @@ __all__ = [
     "load_plugins",
     "parse_pattern",
     "rejudge",
+    "require_extra",
     "run",
     "sha256_file",
 ]
