@@ -15,6 +15,7 @@ may change. The core is importable without torch; everything that does work live
 
 __version__ = "0.1.0"
 
+from kick.batch_progress import ProgressFn, Ticker, progress_kwargs, scaled  # noqa: E402
 from kick.errors import (  # noqa: E402
     DataError,
     DuplicateComponentError,
@@ -90,6 +91,7 @@ __all__ = [
     "PluginSet",
     "Prediction",
     "Progress",
+    "ProgressFn",
     "Record",
     "Register",
     "RunDirError",
@@ -98,6 +100,7 @@ __all__ = [
     "Scalar",
     "SpecError",
     "Task",
+    "Ticker",
     "UnknownComponentError",
     "__version__",
     "build_config",
@@ -106,8 +109,10 @@ __all__ = [
     "load_model",
     "load_plugins",
     "parse_pattern",
+    "progress_kwargs",
     "rejudge",
     "require_extra",
     "run",
+    "scaled",
     "sha256_file",
 ]
