@@ -19,6 +19,7 @@ from kick.cli_options import (
     DeviceOpt,
     DtypeOpt,
     ExecutorOpt,
+    FirstOpt,
     GpusOpt,
     JudgeOpt,
     JudgeParamOpt,
@@ -78,6 +79,7 @@ def cmd_eval(
     judge_param: JudgeParamOpt = None,
     spec: SpecOpt = None,
     limit: LimitOpt = None,
+    first: FirstOpt = None,
     batch_size: BatchOpt = None,
     seed: SeedOpt = None,
     dtype: DtypeOpt = None,
@@ -109,6 +111,7 @@ def cmd_run(
     judge_param: JudgeParamOpt = None,
     spec: SpecOpt = None,
     limit: LimitOpt = None,
+    first: FirstOpt = None,
     batch_size: BatchOpt = None,
     seed: SeedOpt = None,
     dtype: DtypeOpt = None,
@@ -190,6 +193,7 @@ def cmd_sweep(
     task: TaskOpt = None,
     task_param: TaskParamOpt = None,
     limit: LimitOpt = None,
+    first: FirstOpt = None,
     batch_size: BatchOpt = None,
     seed: SeedOpt = None,
     calibration_seed: Annotated[
@@ -213,10 +217,13 @@ def cmd_sweep(
 ) -> None:
     """Sweep models x methods x levels x tasks (dense once per model); resumable."""
     from kick.console import SweepRichProgress
+    from kick.selection import choose
     from kick.sweep import run_sweep
+    from kick.sweep_options import merge_sweep_options
     from kick.sweep_ray import make_executor
-    from kick.sweep_spec import levels_from, merge_sweep_options, parse_sweep_spec, seeded_from
+    from kick.sweep_spec import levels_from, parse_sweep_spec, seeded_from
 
+    limit_n, first_n = choose(limit, first, {})  # "0.1" -> 0.1; both given: one line
     data = merge_sweep_options(
         load_spec_file(spec),
         models=model,
@@ -227,7 +234,8 @@ def cmd_sweep(
         tasks=split_names(task) or None,
         params=param,
         task_params=task_param,
-        limit=limit,
+        limit=limit_n,
+        first=first_n,
         batch_size=batch_size,
         seed=seed,
         seeds=calibration_seed,

@@ -39,11 +39,21 @@ SpecOpt = Annotated[
     Path | None, typer.Option("--spec", help="TOML file with the same structure as the options.")
 ]
 LimitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--limit",
+        metavar="N|FRACTION",
+        show_default="all",
+        help="Evaluate N samples per task, or a fraction of them (0.1: 10%, rounded, at least 1): a seeded "
+        "random subset drawn with --seed (the same N and seed give the same items), kept in source order.",
+    ),
+]
+FirstOpt = Annotated[
     int | None,
     typer.Option(
-        "--limit", show_default="all",
-        help="Evaluate N samples per task: a random subset drawn with --seed (the same N and seed give "
-        "the same items), kept in source order.",
+        "--first", metavar="N",
+        help="Evaluate the first N samples of each task in file order (what lm-evaluation-harness's --limit "
+        "does); excludes --limit.",
     ),
 ]  # fmt: skip
 BatchOpt = Annotated[
@@ -107,7 +117,7 @@ GpusOpt = Annotated[float | None, typer.Option("--gpus-per-cell", help="GPUs eac
 # the command parameters that are run options, and their build_run_spec keywords
 OPTION_NAMES = {
     "model": "model", "method": "method", "param": "params", "task": "tasks", "task_param": "task_params",
-    "judge": "judge", "judge_param": "judge_params", "limit": "limit", "batch_size": "batch_size",
+    "judge": "judge", "judge_param": "judge_params", "limit": "limit", "first": "first", "batch_size": "batch_size",
     "seed": "seed", "dtype": "dtype", "device": "device", "revision": "revision",
     "trust_remote_code": "trust_remote_code", "allow_pickle": "allow_pickle",
 }  # fmt: skip

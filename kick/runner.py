@@ -194,6 +194,8 @@ def _phases(
         spec, comps.tasks, comps.samples, comps.judge, store, variants, model_info, compression, plugins,
         dense_summary=dense_summary, dense_store=dense_store, **summary_args,
     )  # fmt: skip
+    for name, chosen in comps.selection.items():  # which items: limit as given and resolved, or first
+        summary["tasks"][name]["selection"] = chosen
     summary["dense_run"] = os.path.relpath(dense, out) if dense is not None else None
     summary["footprint"] = merge_footprints(measured, variants, dense_summary, previous)
     if comps.clipped:  # prompts longer than the context: their middle (the content) was cut
