@@ -24,6 +24,7 @@ from kick.cli_options import (
     JudgeOpt,
     JudgeParamOpt,
     LimitOpt,
+    ModelArgOpt,
     OffloadOpt,
     OverwriteOpt,
     ParamOpt,
@@ -44,6 +45,7 @@ from kick.cli_options import (
     split_names,
 )
 from kick.errors import KickError, SpecError
+from kick.model_args import check_model_args, parse_model_args
 from kick.params import parse_assignments
 from kick.plugins import DEFAULT_MODEL, PluginSet
 from kick.reference import reference_options
@@ -87,6 +89,7 @@ def cmd_eval(
     revision: RevisionOpt = None,
     trust_remote_code: TrustOpt = False,
     allow_pickle: PickleOpt = False,
+    model_arg: ModelArgOpt = None,
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
     reference: ReferenceOpt = None,
@@ -119,6 +122,7 @@ def cmd_run(
     revision: RevisionOpt = None,
     trust_remote_code: TrustOpt = False,
     allow_pickle: PickleOpt = False,
+    model_arg: ModelArgOpt = None,
     no_dense: Annotated[bool, typer.Option("--no-dense", help="Skip the dense baseline.")] = False,
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
@@ -153,6 +157,7 @@ def cmd_compress(
     revision: RevisionOpt = None,
     trust_remote_code: TrustOpt = False,
     allow_pickle: PickleOpt = False,
+    model_arg: ModelArgOpt = None,
     overwrite: OverwriteOpt = False,
     save_dtype: SaveDtypeOpt = None,
     offload: OffloadOpt = False,
@@ -201,6 +206,7 @@ def cmd_sweep(
     ] = None,
     dtype: DtypeOpt = None,
     device: DeviceOpt = None,
+    model_arg: ModelArgOpt = None,
     rel_tol: Annotated[
         float | None, typer.Option("--rel-tol", help="'Matches dense' tolerance, relative.")
     ] = None,
@@ -245,6 +251,11 @@ def cmd_sweep(
         resamples=resamples,
     )
     data.update({k: v for k, v in (("dtype", dtype), ("device", device)) if v is not None})
+    if model_arg:  # options win over the file's model_args, key by key
+        data["model_args"] = {
+            **dict(data.get("model_args") or {}),
+            **check_model_args(parse_model_args(model_arg)),
+        }
     sweep = parse_sweep_spec(data, levels_of=levels_from(_plugins(ctx)), seeded_of=seeded_from(_plugins(ctx)))
     runner = make_executor(
         executor, address=address, cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell

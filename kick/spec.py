@@ -10,6 +10,7 @@ from typing import Any
 import tomllib
 
 from kick.errors import SpecError
+from kick.model_args import fold_model_args, parse_model_args
 from kick.params import parse_assignments, parse_task_assignments
 from kick.plugins import DEFAULT_MODEL
 from kick.rundir import StartMode
@@ -71,11 +72,11 @@ RUN_TYPES = {
     "model": "a name or a table", "method": "text", "params": "a table", "tasks": "a list of names",
     "task_params": "a table of tables", "judge": "text", "judge_params": "a table", "limit": "a number",
     "first": "an integer", "batch_size": "an integer", "seed": "an integer", "dtype": "text", "device": "text", "revision": "text",
-    "trust_remote_code": "true or false", "allow_pickle": "true or false",
+    "trust_remote_code": "true or false", "allow_pickle": "true or false", "model_args": "a table",
 }  # fmt: skip
 MODEL_TYPES = {
     "name": "text", "dtype": "text", "device": "text", "revision": "text", "trust_remote_code": "true or false",
-    "allow_pickle": "true or false",
+    "allow_pickle": "true or false", "args": "a table",
 }  # fmt: skip
 
 
@@ -96,6 +97,7 @@ RUN_KEYS = {
     "revision",
     "trust_remote_code",
     "allow_pickle",
+    "model_args",
 }
 
 
@@ -118,6 +120,7 @@ def build_run_spec(
     revision: str | None = None,
     trust_remote_code: bool = False,
     allow_pickle: bool = False,
+    model_args: Sequence[str] = (),
     include_dense: bool = True,
 ) -> RunSpec:
     """Merge a spec file with command-line options (options win) into one validated RunSpec.
@@ -142,6 +145,9 @@ def build_run_spec(
     if allow_pickle or file.get("allow_pickle"):
         model_fields["allow_pickle"] = True
     check_types(model_fields, MODEL_TYPES, "spec file: model")
+    given = {**dict(model_fields.get("args") or {}), **dict(file.get("model_args") or {})}
+    model_fields["args"] = {**given, **parse_model_args(model_args)}  # options win, key by key
+    model_fields = fold_model_args(model_fields)
     try:
         model_spec = ModelSpec(**model_fields)
     except TypeError as e:

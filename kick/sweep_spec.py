@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from kick.errors import SpecError
 from kick.metrics import VerdictRule
+from kick.model_args import fold_model_args
 from kick.plugins import DEFAULT_MODEL, PluginSet
 from kick.reference import split_references
 from kick.selection import choose
@@ -72,6 +73,7 @@ SWEEP_TYPES = {
     "levels": "a table of tables", "cells": "a list of tables", "tasks": "a name or a list of names",
     "task_params": "a table of tables", "judge": "text", "judge_params": "a table", "limit": "a number", "first": "an integer",
     "batch_size": "an integer", "seed": "an integer", "rel_tol": "a number", "abs_tol": "a number", "copy": "text",
+    "model_args": "a table",
 }  # fmt: skip
 _SWEEP_KEYS = {*SWEEP_TYPES, "sparsity", "patterns", "bits", "seeds"}
 
@@ -165,6 +167,8 @@ def _model_specs(data: Mapping[str, Any], default_model: str) -> tuple[ModelSpec
             if key in data:
                 fields.setdefault(key, data[key])
         check_types(fields, MODEL_TYPES, f"sweep spec: model {item!r}")
+        fields["args"] = {**dict(data.get("model_args") or {}), **dict(fields.get("args") or {})}
+        fields = fold_model_args(fields, f"sweep spec: model {item!r}: model_args")
         try:
             out.append(ModelSpec(**fields))
         except TypeError as e:

@@ -145,6 +145,8 @@ class ModelSpec:
     allow_pickle: bool = False
     """Load a pickle checkpoint (`pytorch_model.bin`), which can run code: only when asked;
     otherwise safetensors only."""
+    args: Mapping[str, Any] = field(default_factory=dict)
+    """More keywords for the loader's `from_pretrained` (`--model-arg`, `kick.model_args`)."""
 
 
 @dataclass(frozen=True)

@@ -100,10 +100,11 @@ class HFModel:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path, config, kw = resolve(spec)
+        args = dict(getattr(spec, "args", None) or {})  # --model-arg: the user's keywords win
         try:
             module = AutoModelForCausalLM.from_pretrained(
-                path, config=config, **{_dtype_arg(): _DTYPES[spec.dtype]}, **kw,
-                use_safetensors=None if getattr(spec, "allow_pickle", False) else True,
+                path, **{"config": config, _dtype_arg(): _DTYPES[spec.dtype], **kw,
+                         "use_safetensors": None if getattr(spec, "allow_pickle", False) else True, **args},
             )  # fmt: skip
             tokenizer = AutoTokenizer.from_pretrained(path, **kw)
         except ValueError as e:
@@ -112,8 +113,11 @@ class HFModel:
             ) from None
         except OSError as e:
             raise ModelLoadError(f"cannot load model {spec.name!r}: {str(e).splitlines()[0]}") from None
+        except TypeError as e:  # a --model-arg this model's class does not take
+            raise ModelLoadError(f"cannot load model {spec.name!r} with --model-arg {args}: {e}") from None
         try:
-            module.to(spec.device)
+            if "device_map" not in args:  # with a device_map, accelerate has placed the weights
+                module.to(spec.device)
         except (RuntimeError, AssertionError) as e:
             raise ModelLoadError(f"cannot move model to device {spec.device!r}: {e}") from None
         module.eval()

@@ -11,8 +11,8 @@ import pytest
 from support.tiny import tiny_llama
 
 from kick import Ticker
-from kick.interfaces import Progress
 from kick.evaluate import evaluate_task
+from kick.interfaces import Progress
 from kick.plugins import load_plugins
 from kick.rundir import RecordStore
 from kick.types import DENSE, ComponentSpec, ModelSpec, RunSpec
