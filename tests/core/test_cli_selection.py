@@ -4,6 +4,7 @@ file order): parsed once, refused in one line before any work, recorded as given
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +119,13 @@ def test_sweep_takes_first_and_a_fractional_limit(cli: Any, tmp_path: Path) -> N
     res = cli("sweep", "--spec", str(spec), "--out", str(tmp_path / "sw3"), "--limit", "2", "--first", "1")
     assert res.exit_code == 2 and "exclude each other" in res.output
     assert not (tmp_path / "sw3").exists()
+
+
+def test_help_says_limit_is_a_seeded_subset_and_first_the_first_items(cli: Any) -> None:
+    for command in ("run", "eval", "sweep"):
+        res = cli(command, "--help")
+        text = re.sub(r"\s+", " ", re.sub(r"[│╭╮╰╯─]", " ", res.output))
+        assert res.exit_code == 0
+        assert "a fraction of them (0.1: 10%" in text and "seeded random subset drawn with --seed" in text
+        assert "--first N Evaluate the first N samples of each task in file order" in text, command
+        assert "excludes --limit" in text
