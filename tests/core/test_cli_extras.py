@@ -20,7 +20,9 @@ main()
 """
 
 
-def kick_without(hidden: list[str], *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def kick_without(
+    hidden: list[str], *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     import os
 
     code = RUN_HIDDEN.format(hidden=hidden, args=list(args))
@@ -49,7 +51,9 @@ def test_api_judge_without_openai_is_one_line_before_any_work(tmp_path: Path) ->
     )  # fmt: skip
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()
-    assert lines == ["error: the pairwise judge needs the openai package (not installed): pip install 'kick[judges]'"]
+    assert lines == [
+        "error: the pairwise judge needs the openai package (not installed): pip install 'kick[judges]'"
+    ]
     assert "Traceback" not in res.stderr
     assert not out.exists()  # built in phase 1: nothing written
 
