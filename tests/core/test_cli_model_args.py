@@ -110,3 +110,18 @@ def test_model_args_are_recorded_in_the_run(cli: Any, builtin_plugins: Any, tmp_
     assert res.exit_code == 0, res.output
     model = json.loads((out / "spec.json").read_text())["spec"]["model"]
     assert model["args"] == {"attn_implementation": "eager"} and model["revision"] == "main"
+
+
+def test_sweep_models_take_the_sweeps_model_args_and_their_own() -> None:
+    from kick.sweep_spec import parse_sweep_spec
+
+    data = {
+        "models": ["a", {"name": "b", "args": {"attn_implementation": "sdpa"}}],
+        "model_args": {"attn_implementation": "eager", "revision": "v2"},
+        "methods": ["m"], "sparsity": [0.5], "tasks": ["t"],
+    }  # fmt: skip
+    a, b = parse_sweep_spec(data, levels_of=lambda method: ("sparsity",)).models
+    assert (dict(a.args), a.revision) == ({"attn_implementation": "eager"}, "v2")
+    assert dict(b.args) == {"attn_implementation": "sdpa"}  # a model's own table wins
+    with pytest.raises(SpecError, match="HF_TOKEN"):
+        parse_sweep_spec({**data, "model_args": {"token": "x"}}, levels_of=lambda method: ("sparsity",))
