@@ -160,7 +160,7 @@ class Task(Protocol):
     runner calls it once per run.
     """
 
-    __optional__: ClassVar[tuple[str, ...]] = ("primary_metric", "lower_is_better", "judge_overrides")
+    __optional__: ClassVar[tuple[str, ...]] = ("primary_metric", "lower_is_better", "judge_overrides", "chunk_size")
 
     name: str
     judge_kind: str | None
@@ -171,6 +171,11 @@ class Task(Protocol):
     judge_overrides: Mapping[str, Any] | None
     """Optional (default None): judge settings this task's protocol needs (e.g. `swap`,
     `temperature`), applied through the judge's `with_overrides`."""
+    chunk_size: int
+    """Optional (default 0): the fewest samples the runner passes to one `predict` call. The runner
+    hands a task its samples in chunks of 4 x batch size and appends each chunk's records before
+    the next, so a killed run loses at most a chunk; a task whose predict shares work across its
+    samples (MMLU's k-shot header, computed once per call and subject) asks for longer chunks."""
 
     def settings(self) -> Mapping[str, Any]:
         """Data source/revision, decoding settings, prompt format: recorded in the report."""

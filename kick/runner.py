@@ -79,6 +79,7 @@ def run(
     verdict: VerdictRule = "interval",
     resamples: int = 2000,
     offload: bool = False,
+    footprint: bool = True,
 ) -> dict[str, Any]:
     """Run one evaluation and write its run directory; returns the summary.
 
@@ -90,7 +91,9 @@ def run(
     sampling seed stays `spec.seed`).
     `verdict` and `resamples`: how "matches dense" is decided (`kick.metrics.verdict`; the
     bootstrap is seeded with `spec.seed`). `offload`: a model loaded here keeps its decoder
-    blocks on disk until compressed (`kick.plugins.check_offload`).
+    blocks on disk until compressed (`kick.plugins.check_offload`). `footprint`: measure each
+    variant's generation speed and size after its tasks (`kick.footprint`); benchmarks that time
+    the tasks alone turn it off.
     """
     plugins = plugins if plugins is not None else load_plugins()
     progress = progress or Progress()
@@ -113,6 +116,7 @@ def run(
             return _phases(
                 spec, out, comps, plugins, model, dense, dense_summary, dense_store, mode, progress,
                 save_model=save_model, save_dtype=save_dtype, force_judge=force_judge, offload=offload,
+                footprint=footprint,
                 summary_args=dict(rel_tol=rel_tol, abs_tol=abs_tol, rule=verdict, cell=cell, level=level,
                                   seed=seed, stats=StatSettings(resamples=resamples, seed=spec.seed)),
             )  # fmt: skip
@@ -138,6 +142,7 @@ def _phases(
     save_dtype: str | None,
     force_judge: bool,
     offload: bool,
+    footprint: bool,
     summary_args: dict[str, Any],
 ) -> dict[str, Any]:
     """Phases 2-8 of `run()`, with the directory's lock held."""
@@ -151,7 +156,7 @@ def _phases(
     counts = JudgeCounts()
     variants: list[str] = []
     measured: dict[str, Any] = {}  # footprint per variant (kick.footprint); not for kick compress
-    measure = bool(comps.tasks) and not save_model
+    measure = footprint and bool(comps.tasks) and not save_model
     if spec.include_dense:  # phase 3
         variants.append(DENSE)
         if evaluating:
@@ -298,7 +303,7 @@ def evaluate_task(
     key = f"{variant}/{task.name}"
     progress.start(key, f"{variant:10s} {task.name}", len(samples))
     progress.advance(key, len(samples) - len(todo))
-    chunk = max(1, batch_size) * 4
+    chunk = max(max(1, batch_size) * 4, int(optional_member(task, "chunk_size", 0) or 0))
     for start in range(0, len(todo), chunk):
         part = todo[start : start + chunk]
         ready = model.get()
