@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from kick.batch_progress import progress_kwargs
 from kick.errors import KickError, plugin_errors
-from kick.interfaces import Progress, Task
+from kick.interfaces import Progress, Task, optional_member
 from kick.model_slot import ModelSlot
 from kick.rundir import RecordStore
 from kick.types import Prediction, Record, Sample
@@ -31,7 +31,7 @@ def evaluate_task(
     key = f"{variant}/{task.name}"
     progress.start(key, f"{variant:10s} {task.name}", len(samples))
     progress.advance(key, len(samples) - len(todo))
-    chunk = max(1, batch_size) * 4
+    chunk = max(max(1, batch_size) * 4, int(optional_member(task, "chunk_size", 0) or 0))
     for start in range(0, len(todo), chunk):
         part = todo[start : start + chunk]
         ready = model.get()

@@ -170,7 +170,7 @@ class Task(Protocol):
     """
 
     __optional__: ClassVar[tuple[str, ...]] = (
-        "primary_metric", "lower_is_better", "judge_overrides", "reports_progress",
+        "primary_metric", "lower_is_better", "judge_overrides", "reports_progress", "chunk_size",
     )  # fmt: skip
 
     name: str
@@ -185,6 +185,11 @@ class Task(Protocol):
     reports_progress: bool
     """Optional (default False): `predict` takes `progress=`, a callable told how many samples
     (fractions allowed) finished, as each batch does; without it the runner advances per chunk."""
+    chunk_size: int
+    """Optional (default 0): the fewest samples the runner passes to one `predict` call. The runner
+    hands a task its samples in chunks of 4 x batch size and appends each chunk's records before
+    the next, so a killed run loses at most a chunk; a task whose predict shares work across its
+    samples (MMLU's k-shot header, computed once per call and subject) asks for longer chunks."""
 
     def settings(self) -> Mapping[str, Any]:
         """Data source/revision, decoding settings, prompt format: recorded in the report."""

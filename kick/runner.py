@@ -80,6 +80,7 @@ def run(
     verdict: VerdictRule = "interval",
     resamples: int = 2000,
     offload: bool = False,
+    footprint: bool = True,
 ) -> dict[str, Any]:
     """Run one evaluation and write its run directory; returns the summary.
 
@@ -91,7 +92,9 @@ def run(
     sampling seed stays `spec.seed`).
     `verdict` and `resamples`: how "matches dense" is decided (`kick.metrics.verdict`; the
     bootstrap is seeded with `spec.seed`). `offload`: a model loaded here keeps its decoder
-    blocks on disk until compressed (`kick.plugins.check_offload`).
+    blocks on disk until compressed (`kick.plugins.check_offload`). `footprint`: measure each
+    variant's generation speed and size after its tasks (`kick.footprint`); benchmarks that time
+    the tasks alone turn it off.
     """
     plugins = plugins if plugins is not None else load_plugins()
     progress = progress or Progress()
@@ -114,6 +117,7 @@ def run(
             return _phases(
                 spec, out, comps, plugins, model, dense, dense_summary, dense_store, mode, progress,
                 save_model=save_model, save_dtype=save_dtype, force_judge=force_judge, offload=offload,
+                footprint=footprint,
                 summary_args=dict(rel_tol=rel_tol, abs_tol=abs_tol, rule=verdict, cell=cell, level=level,
                                   seed=seed, stats=StatSettings(resamples=resamples, seed=spec.seed)),
             )  # fmt: skip
@@ -139,6 +143,7 @@ def _phases(
     save_dtype: str | None,
     force_judge: bool,
     offload: bool,
+    footprint: bool,
     summary_args: dict[str, Any],
 ) -> dict[str, Any]:
     """Phases 2-8 of `run()`, with the directory's lock held."""
@@ -152,7 +157,7 @@ def _phases(
     counts = JudgeCounts()
     variants: list[str] = []
     measured: dict[str, Any] = {}  # footprint per variant (kick.footprint); not for kick compress
-    measure = bool(comps.tasks) and not save_model
+    measure = footprint and bool(comps.tasks) and not save_model
     if spec.include_dense:  # phase 3
         variants.append(DENSE)
         if evaluating:

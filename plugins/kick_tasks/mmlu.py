@@ -149,6 +149,10 @@ class MMLU(CachedSamples):
     name = "mmlu"
     judge_kind: str | None = None
     primary_metric = "acc"
+    # each predict call computes every subject's k-shot header once (300-500 tokens, against about
+    # 60 of a question's own): chunks of 4 x batch size recomputed it every 4 questions at batch 1,
+    # which made up more than half of the scoring time (benchmarks/bench_peers.py)
+    chunk_size = 256
 
     def __init__(self, config: MMLUConfig) -> None:
         self.config = config
