@@ -10,6 +10,13 @@ are run once; each prompt's prefill then runs only its own tokens on a copy of t
 A row is laid out as `[shared prefix | padding | own tokens | generated]`; the mask hides the
 padding and position ids count real tokens only, so the row is what it would be unpadded.
 
+"What it would be" holds exactly in real arithmetic, not bit for bit: splitting a prefill at
+the shared prefix and padding to other widths change the rounding. On SmolLM2-135M, splitting
+one factoid-qa prompt after its 7 shared tokens moved the last logit by 3e-5 in float32 but by
+0.42 in bfloat16 (a few bf16 steps), enough to flip greedy choices at bf16 logit ties: with
+benchmarks/bench_generate.py, 96/96 FreebaseQA answers equal `generate`'s at batch 8 in float32,
+87/96 in bfloat16 (91/96 with the shared prefix switched off).
+
 Used only for plain greedy decoding on models whose cache is a plain per-layer key/value cache;
 everything else goes through `transformers`' `generate`.
 """
