@@ -96,7 +96,7 @@ def worker_kick(a: argparse.Namespace) -> dict[str, Any]:
     spec = RunSpec(model=ModelSpec(name=a.model), tasks=(ComponentSpec("mmlu", params),), batch_size=a.batch_size)
     out = Path(tempfile.mkdtemp(prefix="bench-kick-"))
     t0 = time.process_time()
-    run(spec, out / "run")
+    run(spec, out / "run", footprint=False)  # lm-eval measures no generation speed or size
     secs = time.process_time() - t0
     got = {}
     for line in (out / "run" / "records.jsonl").read_text().splitlines():

@@ -15,6 +15,7 @@ may change. The core is importable without torch; everything that does work live
 
 __version__ = "0.1.0"
 
+from kick.batch_progress import ProgressFn, Ticker, progress_kwargs, scaled  # noqa: E402
 from kick.errors import (  # noqa: E402
     DataError,
     DuplicateComponentError,
@@ -25,6 +26,7 @@ from kick.errors import (  # noqa: E402
     SpecError,
     UnknownComponentError,
 )
+from kick.extras import MissingExtraError, require_extra  # noqa: E402
 from kick.files import sha256_file  # noqa: E402
 from kick.hookspecs import Register, hookimpl  # noqa: E402
 from kick.interfaces import (  # noqa: E402
@@ -81,6 +83,7 @@ __all__ = [
     "Judgement",
     "KickError",
     "Level",
+    "MissingExtraError",
     "ModelBackend",
     "ModelLoadError",
     "ModelSpec",
@@ -88,6 +91,7 @@ __all__ = [
     "PluginSet",
     "Prediction",
     "Progress",
+    "ProgressFn",
     "Record",
     "Register",
     "RunDirError",
@@ -96,6 +100,7 @@ __all__ = [
     "Scalar",
     "SpecError",
     "Task",
+    "Ticker",
     "UnknownComponentError",
     "__version__",
     "build_config",
@@ -104,7 +109,10 @@ __all__ = [
     "load_model",
     "load_plugins",
     "parse_pattern",
+    "progress_kwargs",
     "rejudge",
+    "require_extra",
     "run",
+    "scaled",
     "sha256_file",
 ]

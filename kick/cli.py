@@ -19,10 +19,12 @@ from kick.cli_options import (
     DeviceOpt,
     DtypeOpt,
     ExecutorOpt,
+    FirstOpt,
     GpusOpt,
     JudgeOpt,
     JudgeParamOpt,
     LimitOpt,
+    ModelArgOpt,
     OffloadOpt,
     OverwriteOpt,
     ParamOpt,
@@ -43,6 +45,7 @@ from kick.cli_options import (
     split_names,
 )
 from kick.errors import KickError, SpecError
+from kick.model_args import check_model_args, parse_model_args
 from kick.params import parse_assignments
 from kick.plugins import DEFAULT_MODEL, PluginSet
 from kick.reference import reference_options
@@ -78,6 +81,7 @@ def cmd_eval(
     judge_param: JudgeParamOpt = None,
     spec: SpecOpt = None,
     limit: LimitOpt = None,
+    first: FirstOpt = None,
     batch_size: BatchOpt = None,
     seed: SeedOpt = None,
     dtype: DtypeOpt = None,
@@ -85,6 +89,7 @@ def cmd_eval(
     revision: RevisionOpt = None,
     trust_remote_code: TrustOpt = False,
     allow_pickle: PickleOpt = False,
+    model_arg: ModelArgOpt = None,
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
     reference: ReferenceOpt = None,
@@ -109,6 +114,7 @@ def cmd_run(
     judge_param: JudgeParamOpt = None,
     spec: SpecOpt = None,
     limit: LimitOpt = None,
+    first: FirstOpt = None,
     batch_size: BatchOpt = None,
     seed: SeedOpt = None,
     dtype: DtypeOpt = None,
@@ -116,6 +122,7 @@ def cmd_run(
     revision: RevisionOpt = None,
     trust_remote_code: TrustOpt = False,
     allow_pickle: PickleOpt = False,
+    model_arg: ModelArgOpt = None,
     no_dense: Annotated[bool, typer.Option("--no-dense", help="Skip the dense baseline.")] = False,
     resume: ResumeOpt = False,
     overwrite: OverwriteOpt = False,
@@ -150,6 +157,7 @@ def cmd_compress(
     revision: RevisionOpt = None,
     trust_remote_code: TrustOpt = False,
     allow_pickle: PickleOpt = False,
+    model_arg: ModelArgOpt = None,
     overwrite: OverwriteOpt = False,
     save_dtype: SaveDtypeOpt = None,
     offload: OffloadOpt = False,
@@ -190,6 +198,7 @@ def cmd_sweep(
     task: TaskOpt = None,
     task_param: TaskParamOpt = None,
     limit: LimitOpt = None,
+    first: FirstOpt = None,
     batch_size: BatchOpt = None,
     seed: SeedOpt = None,
     calibration_seed: Annotated[
@@ -197,6 +206,7 @@ def cmd_sweep(
     ] = None,
     dtype: DtypeOpt = None,
     device: DeviceOpt = None,
+    model_arg: ModelArgOpt = None,
     rel_tol: Annotated[
         float | None, typer.Option("--rel-tol", help="'Matches dense' tolerance, relative.")
     ] = None,
@@ -213,10 +223,13 @@ def cmd_sweep(
 ) -> None:
     """Sweep models x methods x levels x tasks (dense once per model); resumable."""
     from kick.console import SweepRichProgress
+    from kick.selection import choose
     from kick.sweep import run_sweep
+    from kick.sweep_options import merge_sweep_options
     from kick.sweep_ray import make_executor
-    from kick.sweep_spec import levels_from, merge_sweep_options, parse_sweep_spec, seeded_from
+    from kick.sweep_spec import levels_from, parse_sweep_spec, seeded_from
 
+    limit_n, first_n = choose(limit, first, {})  # "0.1" -> 0.1; both given: one line
     data = merge_sweep_options(
         load_spec_file(spec),
         models=model,
@@ -227,7 +240,8 @@ def cmd_sweep(
         tasks=split_names(task) or None,
         params=param,
         task_params=task_param,
-        limit=limit,
+        limit=limit_n,
+        first=first_n,
         batch_size=batch_size,
         seed=seed,
         seeds=calibration_seed,
@@ -237,6 +251,11 @@ def cmd_sweep(
         resamples=resamples,
     )
     data.update({k: v for k, v in (("dtype", dtype), ("device", device)) if v is not None})
+    if model_arg:  # options win over the file's model_args, key by key
+        data["model_args"] = {
+            **dict(data.get("model_args") or {}),
+            **check_model_args(parse_model_args(model_arg)),
+        }
     sweep = parse_sweep_spec(data, levels_of=levels_from(_plugins(ctx)), seeded_of=seeded_from(_plugins(ctx)))
     runner = make_executor(
         executor, address=address, cpus_per_cell=cpus_per_cell, gpus_per_cell=gpus_per_cell

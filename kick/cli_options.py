@@ -39,11 +39,21 @@ SpecOpt = Annotated[
     Path | None, typer.Option("--spec", help="TOML file with the same structure as the options.")
 ]
 LimitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--limit",
+        metavar="N|FRACTION",
+        show_default="all",
+        help="Evaluate N samples per task, or a fraction of them (0.1: 10%, rounded, at least 1): a seeded "
+        "random subset drawn with --seed (the same N and seed give the same items), kept in source order.",
+    ),
+]
+FirstOpt = Annotated[
     int | None,
     typer.Option(
-        "--limit", show_default="all",
-        help="Evaluate N samples per task: a random subset drawn with --seed (the same N and seed give "
-        "the same items), kept in source order.",
+        "--first", metavar="N",
+        help="Evaluate the first N samples of each task in file order (what lm-evaluation-harness's --limit "
+        "does); excludes --limit.",
     ),
 ]  # fmt: skip
 BatchOpt = Annotated[
@@ -69,6 +79,14 @@ DeviceOpt = Annotated[
     typer.Option("--device", help="cpu, cuda, cuda:1 ...", show_default=_default(ModelSpec, "device")),
 ]
 RevisionOpt = Annotated[str | None, typer.Option("--revision", help="Hub revision (branch, tag or commit).")]
+ModelArgOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model-arg", metavar="KEY=VALUE",
+        help="Keyword for the model's from_pretrained, e.g. attn_implementation=eager, device_map=auto "
+        "(repeatable; JSON values: true, 3, {...}). Recorded in the run; the Hub token goes in HF_TOKEN.",
+    ),
+]  # fmt: skip
 TrustOpt = Annotated[bool, typer.Option("--trust-remote-code", help="Allow custom model code from the Hub.")]
 PickleOpt = Annotated[
     bool,
@@ -107,9 +125,9 @@ GpusOpt = Annotated[float | None, typer.Option("--gpus-per-cell", help="GPUs eac
 # the command parameters that are run options, and their build_run_spec keywords
 OPTION_NAMES = {
     "model": "model", "method": "method", "param": "params", "task": "tasks", "task_param": "task_params",
-    "judge": "judge", "judge_param": "judge_params", "limit": "limit", "batch_size": "batch_size",
+    "judge": "judge", "judge_param": "judge_params", "limit": "limit", "first": "first", "batch_size": "batch_size",
     "seed": "seed", "dtype": "dtype", "device": "device", "revision": "revision",
-    "trust_remote_code": "trust_remote_code", "allow_pickle": "allow_pickle",
+    "trust_remote_code": "trust_remote_code", "allow_pickle": "allow_pickle", "model_arg": "model_args",
 }  # fmt: skip
 
 
@@ -117,7 +135,7 @@ def run_options(given: Mapping[str, Any], **fixed: Any) -> dict[str, Any]:
     """A command's run options as `build_run_spec` keywords (repeatable options may be None)."""
     opts = {key: given[name] for name, key in OPTION_NAMES.items() if name in given}
     opts = {
-        k: ([] if v is None and k in ("params", "tasks", "task_params", "judge_params") else v)
+        k: ([] if v is None and k in ("params", "tasks", "task_params", "judge_params", "model_args") else v)
         for k, v in opts.items()
     }
     if "tasks" in opts:

@@ -137,7 +137,7 @@ class RichProgress(RunnerProgress):
             return
         self._ids[key] = self._bar.add_task(text, total=total)
 
-    def advance(self, key: str, n: int) -> None:
+    def advance(self, key: str, n: float) -> None:
         if key in self._ids:
             self._bar.advance(self._ids[key], n)
 

@@ -178,7 +178,7 @@ class Prefixed(Progress):
     def start(self, key: str, text: str, total: int) -> None:
         self._inner.start(f"{self._prefix}:{key}", f"{self._prefix} {text.split(maxsplit=1)[-1]}", total)
 
-    def advance(self, key: str, n: int) -> None:
+    def advance(self, key: str, n: float) -> None:
         self._inner.advance(f"{self._prefix}:{key}", n)
 
     def finish(self, key: str) -> None:

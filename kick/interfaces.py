@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from kick.batch_progress import ProgressFn
 from kick.types import JudgeItem, Judgement, Prediction, Record, Sample
 
 
@@ -49,10 +50,14 @@ class ModelBackend(Protocol):
 
     __optional__: ClassVar[tuple[str, ...]] = (
         "name", "context_length", "count_tokens", "truncate", "encode", "generate", "choice_logprobs",
-        "loglikelihood", "token_nll",
+        "loglikelihood", "token_nll", "reports_progress",
     )  # fmt: skip
 
     name: str
+    reports_progress: bool
+    """Optional (default False): `generate`, `choice_logprobs`, `loglikelihood` and `token_nll`
+    take `progress=`, a callable told how many prompts (requests, windows) finished, as each
+    batch does (`kick.batch_progress`). Without it, progress advances per chunk of samples."""
 
     @property
     def context_length(self) -> int:
@@ -81,6 +86,7 @@ class ModelBackend(Protocol):
         do_sample: bool = False,
         temperature: float = 1.0,
         seed: int = 0,
+        progress: ProgressFn | None = None,
     ) -> list[str]:
         """Continue each prompt; with `chat`, a prompt may be a list of turns."""
 
@@ -91,6 +97,7 @@ class ModelBackend(Protocol):
         *,
         prefix: str = "",
         batch_size: int = 8,
+        progress: ProgressFn | None = None,
     ) -> list[list[float]]:
         """Log-probability of each choice as a continuation of prefix + prompt: the tokens of
         `context + choice` after those of `context`, summed (lm-evaluation-harness's split);
@@ -100,11 +107,13 @@ class ModelBackend(Protocol):
         """
 
     def loglikelihood(
-        self, requests: Sequence[tuple[str, str]], *, batch_size: int = 8
+        self, requests: Sequence[tuple[str, str]], *, batch_size: int = 8, progress: ProgressFn | None = None
     ) -> list[tuple[float, int]]:
         """For each (context, continuation): summed log-probability and token count."""
 
-    def token_nll(self, windows: Sequence[Sequence[int]], *, batch_size: int = 8) -> list[tuple[float, int]]:
+    def token_nll(
+        self, windows: Sequence[Sequence[int]], *, batch_size: int = 8, progress: ProgressFn | None = None
+    ) -> list[tuple[float, int]]:
         """For each token window: summed negative log-likelihood of tokens 1..n and n-1."""
 
 
@@ -160,7 +169,9 @@ class Task(Protocol):
     runner calls it once per run.
     """
 
-    __optional__: ClassVar[tuple[str, ...]] = ("primary_metric", "lower_is_better", "judge_overrides")
+    __optional__: ClassVar[tuple[str, ...]] = (
+        "primary_metric", "lower_is_better", "judge_overrides", "reports_progress", "chunk_size",
+    )  # fmt: skip
 
     name: str
     judge_kind: str | None
@@ -171,6 +182,14 @@ class Task(Protocol):
     judge_overrides: Mapping[str, Any] | None
     """Optional (default None): judge settings this task's protocol needs (e.g. `swap`,
     `temperature`), applied through the judge's `with_overrides`."""
+    reports_progress: bool
+    """Optional (default False): `predict` takes `progress=`, a callable told how many samples
+    (fractions allowed) finished, as each batch does; without it the runner advances per chunk."""
+    chunk_size: int
+    """Optional (default 0): the fewest samples the runner passes to one `predict` call. The runner
+    hands a task its samples in chunks of 4 x batch size and appends each chunk's records before
+    the next, so a killed run loses at most a chunk; a task whose predict shares work across its
+    samples (MMLU's k-shot header, computed once per call and subject) asks for longer chunks."""
 
     def settings(self) -> Mapping[str, Any]:
         """Data source/revision, decoding settings, prompt format: recorded in the report."""
@@ -178,8 +197,16 @@ class Task(Protocol):
     def samples(self) -> Sequence[Sample]:
         """The items to evaluate, after `limit` and seeded selection; ids unique."""
 
-    def predict(self, model: ModelBackend, samples: Sequence[Sample], *, batch_size: int) -> list[Prediction]:
-        """Query the model for `samples` (one Prediction each, in order; an error on the item)."""
+    def predict(
+        self,
+        model: ModelBackend,
+        samples: Sequence[Sample],
+        *,
+        batch_size: int,
+        progress: ProgressFn | None = None,
+    ) -> list[Prediction]:
+        """Query the model for `samples` (one Prediction each, in order; an error on the item).
+        `progress` is passed only when the task declares `reports_progress`."""
 
     def score(self, sample: Sample, prediction: Prediction) -> Mapping[str, float]:
         """Per-item metrics; a KickError here becomes the record's error."""
@@ -225,8 +252,8 @@ class Progress:
     def start(self, key: str, text: str, total: int) -> None:
         """A bar `key` of `total` items starts, described by `text`."""
 
-    def advance(self, key: str, n: int) -> None:
-        """`n` more items of bar `key` are done."""
+    def advance(self, key: str, n: float) -> None:
+        """`n` more items of bar `key` are done (a fraction: part of an item, e.g. windows of a stream)."""
 
     def finish(self, key: str) -> None:
         """Bar `key` is complete."""

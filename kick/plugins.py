@@ -240,6 +240,10 @@ def check_offload(spec: ModelSpec, plugins: PluginSet) -> None:
             f"--offload: model {spec.name!r} is loaded whole by its plugin (the embedded model is a GGUF "
             "file, which cannot be read lazily); save it as a safetensors folder and pass the folder"
         )
+    if spec.args:
+        raise SpecError(
+            f"--offload builds the model block by block, without from_pretrained: drop --model-arg {spec.args}"
+        )
     folder = Path(spec.name).expanduser()
     if not folder.is_dir():
         raise SpecError(

@@ -25,14 +25,15 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from kick.dirlock import has_content, writer_lock
 from kick.errors import KickError, RunDirError, SpecError, plugin_errors
+from kick.evaluate import evaluate_task, make_record
 from kick.footprint import can_save, footprint, merge_footprints, peak_memory, save_compressed
-from kick.interfaces import Compressor, Progress, Task, optional_member
+from kick.interfaces import Compressor, Progress, optional_member
 from kick.judging import DenseReferences, JudgeCounts, judge_task
 from kick.metrics import VerdictRule
 from kick.model_slot import ModelSlot
@@ -53,10 +54,10 @@ from kick.rundir import (
 )
 from kick.stats import StatSettings
 from kick.summary import build_summary
-from kick.types import COMPRESSED, DENSE, ComponentSpec, Level, Prediction, Record, RunSpec, Sample
+from kick.types import COMPRESSED, DENSE, ComponentSpec, Level, RunSpec, Sample
 from kick.validate import Components, build_components, check_spec
 
-__all__ = ["Components", "build_components", "check_spec", "rejudge", "run"]
+__all__ = ["Components", "build_components", "check_spec", "evaluate_task", "make_record", "rejudge", "run"]
 
 
 def run(
@@ -79,6 +80,7 @@ def run(
     verdict: VerdictRule = "interval",
     resamples: int = 2000,
     offload: bool = False,
+    footprint: bool = True,
 ) -> dict[str, Any]:
     """Run one evaluation and write its run directory; returns the summary.
 
@@ -90,7 +92,9 @@ def run(
     sampling seed stays `spec.seed`).
     `verdict` and `resamples`: how "matches dense" is decided (`kick.metrics.verdict`; the
     bootstrap is seeded with `spec.seed`). `offload`: a model loaded here keeps its decoder
-    blocks on disk until compressed (`kick.plugins.check_offload`).
+    blocks on disk until compressed (`kick.plugins.check_offload`). `footprint`: measure each
+    variant's generation speed and size after its tasks (`kick.footprint`); benchmarks that time
+    the tasks alone turn it off.
     """
     plugins = plugins if plugins is not None else load_plugins()
     progress = progress or Progress()
@@ -113,6 +117,7 @@ def run(
             return _phases(
                 spec, out, comps, plugins, model, dense, dense_summary, dense_store, mode, progress,
                 save_model=save_model, save_dtype=save_dtype, force_judge=force_judge, offload=offload,
+                footprint=footprint,
                 summary_args=dict(rel_tol=rel_tol, abs_tol=abs_tol, rule=verdict, cell=cell, level=level,
                                   seed=seed, stats=StatSettings(resamples=resamples, seed=spec.seed)),
             )  # fmt: skip
@@ -138,6 +143,7 @@ def _phases(
     save_dtype: str | None,
     force_judge: bool,
     offload: bool,
+    footprint: bool,
     summary_args: dict[str, Any],
 ) -> dict[str, Any]:
     """Phases 2-8 of `run()`, with the directory's lock held."""
@@ -151,7 +157,7 @@ def _phases(
     counts = JudgeCounts()
     variants: list[str] = []
     measured: dict[str, Any] = {}  # footprint per variant (kick.footprint); not for kick compress
-    measure = bool(comps.tasks) and not save_model
+    measure = footprint and bool(comps.tasks) and not save_model
     if spec.include_dense:  # phase 3
         variants.append(DENSE)
         if evaluating:
@@ -193,6 +199,8 @@ def _phases(
         spec, comps.tasks, comps.samples, comps.judge, store, variants, model_info, compression, plugins,
         dense_summary=dense_summary, dense_store=dense_store, **summary_args,
     )  # fmt: skip
+    for name, chosen in comps.selection.items():  # which items: limit as given and resolved, or first
+        summary["tasks"][name]["selection"] = chosen
     summary["dense_run"] = os.path.relpath(dense, out) if dense is not None else None
     summary["footprint"] = merge_footprints(measured, variants, dense_summary, previous)
     if comps.clipped:  # prompts longer than the context: their middle (the content) was cut
@@ -281,61 +289,8 @@ def compress(compressor: Compressor, model: Any, spec: RunSpec, progress: Progre
     }
 
 
-def evaluate_task(
-    task: Task,
-    samples: Sequence[Sample],
-    model: ModelSlot,
-    variant: str,
-    store: RecordStore,
-    batch_size: int,
-    progress: Progress,
-    *,
-    owner: str = "the task",
-) -> None:
-    """Predict and score every sample of `task` not yet in the store, in chunks, appending as we go."""
-    done = store.done_ids(variant, task.name)
-    todo = [s for s in samples if s.id not in done]
-    key = f"{variant}/{task.name}"
-    progress.start(key, f"{variant:10s} {task.name}", len(samples))
-    progress.advance(key, len(samples) - len(todo))
-    chunk = max(1, batch_size) * 4
-    for start in range(0, len(todo), chunk):
-        part = todo[start : start + chunk]
-        ready = model.get()
-        with plugin_errors(owner, "predicting"):
-            preds = task.predict(ready, part, batch_size=batch_size)
-        if len(preds) != len(part):
-            raise KickError(f"task {task.name!r} returned {len(preds)} predictions for {len(part)} samples")
-        store.append(make_record(variant, task, s, p) for s, p in zip(part, preds, strict=True))
-        progress.advance(key, len(part))
-    progress.finish(key)
-
-
 def _all_done(store: RecordStore, variant: str, task: str, samples: Sequence[Sample]) -> bool:
     return store.done_ids(variant, task) >= {s.id for s in samples}
-
-
-def make_record(variant: str, task: Task, sample: Sample, pred: Prediction) -> Record:
-    """One sample's record: the task's scores, or the error that kept it from being scored."""
-    scores: Mapping[str, float] = {}
-    error = pred.error
-    if error is None:
-        try:
-            scores = task.score(sample, pred)
-        except KickError as e:
-            error = str(e)
-    return Record(
-        variant=variant,
-        task=task.name,
-        sample_id=sample.id,
-        prompt=sample.prompt,
-        output=pred.output,
-        reference=sample.reference,
-        scores=dict(scores),
-        error=error,
-        extra=dict(pred.extra),
-        answers=tuple(pred.answers),
-    )
 
 
 def _dense_reference(dense: Path | None) -> tuple[dict[str, Any] | None, RecordStore | None]:

@@ -10,9 +10,11 @@ from typing import Any
 import tomllib
 
 from kick.errors import SpecError
+from kick.model_args import fold_model_args, parse_model_args
 from kick.params import parse_assignments, parse_task_assignments
 from kick.plugins import DEFAULT_MODEL
 from kick.rundir import StartMode
+from kick.selection import choose
 from kick.types import ComponentSpec, ModelSpec, RunSpec, Scalar
 
 
@@ -68,13 +70,13 @@ def check_types(data: Mapping[str, Any], kinds: Mapping[str, str], where: str) -
 
 RUN_TYPES = {
     "model": "a name or a table", "method": "text", "params": "a table", "tasks": "a list of names",
-    "task_params": "a table of tables", "judge": "text", "judge_params": "a table", "limit": "an integer",
-    "batch_size": "an integer", "seed": "an integer", "dtype": "text", "device": "text", "revision": "text",
-    "trust_remote_code": "true or false", "allow_pickle": "true or false",
+    "task_params": "a table of tables", "judge": "text", "judge_params": "a table", "limit": "a number",
+    "first": "an integer", "batch_size": "an integer", "seed": "an integer", "dtype": "text", "device": "text", "revision": "text",
+    "trust_remote_code": "true or false", "allow_pickle": "true or false", "model_args": "a table",
 }  # fmt: skip
 MODEL_TYPES = {
     "name": "text", "dtype": "text", "device": "text", "revision": "text", "trust_remote_code": "true or false",
-    "allow_pickle": "true or false",
+    "allow_pickle": "true or false", "args": "a table",
 }  # fmt: skip
 
 
@@ -87,6 +89,7 @@ RUN_KEYS = {
     "judge",
     "judge_params",
     "limit",
+    "first",
     "batch_size",
     "seed",
     "dtype",
@@ -94,6 +97,7 @@ RUN_KEYS = {
     "revision",
     "trust_remote_code",
     "allow_pickle",
+    "model_args",
 }
 
 
@@ -107,7 +111,8 @@ def build_run_spec(
     task_params: Sequence[str] = (),
     judge: str | None = None,
     judge_params: Sequence[str] = (),
-    limit: int | None = None,
+    limit: str | int | float | None = None,
+    first: int | None = None,
     batch_size: int | None = None,
     seed: int | None = None,
     dtype: str | None = None,
@@ -115,6 +120,7 @@ def build_run_spec(
     revision: str | None = None,
     trust_remote_code: bool = False,
     allow_pickle: bool = False,
+    model_args: Sequence[str] = (),
     include_dense: bool = True,
 ) -> RunSpec:
     """Merge a spec file with command-line options (options win) into one validated RunSpec.
@@ -139,6 +145,9 @@ def build_run_spec(
     if allow_pickle or file.get("allow_pickle"):
         model_fields["allow_pickle"] = True
     check_types(model_fields, MODEL_TYPES, "spec file: model")
+    given = {**dict(model_fields.get("args") or {}), **dict(file.get("model_args") or {})}
+    model_fields["args"] = {**given, **parse_model_args(model_args)}  # options win, key by key
+    model_fields = fold_model_args(model_fields)
     try:
         model_spec = ModelSpec(**model_fields)
     except TypeError as e:
@@ -165,9 +174,7 @@ def build_run_spec(
     bs = batch_size if batch_size is not None else int(file.get("batch_size", 8))
     if bs < 1:
         raise SpecError(f"--batch-size must be at least 1, got {bs}")
-    lim = limit if limit is not None else file.get("limit")
-    if lim is not None and int(lim) < 1:
-        raise SpecError(f"--limit must be at least 1, got {lim}")
+    lim, first_n = choose(limit, first, file)  # a count or a fraction; or the first N items
     return RunSpec(
         model=model_spec,
         tasks=tuple(ComponentSpec(n, tparams.get(n, {})) for n in task_names),
@@ -175,8 +182,9 @@ def build_run_spec(
         judge=ComponentSpec(judge_name, jparams) if judge_name else None,
         include_dense=include_dense,
         batch_size=bs,
-        limit=int(lim) if lim is not None else None,
+        limit=lim,
         seed=seed if seed is not None else int(file.get("seed", 0)),
+        first=first_n,
     )
 
 

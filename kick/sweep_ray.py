@@ -129,7 +129,7 @@ class _Forward(Progress):
     def start(self, key: str, text: str, total: int) -> None:
         self._board.post.remote("start", self._cell, key, text, total)
 
-    def advance(self, key: str, n: int) -> None:
+    def advance(self, key: str, n: float) -> None:
         self._board.post.remote("advance", self._cell, key, n)
 
     def finish(self, key: str) -> None:

@@ -15,9 +15,10 @@ from typing import Any, Literal
 
 from kick.errors import SpecError
 from kick.metrics import VerdictRule
-from kick.params import parse_task_assignments
+from kick.model_args import fold_model_args
 from kick.plugins import DEFAULT_MODEL, PluginSet
 from kick.reference import split_references
+from kick.selection import choose
 from kick.spec import MODEL_TYPES, check_types
 from kick.types import ComponentSpec, Level, ModelSpec, RunSpec, Scalar, parse_pattern
 
@@ -48,7 +49,8 @@ class SweepSpec:
     tasks: tuple[ComponentSpec, ...]
     judge: ComponentSpec | None = None
     batch_size: int = 8
-    limit: int | None = None
+    limit: int | float | None = None
+    first: int | None = None
     seed: int = 0
     seeds: tuple[int, ...] | None = None
     """Calibration seeds: each cell of a seeded compressor runs once per seed (None: not varied)."""
@@ -69,8 +71,9 @@ SWEEP_TYPES = {
     "models": "a list of names or tables", "dtype": "text", "device": "text", "revision": "text",
     "trust_remote_code": "true or false", "allow_pickle": "true or false", "methods": "a name or a list of names", "params": "a table of tables",
     "levels": "a table of tables", "cells": "a list of tables", "tasks": "a name or a list of names",
-    "task_params": "a table of tables", "judge": "text", "judge_params": "a table", "limit": "an integer",
+    "task_params": "a table of tables", "judge": "text", "judge_params": "a table", "limit": "a number", "first": "an integer",
     "batch_size": "an integer", "seed": "an integer", "rel_tol": "a number", "abs_tol": "a number", "copy": "text",
+    "model_args": "a table",
 }  # fmt: skip
 _SWEEP_KEYS = {*SWEEP_TYPES, "sparsity", "patterns", "bits", "seeds"}
 
@@ -164,6 +167,8 @@ def _model_specs(data: Mapping[str, Any], default_model: str) -> tuple[ModelSpec
             if key in data:
                 fields.setdefault(key, data[key])
         check_types(fields, MODEL_TYPES, f"sweep spec: model {item!r}")
+        fields["args"] = {**dict(data.get("model_args") or {}), **dict(fields.get("args") or {})}
+        fields = fold_model_args(fields, f"sweep spec: model {item!r}: model_args")
         try:
             out.append(ModelSpec(**fields))
         except TypeError as e:
@@ -298,9 +303,7 @@ def parse_sweep_spec(
     if stray:
         raise SpecError(f"sweep spec: task_params for task(s) not in tasks: {', '.join(sorted(stray))}")
     judge = data.get("judge")
-    limit = data.get("limit")
-    if limit is not None and (not isinstance(limit, int) or limit < 1):
-        raise SpecError(f"sweep spec: limit must be a positive integer, got {limit!r}")
+    limit, first = choose(None, None, data, "sweep spec")
     batch_size = data.get("batch_size", 8)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise SpecError(f"sweep spec: batch_size must be a positive integer, got {batch_size!r}")
@@ -324,6 +327,7 @@ def parse_sweep_spec(
         judge=ComponentSpec(str(judge), dict(data.get("judge_params", {}))) if judge else None,
         batch_size=batch_size,
         limit=limit,
+        first=first,
         seed=int(data.get("seed", 0)),
         seeds=seeds,
         rel_tol=rel_tol,
@@ -344,6 +348,7 @@ def dense_run_spec(sweep: SweepSpec, model: ModelSpec) -> RunSpec:
         batch_size=sweep.batch_size,
         limit=sweep.limit,
         seed=sweep.seed,
+        first=sweep.first,
     )
 
 
@@ -364,24 +369,3 @@ def levels_from(plugins: PluginSet) -> Callable[[str], Sequence[str]]:
 def seeded_from(plugins: PluginSet) -> Callable[[str], bool]:
     """`seeded_of` for `parse_sweep_spec`: whether each compressor was registered `seeded`."""
     return lambda method: plugins.registry.get("compressor", method).seeded
-
-
-def merge_sweep_options(file: Mapping[str, Any], **opts: Any) -> dict[str, Any]:
-    """Command-line options over a sweep spec file: given lists replace the file's, `--param`
-    (METHOD.key=value) and `--task-param` (TASK.key=value) add to its tables. Pure."""
-    data = dict(file)
-    for key in ("models", "methods", "sparsity", "patterns", "bits", "seeds", "tasks"):
-        if opts.get(key):
-            data[key] = list(opts[key])
-            if key == "models":
-                data.pop("model", None)
-    for key in ("limit", "batch_size", "seed", "rel_tol", "abs_tol", "judge", "copy", "verdict", "resamples"):
-        if opts.get(key) is not None:
-            data[key] = opts[key]
-    for key, items in (("params", opts.get("params")), ("task_params", opts.get("task_params"))):
-        if items:
-            tables = {k: dict(v) for k, v in data.get(key, {}).items()}
-            for name, kv in parse_task_assignments(items).items():
-                tables.setdefault(name, {}).update(kv)
-            data[key] = tables
-    return data

@@ -145,6 +145,8 @@ class ModelSpec:
     allow_pickle: bool = False
     """Load a pickle checkpoint (`pytorch_model.bin`), which can run code: only when asked;
     otherwise safetensors only."""
+    args: Mapping[str, Any] = field(default_factory=dict)
+    """More keywords for the loader's `from_pretrained` (`--model-arg`, `kick.model_args`)."""
 
 
 @dataclass(frozen=True)
@@ -157,8 +159,11 @@ class RunSpec:
     judge: ComponentSpec | None = None
     include_dense: bool = True
     batch_size: int = 8
-    limit: int | None = None
+    limit: int | float | None = None
+    """Items per task: a count, or a fraction of the task's items (a seeded random subset)."""
     seed: int = 0
+    first: int | None = None
+    """The first N items of each task in file order instead (excludes `limit`)."""
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(self)  # type: ignore[no-any-return]
@@ -176,6 +181,7 @@ class RunSpec:
             batch_size=int(d.get("batch_size", 8)),
             limit=d.get("limit"),
             seed=int(d.get("seed", 0)),
+            first=d.get("first"),
         )
 
 

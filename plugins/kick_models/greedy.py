@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -123,12 +123,14 @@ class ContinuousGreedy:
         max_new_tokens: int,
         stop_ids: set[int],
         batch_size: int,
+        finished: Callable[[int], None] | None = None,
     ) -> list[list[int]] | None:
         """Generated token ids per prompt (stop token included), or None if unsupported.
 
         The prompts' common leading tokens are run once. Prompts are prefilled `batch_size` at a
         time into a ready pool (one forward pass for many prompts), and a row from the pool joins
         the running batch as soon as a slot frees. Every free slot is filled before each step.
+        `finished` is told how many prompts are done whenever some finish.
         """
         device = next(self.module.parameters()).device
         shared, base = self._shared_prefix(prompts, device)
@@ -147,6 +149,8 @@ class ContinuousGreedy:
                 out[i].append(tok)
                 if tok not in stop_ids and len(out[i]) < max_new_tokens:
                     alive.append(r)
+            if finished is not None and len(alive) < len(rows):
+                finished(len(rows) - len(alive))
             return rows if len(alive) == len(rows) else rows.select(alive)
 
         while True:

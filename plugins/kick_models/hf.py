@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
 
-from kick import ModelLoadError, ModelSpec, SpecError
+from kick import ModelLoadError, ModelSpec, ProgressFn, SpecError, Ticker
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -78,7 +78,10 @@ def provenance(
 
 
 class HFModel:
-    """A transformers causal LM with a tokenizer; implements `CompressibleModel`."""
+    """A transformers causal LM with a tokenizer; implements `CompressibleModel`, and tells
+    `progress` per batch of generation and scoring (`kick.batch_progress`)."""
+
+    reports_progress = True
 
     def __init__(self, module: Any, tokenizer: Any, *, name: str, provenance: Mapping[str, Any]) -> None:
         self._module = module
@@ -97,10 +100,11 @@ class HFModel:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path, config, kw = resolve(spec)
+        args = dict(getattr(spec, "args", None) or {})  # --model-arg: the user's keywords win
         try:
             module = AutoModelForCausalLM.from_pretrained(
-                path, config=config, **{_dtype_arg(): _DTYPES[spec.dtype]}, **kw,
-                use_safetensors=None if getattr(spec, "allow_pickle", False) else True,
+                path, **{"config": config, _dtype_arg(): _DTYPES[spec.dtype], **kw,
+                         "use_safetensors": None if getattr(spec, "allow_pickle", False) else True, **args},
             )  # fmt: skip
             tokenizer = AutoTokenizer.from_pretrained(path, **kw)
         except ValueError as e:
@@ -109,8 +113,11 @@ class HFModel:
             ) from None
         except OSError as e:
             raise ModelLoadError(f"cannot load model {spec.name!r}: {str(e).splitlines()[0]}") from None
+        except TypeError as e:  # a --model-arg this model's class does not take
+            raise ModelLoadError(f"cannot load model {spec.name!r} with --model-arg {args}: {e}") from None
         try:
-            module.to(spec.device)
+            if "device_map" not in args:  # with a device_map, accelerate has placed the weights
+                module.to(spec.device)
         except (RuntimeError, AssertionError) as e:
             raise ModelLoadError(f"cannot move model to device {spec.device!r}: {e}") from None
         module.eval()
@@ -216,6 +223,7 @@ class HFModel:
         do_sample: bool = False,
         temperature: float = 1.0,
         seed: int = 0,
+        progress: ProgressFn | None = None,
     ) -> list[str]:
         if batch_size < 1:
             raise SpecError(f"batch size must be at least 1, got {batch_size}")
@@ -231,9 +239,12 @@ class HFModel:
         outputs: list[str] = [""] * len(encoded)
         newline_ids = self._newline_token_ids() if stop_at_newline else set()
         if not do_sample:
-            done = self._continuous_greedy(encoded, max_new_tokens, newline_ids, batch_size)
+            # rows finish one at a time: progress is told once per batch_size of them
+            ticker = Ticker(progress, len(encoded), every=batch_size)
+            done = self._continuous_greedy(encoded, max_new_tokens, newline_ids, batch_size, ticker.add)
             if done is not None:
                 return [self._finish(ids, stop_at_newline) for ids in done]
+        ticker = Ticker(progress, len(encoded))
         for chunk in _chunks(len(order), batch_size):
             idx = [order[i] for i in chunk]
             ids, mask = self._left_pad([encoded[i] for i in idx])
@@ -254,6 +265,7 @@ class HFModel:
             new = out[:, ids.shape[1] :]
             for row, i in enumerate(idx):
                 outputs[i] = self._finish(new[row].tolist(), stop_at_newline)
+            ticker.add(len(idx))
         return outputs
 
     def _fit(self, ids: list[int], limit: int) -> list[int]:
@@ -272,7 +284,12 @@ class HFModel:
         return text.split("\n", 1)[0] if stop_at_newline else text
 
     def _continuous_greedy(
-        self, encoded: Sequence[Sequence[int]], max_new_tokens: int, newline_ids: set[int], batch_size: int
+        self,
+        encoded: Sequence[Sequence[int]],
+        max_new_tokens: int,
+        newline_ids: set[int],
+        batch_size: int,
+        finished: Callable[[int], None],
     ) -> list[list[int]] | None:
         """Greedy decoding with continuous batching (see kick_models.greedy), or None where the
         model needs `generate` (sampling-free processors, sliding-window or non-dynamic caches)."""
@@ -288,7 +305,13 @@ class HFModel:
         stop = set(self._eos_ids) | newline_ids
         # the few-row vocabulary projections of batched decoding, in blocks where that is faster
         with blockwise_head(self._module):
-            return decoder.run(encoded, max_new_tokens=max_new_tokens, stop_ids=stop, batch_size=batch_size)
+            return decoder.run(
+                encoded,
+                max_new_tokens=max_new_tokens,
+                stop_ids=stop,
+                batch_size=batch_size,
+                finished=finished,
+            )
 
     def _newline_token_ids(self) -> set[int]:
         """Every token whose text contains a newline (computed once per model)."""
@@ -333,13 +356,16 @@ class HFModel:
         *,
         prefix: str = "",
         batch_size: int = 8,
+        progress: ProgressFn | None = None,
     ) -> list[list[float]]:
         from kick_models.prefix import rows_for, score_rows
 
         if batch_size < 1:
             raise SpecError(f"batch size must be at least 1, got {batch_size}")
         requests = [self.continuation_request(prefix + p, choices) for p in prompts]
-        return score_rows(self, rows_for(requests), len(prompts), len(choices), batch_size=batch_size)
+        rows = rows_for(requests)
+        ticker = Ticker(progress, len(rows), len(prompts))
+        return score_rows(self, rows, len(prompts), len(choices), batch_size=batch_size, scored=ticker.add)
 
     def _right_pad(self, seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         width = max(len(s) for s in seqs)
@@ -352,10 +378,15 @@ class HFModel:
 
     @torch.inference_mode()
     def _sum_logprobs(
-        self, seqs: Sequence[Sequence[int]], starts: Sequence[int], batch_size: int
+        self,
+        seqs: Sequence[Sequence[int]],
+        starts: Sequence[int],
+        batch_size: int,
+        progress: ProgressFn | None = None,
     ) -> list[tuple[float, int]]:
         """Sum of log p(token_t | tokens_<t) for t in [start, len) of each sequence."""
         out: list[tuple[float, int]] = [(0.0, 0)] * len(seqs)
+        ticker = Ticker(progress, len(seqs))
         for chunk in _chunks(len(seqs), batch_size):
             ids, mask = self._right_pad([seqs[i] for i in chunk])
             logits = self._module(input_ids=ids, attention_mask=mask).logits.float()
@@ -365,10 +396,11 @@ class HFModel:
             for row, i in enumerate(chunk):
                 n, s = len(seqs[i]), max(1, starts[i])
                 out[i] = (float(tok_lp[row, s - 1 : n - 1].sum()), n - s)
+            ticker.add(len(chunk))
         return out
 
     def loglikelihood(
-        self, requests: Sequence[tuple[str, str]], *, batch_size: int = 8
+        self, requests: Sequence[tuple[str, str]], *, batch_size: int = 8, progress: ProgressFn | None = None
     ) -> list[tuple[float, int]]:
         seqs, starts = [], []
         for context, continuation in requests:
@@ -379,10 +411,12 @@ class HFModel:
                 start = max(1, min(start, len(whole) - 1))
             seqs.append(whole[-self.context_length :])
             starts.append(max(1, start - (len(whole) - len(seqs[-1]))))
-        return self._sum_logprobs(seqs, starts, batch_size)
+        return self._sum_logprobs(seqs, starts, batch_size, progress)
 
-    def token_nll(self, windows: Sequence[Sequence[int]], *, batch_size: int = 8) -> list[tuple[float, int]]:
-        res = self._sum_logprobs(windows, [1] * len(windows), batch_size)
+    def token_nll(
+        self, windows: Sequence[Sequence[int]], *, batch_size: int = 8, progress: ProgressFn | None = None
+    ) -> list[tuple[float, int]]:
+        res = self._sum_logprobs(windows, [1] * len(windows), batch_size, progress)
         return [(-lp, n) for lp, n in res]
 
     # ---- saving --------------------------------------------------------------------------

@@ -12,7 +12,7 @@ boundary.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,9 +43,15 @@ def rows_for(requests: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]]) 
 
 @torch.inference_mode()
 def score_rows(
-    model: Any, rows: Sequence[Row], n_requests: int, n_choices: int, *, batch_size: int
+    model: Any,
+    rows: Sequence[Row],
+    n_requests: int,
+    n_choices: int,
+    *,
+    batch_size: int,
+    scored: Callable[[int], None] | None = None,
 ) -> list[list[float]]:
-    """Summed log-probabilities, [request][choice]."""
+    """Summed log-probabilities, [request][choice]; `scored` is told how many rows each batch scored."""
     results = [[0.0] * n_choices for _ in range(n_requests)]
     if not rows:
         return results
@@ -102,6 +108,8 @@ def score_rows(
                 results[r.request][j] = float(
                     sum(float(logp[at[len(r.tokens) - 1 - pos], t]) for pos, t in reads)
                 )
+        if scored is not None:
+            scored(len(batch))
     return results
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kick import SpecError
+from kick import ProgressFn, SpecError, progress_kwargs
 from kick_tasks.common import Decoding, prompt_tokens
 
 VICUNA_SYSTEM = (
@@ -117,10 +117,17 @@ class ChatFormat:
         return len(out)
 
     def generate(
-        self, model: Any, conversations: Sequence[Sequence[str]], decoding: Decoding, batch_size: int
+        self,
+        model: Any,
+        conversations: Sequence[Sequence[str]],
+        decoding: Decoding,
+        batch_size: int,
+        progress: ProgressFn | None = None,
     ) -> list[str]:
+        """The model's answers; `progress` is passed on when the backend reports progress."""
+        kw = {"batch_size": batch_size, **decoding.kwargs(), **progress_kwargs(model, progress)}
         if self.own:
             prompts: list[Any] = [list(c) for c in conversations]
-            return list(model.generate(prompts, chat=True, batch_size=batch_size, **decoding.kwargs()))
+            return list(model.generate(prompts, chat=True, **kw))
         rendered = [self.render(model, c) for c in conversations]
-        return list(model.generate(rendered, batch_size=batch_size, **decoding.kwargs()))
+        return list(model.generate(rendered, **kw))

@@ -30,7 +30,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dataset_builder import rows
-from kick import DataError, ModelBackend, Prediction, Record, Sample, SpecError, build_config
+from kick import (
+    DataError,
+    ModelBackend,
+    Prediction,
+    ProgressFn,
+    Record,
+    Sample,
+    SpecError,
+    build_config,
+    progress_kwargs,
+)
 from kick_tasks.common import (
     PROTOCOL_NOTE,
     SMOKE_DIR,
@@ -105,6 +115,7 @@ def paper_new_tokens(n_prompt: int, context_length: int) -> int:
 
 class FactoidQA(CachedSamples):
     name = "factoid-qa"
+    reports_progress = True  # predict takes progress= (kick.batch_progress)
     judge_kind: str | None = None
 
     def __init__(self, config: FactoidConfig) -> None:
@@ -194,16 +205,24 @@ class FactoidQA(CachedSamples):
             )
         return out
 
-    def predict(self, model: ModelBackend, samples: Sequence[Sample], *, batch_size: int) -> list[Prediction]:
+    def predict(
+        self,
+        model: ModelBackend,
+        samples: Sequence[Sample],
+        *,
+        batch_size: int,
+        progress: ProgressFn | None = None,
+    ) -> list[Prediction]:
         if self.paper:
-            return self._predict_paper(model, samples, batch_size)
+            return self._predict_paper(model, samples, batch_size, progress)
         outs = model.generate(
-            [s.prompt for s in samples], stop_at_newline=True, batch_size=batch_size, **self.decoding.kwargs()
-        )
+            [s.prompt for s in samples], stop_at_newline=True, batch_size=batch_size, **self.decoding.kwargs(),
+            **progress_kwargs(model, progress),
+        )  # fmt: skip
         return [Prediction(s.id, first_line(o)) for s, o in zip(samples, outs, strict=True)]
 
     def _predict_paper(
-        self, model: ModelBackend, samples: Sequence[Sample], batch_size: int
+        self, model: ModelBackend, samples: Sequence[Sample], batch_size: int, progress: ProgressFn | None
     ) -> list[Prediction]:
         """One generate call per distinct `max_new_tokens` (it depends on the prompt's length)."""
         budgets = [paper_new_tokens(prompt_tokens(model, s.prompt), model.context_length) for s in samples]
@@ -213,7 +232,12 @@ class FactoidQA(CachedSamples):
             kw = {**self.decoding.kwargs(), "max_new_tokens": budget}
             for i, o in zip(
                 idx,
-                model.generate([samples[i].prompt for i in idx], batch_size=batch_size, **kw),
+                model.generate(
+                    [samples[i].prompt for i in idx],
+                    batch_size=batch_size,
+                    **kw,
+                    **progress_kwargs(model, progress),
+                ),
                 strict=True,
             ):
                 outs[i] = o

@@ -35,7 +35,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from dataset_builder import rows
-from kick import ModelBackend, Prediction, Record, Sample, SpecError, build_config
+from kick import (
+    ModelBackend,
+    Prediction,
+    ProgressFn,
+    Record,
+    Sample,
+    SpecError,
+    build_config,
+    progress_kwargs,
+    scaled,
+)
 from kick_tasks.common import (
     PROTOCOL_NOTE,
     SMOKE_DIR,
@@ -160,6 +170,7 @@ def fit_context(
 
 
 class ICRQA(CachedSamples):
+    reports_progress = True  # predict takes progress= (kick.batch_progress)
     judge_kind: str | None = None
     lower_is_better = frozenset({"empty_rate", "truncation_rate", "gain_hurt"})
 
@@ -236,7 +247,14 @@ class ICRQA(CachedSamples):
             "n": len(self.samples()),
         }
 
-    def predict(self, model: ModelBackend, samples: Sequence[Sample], *, batch_size: int) -> list[Prediction]:
+    def predict(
+        self,
+        model: ModelBackend,
+        samples: Sequence[Sample],
+        *,
+        batch_size: int,
+        progress: ProgressFn | None = None,
+    ) -> list[Prediction]:
         prompts: list[str] = []
         extras: list[dict[str, Any]] = []
         n_new = self.decoding.max_new_tokens
@@ -249,19 +267,24 @@ class ICRQA(CachedSamples):
             else:
                 prompts.append(s.prompt)
                 extras.append({"truncated": False})
-        outs = self._generate(model, prompts, batch_size)
+        passes = 2 if self.gain else 1  # the closed-book pass asks every question again
+        outs = self._generate(model, prompts, batch_size, scaled(progress, 1 / passes))
         if self.gain:
             closed = self._generate(
-                model, [self.prompt("", s.meta["question"], "closed") for s in samples], batch_size
-            )
+                model, [self.prompt("", s.meta["question"], "closed") for s in samples], batch_size,
+                scaled(progress, 1 / passes),
+            )  # fmt: skip
             for e, c in zip(extras, closed, strict=True):
                 e["closed_output"] = c
         return [Prediction(s.id, o, e) for s, o, e in zip(samples, outs, extras, strict=True)]
 
-    def _generate(self, model: ModelBackend, prompts: Sequence[str], batch_size: int) -> list[str]:
+    def _generate(
+        self, model: ModelBackend, prompts: Sequence[str], batch_size: int, progress: ProgressFn | None
+    ) -> list[str]:
         outs = model.generate(
-            prompts, stop_at_newline=not self.paper, batch_size=batch_size, **self.decoding.kwargs()
-        )
+            prompts, stop_at_newline=not self.paper, batch_size=batch_size, **self.decoding.kwargs(),
+            **progress_kwargs(model, progress),
+        )  # fmt: skip
         return [o if self.paper else first_line(o) for o in outs]
 
     def _score(self, output: str, aliases: Sequence[str]) -> dict[str, float]:

@@ -32,7 +32,17 @@ from pathlib import Path
 from typing import Any
 
 from dataset_builder import rows, sources
-from kick import DataError, ModelBackend, Prediction, Record, Sample, SpecError, build_config
+from kick import (
+    DataError,
+    ModelBackend,
+    Prediction,
+    ProgressFn,
+    Record,
+    Sample,
+    SpecError,
+    build_config,
+    scaled,
+)
 from kick_tasks.chat import ChatFormat
 from kick_tasks.common import (
     PROTOCOL_NOTE,
@@ -88,12 +98,17 @@ def fits(chat: ChatFormat, model: ModelBackend, turns: Sequence[str], max_new_to
 
 
 def chat_answers(
-    chat: ChatFormat, model: ModelBackend, convs: Sequence[Sequence[str]], decoding: Decoding, batch_size: int
+    chat: ChatFormat,
+    model: ModelBackend,
+    convs: Sequence[Sequence[str]],
+    decoding: Decoding,
+    batch_size: int,
+    progress: ProgressFn | None = None,
 ) -> list[tuple[str, str | None]]:
     """(answer, error) per conversation; one that does not fit is not sent."""
     errors = [fits(chat, model, c, decoding.max_new_tokens) for c in convs]
     todo = [i for i, e in enumerate(errors) if e is None]
-    outs = chat.generate(model, [convs[i] for i in todo], decoding, batch_size) if todo else []
+    outs = chat.generate(model, [convs[i] for i in todo], decoding, batch_size, progress) if todo else []
     answers = dict(zip(todo, (o.strip() for o in outs), strict=True))
     return [(answers.get(i, ""), e) for i, e in enumerate(errors)]
 
@@ -121,6 +136,7 @@ def aggregate_distinct(records: Sequence[Record]) -> dict[str, float]:
 
 
 class InstructionFollowing(CachedSamples):
+    reports_progress = True  # predict takes progress= (kick.batch_progress)
     name = "instruction-following"
     judge_kind: str | None = "instruction"
     primary_metric = "judge_score"
@@ -195,8 +211,17 @@ class InstructionFollowing(CachedSamples):
             "n": len(self.samples()),
         }
 
-    def predict(self, model: ModelBackend, samples: Sequence[Sample], *, batch_size: int) -> list[Prediction]:
-        outs = chat_answers(self.chat, model, [[s.prompt] for s in samples], self.decoding, batch_size)
+    def predict(
+        self,
+        model: ModelBackend,
+        samples: Sequence[Sample],
+        *,
+        batch_size: int,
+        progress: ProgressFn | None = None,
+    ) -> list[Prediction]:
+        outs = chat_answers(
+            self.chat, model, [[s.prompt] for s in samples], self.decoding, batch_size, progress
+        )
         return [Prediction(s.id, o, error=e) for s, (o, e) in zip(samples, outs, strict=True)]
 
     def score(self, sample: Sample, prediction: Prediction) -> Mapping[str, float]:
@@ -207,6 +232,7 @@ class InstructionFollowing(CachedSamples):
 
 
 class MTBench(CachedSamples):
+    reports_progress = True  # predict takes progress= (kick.batch_progress)
     name = "mt-bench"
     judge_kind: str | None = "mt-bench"
     primary_metric = "judge_score"
@@ -261,10 +287,20 @@ class MTBench(CachedSamples):
             "n": len(self.samples()),
         }
 
-    def predict(self, model: ModelBackend, samples: Sequence[Sample], *, batch_size: int) -> list[Prediction]:
-        first = chat_answers(self.chat, model, [[s.turns[0]] for s in samples], self.decoding, batch_size)
+    def predict(
+        self,
+        model: ModelBackend,
+        samples: Sequence[Sample],
+        *,
+        batch_size: int,
+        progress: ProgressFn | None = None,
+    ) -> list[Prediction]:
+        half = scaled(progress, 0.5)  # two turns: each answer is half a sample
+        first = chat_answers(
+            self.chat, model, [[s.turns[0]] for s in samples], self.decoding, batch_size, half
+        )
         convs = [[s.turns[0], a, s.turns[1]] for s, (a, _) in zip(samples, first, strict=True)]
-        second = chat_answers(self.chat, model, convs, self.decoding, batch_size)
+        second = chat_answers(self.chat, model, convs, self.decoding, batch_size, half)
         out = []
         for s, (a1, e1), (a2, e2) in zip(samples, first, second, strict=True):
             error = e1 or (f"turn 2: {e2}" if e2 else None)

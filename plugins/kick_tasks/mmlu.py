@@ -34,7 +34,17 @@ from typing import Any, Literal
 
 from dataset_builder import rows
 from dataset_builder.mmlu_categories import CATEGORIES, SUBJECTS, category_of
-from kick import DataError, ModelBackend, Prediction, Record, Sample, SpecError, build_config
+from kick import (
+    DataError,
+    ModelBackend,
+    Prediction,
+    ProgressFn,
+    Record,
+    Sample,
+    SpecError,
+    build_config,
+    progress_kwargs,
+)
 from kick_tasks.common import SMOKE_DIR, CachedSamples, check_limit, select
 from kick_tasks.metrics import mean
 
@@ -135,9 +145,14 @@ def by_subject(
 
 
 class MMLU(CachedSamples):
+    reports_progress = True  # predict takes progress= (kick.batch_progress)
     name = "mmlu"
     judge_kind: str | None = None
     primary_metric = "acc"
+    # each predict call computes every subject's k-shot header once (300-500 tokens, against about
+    # 60 of a question's own): chunks of 4 x batch size recomputed it every 4 questions at batch 1,
+    # which made up more than half of the scoring time (benchmarks/bench_peers.py)
+    chunk_size = 256
 
     def __init__(self, config: MMLUConfig) -> None:
         self.config = config
@@ -215,7 +230,14 @@ class MMLU(CachedSamples):
             k -= 1
         return k
 
-    def predict(self, model: ModelBackend, samples: Sequence[Sample], *, batch_size: int) -> list[Prediction]:
+    def predict(
+        self,
+        model: ModelBackend,
+        samples: Sequence[Sample],
+        *,
+        batch_size: int,
+        progress: ProgressFn | None = None,
+    ) -> list[Prediction]:
         self.samples()
         groups: dict[tuple[str, int], list[int]] = defaultdict(list)
         for i, s in enumerate(samples):
@@ -228,12 +250,16 @@ class MMLU(CachedSamples):
             seen = [{"shots": k, "prompt_sha256": _sha256(header + p)} for p in prompts]
             if self.config.scoring == "logits":
                 lps = model.choice_logprobs(
-                    prompts, CHOICE_CONTINUATIONS, prefix=header, batch_size=batch_size
-                )
+                    prompts, CHOICE_CONTINUATIONS, prefix=header, batch_size=batch_size,
+                    **progress_kwargs(model, progress),
+                )  # fmt: skip
                 for i, lp, extra in zip(idx, lps, seen, strict=True):
                     preds[i] = Prediction(samples[i].id, letter_from_logprobs(lp), {"logprobs": lp, **extra})
             else:
-                outs = model.generate([header + p for p in prompts], max_new_tokens=1, batch_size=batch_size)
+                outs = model.generate(
+                    [header + p for p in prompts], max_new_tokens=1, batch_size=batch_size,
+                    **progress_kwargs(model, progress),
+                )  # fmt: skip
                 for i, o, extra in zip(idx, outs, seen, strict=True):
                     preds[i] = Prediction(samples[i].id, letter_from_generation(o), {"generated": o, **extra})
         return [p for p in preds if p is not None]

@@ -28,7 +28,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from dataset_builder import rows
-from kick import ModelBackend, Prediction, Record, Sample, SpecError, build_config
+from kick import (
+    ModelBackend,
+    Prediction,
+    ProgressFn,
+    Record,
+    Sample,
+    SpecError,
+    build_config,
+    progress_kwargs,
+    scaled,
+)
 from kick_tasks.common import PROTOCOL_NOTE, SMOKE_DIR, CachedSamples, Protocol
 from kick_tasks.metrics import perplexity_from_nll
 
@@ -69,6 +79,7 @@ def paper_text(lines: Sequence[str]) -> str:
 
 
 class Perplexity(CachedSamples):
+    reports_progress = True  # predict takes progress= (kick.batch_progress)
     name = "perplexity"
     judge_kind: str | None = None
     primary_metric = "perplexity"
@@ -130,7 +141,14 @@ class Perplexity(CachedSamples):
             return list(tok(text)["input_ids"])
         return list(model.encode(text))
 
-    def predict(self, model: ModelBackend, samples: Sequence[Sample], *, batch_size: int) -> list[Prediction]:
+    def predict(
+        self,
+        model: ModelBackend,
+        samples: Sequence[Sample],
+        *,
+        batch_size: int,
+        progress: ProgressFn | None = None,
+    ) -> list[Prediction]:
         out = []
         for s in samples:
             seqlen = self.seqlen(model)
@@ -138,7 +156,10 @@ class Perplexity(CachedSamples):
             if not wins:
                 out.append(Prediction(s.id, "", error=f"text shorter than one window of {seqlen} tokens"))
                 continue
-            res = model.token_nll(wins, batch_size=batch_size)
+            # one sample is many windows: progress moves by a fraction of it per batch of windows
+            res = model.token_nll(
+                wins, batch_size=batch_size, **progress_kwargs(model, scaled(progress, 1 / len(wins)))
+            )
             nll, n = sum(r[0] for r in res), sum(r[1] for r in res)
             out.append(
                 Prediction(

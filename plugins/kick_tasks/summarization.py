@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dataset_builder import readers, rows
-from kick import DataError, ModelBackend, Prediction, Record, Sample, build_config
+from kick import DataError, ModelBackend, Prediction, ProgressFn, Record, Sample, build_config
 from kick_tasks.chat import ChatFormat
 from kick_tasks.common import (
     PROTOCOL_NOTE,
@@ -113,6 +113,7 @@ def rouge_l(prediction: str, references: Sequence[str]) -> float:
 
 
 class Summarization(CachedSamples):
+    reports_progress = True  # predict takes progress= (kick.batch_progress)
     name = "summarization"
     judge_kind: str | None = "summarization"
     primary_metric = "judge_score"
@@ -214,9 +215,16 @@ class Summarization(CachedSamples):
             text = prompt(room)
         return text, True
 
-    def predict(self, model: ModelBackend, samples: Sequence[Sample], *, batch_size: int) -> list[Prediction]:
+    def predict(
+        self,
+        model: ModelBackend,
+        samples: Sequence[Sample],
+        *,
+        batch_size: int,
+        progress: ProgressFn | None = None,
+    ) -> list[Prediction]:
         fitted = [self.fit(model, s) for s in samples]
-        outs = self.chat.generate(model, [[p] for p, _ in fitted], self.decoding, batch_size)
+        outs = self.chat.generate(model, [[p] for p, _ in fitted], self.decoding, batch_size, progress)
         return [
             Prediction(s.id, o.strip(), {"overflow": cut, "bucket": s.meta["bucket"]})
             for s, o, (_, cut) in zip(samples, outs, fitted, strict=True)

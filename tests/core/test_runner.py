@@ -165,3 +165,28 @@ def test_record_store_ignores_and_cuts_a_torn_last_line(tmp_path: Path) -> None:
     reopened.append([Record("dense", "t", "c", "p", "o", None, {"x": float("nan")})])
     lines = path.read_text().splitlines()
     assert len(lines) == 2 and json.loads(lines[1])["scores"] == {"x": None}
+
+
+def test_a_task_can_ask_for_longer_chunks(tmp_path: Path, plugins: PluginSet, monkeypatch) -> None:
+    from support.fake_plugin import QATask
+
+    sizes: list[int] = []
+    predict = QATask.predict
+
+    def recording(self, model, samples, *, batch_size):  # type: ignore[no-untyped-def]
+        sizes.append(len(samples))
+        return predict(self, model, samples, batch_size=batch_size)
+
+    monkeypatch.setattr(QATask, "predict", recording)
+    run(spec(compression=None), tmp_path / "default", plugins=plugins)
+    assert sizes == [8, 2]  # 10 samples in chunks of 4 x batch size 2
+    sizes.clear()
+    monkeypatch.setattr(QATask, "chunk_size", 10, raising=False)
+    run(spec(compression=None), tmp_path / "longer", plugins=plugins)
+    assert sizes == [10]
+    assert (tmp_path / "longer" / "records.jsonl").read_text().count("\n") == 10
+
+
+def test_footprint_can_be_left_out(tmp_path: Path, plugins: PluginSet) -> None:
+    summary = run(spec(compression=None), tmp_path / "r", plugins=plugins, footprint=False)
+    assert not (summary.get("footprint") or {}).get("dense")

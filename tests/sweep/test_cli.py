@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kick.sweep_spec import merge_sweep_options
+from kick.sweep_options import merge_sweep_options
 
 SPEC = """
 model = "fake-model"

@@ -55,3 +55,27 @@ def test_records_keep_the_shots_and_the_hash_of_the_scored_prompt(tiny_llama) ->
                 assert p.output == p.extra["generated"][-1:]
             else:
                 assert len(p.extra["logprobs"]) == 4
+
+
+@pytest.mark.torch
+def test_the_header_is_computed_once_per_subject_at_batch_1(tiny_llama, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from kick.plugins import load_plugins
+    from kick.runner import run
+    from kick.types import ComponentSpec, ModelSpec, RunSpec
+
+    calls: list[int] = []
+    hook = tiny_llama.module.register_forward_pre_hook(
+        lambda _m, _a, kw: calls.append(int(kw["input_ids"].shape[1])), with_kwargs=True
+    )
+    task = ComponentSpec("mmlu", {"subjects": "world_religions", "shots": 2, "limit": 12})
+    spec = RunSpec(model=ModelSpec("tiny"), tasks=(task,), batch_size=1)
+    try:
+        summary = run(spec, tmp_path / "r", plugins=load_plugins(), model=tiny_llama, footprint=False)
+    finally:
+        hook.remove()
+    n = summary["tasks"]["mmlu"]["metrics"]["dense"]["n"]
+    assert n > 4
+    # one forward for the 2-shot header, then one per question (chunks of 4 x batch size ran the
+    # header again every 4 questions)
+    assert len(calls) == 1 + n
+    assert calls[0] > max(calls[1:])
