@@ -44,7 +44,8 @@ _TRIM = _libc_trim()
 
 
 def return_free_heap() -> None:
-    """Give the heap's free pages back to the system (glibc `malloc_trim(0)`).
+    """Give the heap's free pages back to the system (glibc `malloc_trim(0)`); called after each
+    phase of a block (statistics pass, compression, outputs pass).
 
     glibc serves allocations below its mmap threshold (adaptive, up to 32 MB) from the heap and
     returns freed memory only from the heap's top; a block's weights, activations, statistics
@@ -155,12 +156,14 @@ def _blocks(
         finally:
             for handle in handles:
                 handle.remove()  # type: ignore[attr-defined]
+        return_free_heap()  # the statistics pass's temporaries
         with small_ops_threads(next(block.module.parameters()).device):
             for name, lin in block.linears.items():
                 if name not in accs:
                     raise KickError(f"layer {name} received no input during calibration; cannot compress it")
                 process(name, lin, accs[name].value())
         del accs
+        return_free_heap()
         for j, kwargs in enumerate(inputs.kwargs):
             store.put(j, run_block(block.module, store.get(j), kwargs))
         store.next_block()

@@ -177,4 +177,4 @@ def test_each_block_gives_its_freed_heap_back(folder: tuple[str, str], monkeypat
     plugins = load_plugins()
     model = load_model(ModelSpec(src), plugins, offload=True)
     plugins.registry.create("compressor", "wanda", calibration=calib, **CALIB).compress(model)
-    assert calls == [0] * len(model.offloaded_blocks.blocks)
+    assert calls == [0] * 3 * len(model.offloaded_blocks.blocks)  # statistics, compression, outputs
