@@ -55,13 +55,13 @@ def status() -> dict[str, int]:
 
 def probe(argv: list[str]) -> None:
     """Run `kick <argv>` here, sampling RSS per phase; print one JSON line `PEAKS {...}`."""
+    import kick_layerwise.engine as engine
+    import kick_layerwise.sequential as sequential
+
     import kick.footprint
     import kick.model_slot
     import kick.plugins
     import kick.runner
-    import kick_layerwise.engine as engine
-    import kick_layerwise.sequential as sequential
-
     from kick.cli import main
 
     phase, peaks = ["start"], {}

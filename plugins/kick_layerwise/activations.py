@@ -61,7 +61,7 @@ class OnDisk:
     def get(self, j: int) -> torch.Tensor:
         offset, shape, dtype, device = self.slots[j]
         out = torch.empty(shape, dtype=dtype)
-        view = memoryview(out.view(-1).view(torch.uint8).numpy())
+        view = out.view(-1).view(torch.uint8).numpy().data
         f = self.files[self.current]
         f.seek(offset)
         done = 0
@@ -83,7 +83,7 @@ class OnDisk:
         offset, shape, dtype, _ = self.slots[j]
         if t.shape != shape or t.dtype != dtype:
             raise ValueError(f"activations of batch {j}: {tuple(t.shape)} {t.dtype}, expected {tuple(shape)} {dtype}")
-        view = memoryview(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy())
+        view = t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().data
         f.seek(offset)
         done = 0
         while done < len(view):
