@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from kick.batch_progress import progress_kwargs
 from kick.interfaces import optional_member
 
 SPEED_PROMPTS = (
@@ -78,17 +79,32 @@ def peak_memory() -> Iterator[dict[str, Any]]:
         out["peak_reset"] = reset
 
 
-def generation_speed(model: Any) -> dict[str, Any] | None:
-    """Tokens/s at batch 1 and 8 on SPEED_PROMPTS; None for a backend that cannot generate."""
+def generation_speed(
+    model: Any, progress: Any = None, key: str = "footprint", label: str = "generation speed"
+) -> dict[str, Any] | None:
+    """Tokens/s at batch 1 and 8 on SPEED_PROMPTS; None for a backend that cannot generate.
+    `progress` (a `kick.interfaces.Progress`) shows one bar over both passes, advanced per batch
+    where the backend reports progress, else per pass."""
     generate = optional_member(model, "generate", None)
     count = optional_member(model, "count_tokens", None)
     if not callable(generate) or not callable(count):
         return None
     out: dict[str, Any] = {"prompts": len(SPEED_PROMPTS), "max_new_tokens": SPEED_TOKENS}
+    if progress is not None:
+        progress.start(key, label, len(SPEED_PROMPTS) * len(SPEED_BATCHES))
     for batch in SPEED_BATCHES:
+        told: list[float] = []
+
+        def tick(n: float, told: list[float] = told) -> None:
+            told.append(n)
+            progress.advance(key, n)
+
+        kw = progress_kwargs(model, tick if progress is not None else None)
         t0 = time.perf_counter()
-        texts = generate(list(SPEED_PROMPTS), max_new_tokens=SPEED_TOKENS, batch_size=batch)
+        texts = generate(list(SPEED_PROMPTS), max_new_tokens=SPEED_TOKENS, batch_size=batch, **kw)
         seconds = time.perf_counter() - t0
+        if progress is not None and not told:
+            progress.advance(key, len(SPEED_PROMPTS))
         tokens = sum(int(count(t)) for t in texts)
         out[f"batch_{batch}"] = {"tokens": tokens, "seconds": seconds, "tokens_per_s": tokens / seconds}
     return out
@@ -160,7 +176,14 @@ def merge_footprints(
 
 
 def footprint(
-    model: Any, peak: Mapping[str, Any], *, compressor: Any = None, stats: Mapping[str, Any] | None = None
+    model: Any,
+    peak: Mapping[str, Any],
+    *,
+    compressor: Any = None,
+    stats: Mapping[str, Any] | None = None,
+    progress: Any = None,
+    key: str = "footprint",
+    label: str = "generation speed",
 ) -> dict[str, Any]:
     """One variant's footprint (see the module docstring); `compressor` None: the dense model.
     Speed is measured before the size, since saving a packed checkpoint packs the model."""
@@ -171,7 +194,7 @@ def footprint(
     out: dict[str, Any] = {
         "weight_bytes": wb,
         "bits_per_weight": 8 * wb / params if wb and params else None,
-        "generation": generation_speed(model),
+        "generation": generation_speed(model, progress, key, label),
         **dict(peak),
     }
     if compressor is None:

@@ -269,7 +269,13 @@ def _evaluate_all(
         return None
     progress.stage(f"measuring the {variant} model: generation speed, size")
     compressor = comps.compressor if variant == COMPRESSED else None
-    return footprint(model.get(), peak, compressor=compressor, stats=stats)
+    key = f"{variant}/speed"
+    result = footprint(
+        model.get(), peak, compressor=compressor, stats=stats, progress=progress, key=key,
+        label=f"{variant:10s} generation speed",
+    )  # fmt: skip
+    progress.finish(key)
+    return result
 
 
 def compress(compressor: Compressor, model: Any, spec: RunSpec, progress: Progress) -> dict[str, Any]:

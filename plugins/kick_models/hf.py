@@ -21,6 +21,12 @@ def _dtype_arg() -> str:
     return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
 
 
+# the most bytes of float32 logits (and their log-softmax) one scoring pass may hold: 8 perplexity
+# windows of 512 tokens over a 49,152-token vocabulary are 0.8 GB of logits and 0.8 GB more of
+# log-probabilities (a 3.4 GB peak for a 135M model); passes take fewer rows instead
+LOGITS_BUDGET = 512 * 2**20
+
+
 def _chunks(n: int, size: int) -> Iterator[range]:
     for start in range(0, n, size):
         yield range(start, min(n, start + size))
@@ -386,8 +392,13 @@ class HFModel:
     ) -> list[tuple[float, int]]:
         """Sum of log p(token_t | tokens_<t) for t in [start, len) of each sequence."""
         out: list[tuple[float, int]] = [(0.0, 0)] * len(seqs)
+        if not seqs:
+            return out
         ticker = Ticker(progress, len(seqs))
-        for chunk in _chunks(len(seqs), batch_size):
+        vocab = int(getattr(self._module.config, "vocab_size", 0) or 0)
+        per_row = 2 * 4 * max(len(s) for s in seqs) * max(vocab, 1)
+        rows = max(1, min(batch_size, LOGITS_BUDGET // per_row))
+        for chunk in _chunks(len(seqs), rows):
             ids, mask = self._right_pad([seqs[i] for i in chunk])
             logits = self._module(input_ids=ids, attention_mask=mask).logits.float()
             logp = torch.log_softmax(logits[:, :-1], dim=-1)

@@ -105,6 +105,27 @@ def test_loglikelihood_and_token_nll_agree_with_a_manual_sum(tiny_llama) -> None
     assert nll == pytest.approx(-sum(float(logp[t - 1, whole[t]]) for t in range(1, len(whole))), abs=1e-4)
 
 
+def test_scoring_passes_hold_at_most_the_logits_budget(tiny_llama, monkeypatch) -> None:
+    import kick_models.hf as hf
+
+    windows = [list(range(5, 5 + 24)), list(range(40, 64)), list(range(7, 31))]
+    full = tiny_llama.token_nll(windows, batch_size=8)
+    rows: list[int] = []
+    forward = tiny_llama.module.forward
+
+    def counting(*a, **kw):  # type: ignore[no-untyped-def]
+        rows.append(int(kw["input_ids"].shape[0]))
+        return forward(*a, **kw)
+
+    vocab = tiny_llama.module.config.vocab_size
+    monkeypatch.setattr(hf, "LOGITS_BUDGET", 2 * 4 * 24 * vocab)  # one window of logits + log-probs
+    monkeypatch.setattr(tiny_llama.module, "forward", counting)
+    capped = tiny_llama.token_nll(windows, batch_size=8)
+    assert rows == [1, 1, 1]
+    for (a, n), (b, m) in zip(full, capped, strict=True):
+        assert n == m and a == pytest.approx(b, abs=1e-4)
+
+
 def test_truncate_keeps_the_first_tokens(tiny_llama) -> None:
     text = PROMPTS[0]
     assert tiny_llama.count_tokens(tiny_llama.truncate(text, 5)) <= 5

@@ -190,3 +190,27 @@ def test_a_task_can_ask_for_longer_chunks(tmp_path: Path, plugins: PluginSet, mo
 def test_footprint_can_be_left_out(tmp_path: Path, plugins: PluginSet) -> None:
     summary = run(spec(compression=None), tmp_path / "r", plugins=plugins, footprint=False)
     assert not (summary.get("footprint") or {}).get("dense")
+
+
+def test_the_footprint_measurement_shows_progress(tmp_path: Path, tiny_llama) -> None:  # type: ignore[no-untyped-def]
+    from kick.interfaces import Progress
+    from kick.plugins import load_plugins
+
+    class Recording(Progress):
+        def __init__(self) -> None:
+            self.events: list[tuple[str, str, float]] = []
+
+        def start(self, key: str, text: str, total: int) -> None:
+            self.events.append(("start", key, total))
+
+        def advance(self, key: str, n: float) -> None:
+            self.events.append(("advance", key, n))
+
+    progress = Recording()
+    task = ComponentSpec("mmlu", {"subjects": "world_religions", "shots": 1, "limit": 2})
+    tiny = RunSpec(model=ModelSpec("tiny"), tasks=(task,), batch_size=2)
+    summary = run(tiny, tmp_path / "r", plugins=load_plugins(), model=tiny_llama, progress=progress)
+    assert summary["footprint"]["dense"]["generation"]["batch_8"]["tokens"] > 0
+    speed = [e for e in progress.events if e[1] == "dense/speed"]
+    assert speed[0] == ("start", "dense/speed", 16)  # 8 prompts at batch 1 and at batch 8
+    assert sum(n for kind, _, n in speed if kind == "advance") == 16
