@@ -34,10 +34,13 @@ def check_group_size(owner: str, group_size: int) -> None:
 
 
 def check_calibration(
-    owner: str, nsamples: int, seqlen: int, seed: int, batch_size: int, sampler: str = "document"
-) -> None:
+    owner: str, nsamples: int, seqlen: int, seed: int, batch_size: int, sampler: str = "document",
+    activations: str = "memory",
+) -> None:  # fmt: skip
     check_positive(owner, nsamples=nsamples, seqlen=seqlen, batch_size=batch_size)
     if seed < 0:
         raise SpecError(f"{owner}: seed must be >= 0, got {seed}")
     if sampler not in ("document", "concat"):
         raise SpecError(f"{owner}: sampler must be document or concat, got {sampler!r}")
+    if activations not in ("memory", "disk"):
+        raise SpecError(f"{owner}: activations must be memory or disk, got {activations!r}")

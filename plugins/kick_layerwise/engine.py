@@ -37,13 +37,15 @@ class CalibrationSettings:
     batch_size: int
     sampler: str = "document"  # or "concat" (kick_layerwise.calibration)
     hub_default: str = "c4"  # the Hub source used when `source` is None and the Hub answers
+    activations: str = "memory"  # or "disk": where a block's activations are kept (kick_layerwise.activations)
 
     @classmethod
     def of(cls, config: Any, **defaults: Any) -> CalibrationSettings:
-        """From a calibrated method's config (calibration, nsamples, seqlen, seed, batch_size, sampler)."""
+        """From a calibrated method's config (calibration, nsamples, seqlen, seed, batch_size, sampler,
+        activations)."""
         return cls(
             config.calibration, config.nsamples, config.seqlen, config.seed, config.batch_size,
-            sampler=config.sampler, **defaults,
+            sampler=config.sampler, activations=config.activations, **defaults,
         )  # fmt: skip
 
 
@@ -266,6 +268,8 @@ def run_plan(module: nn.Module, tokenizer: Any, plan: Plan, *, blocks: Any = Non
             before=measure.before,
             after=measure.after,
             on_block=done,
+            activations=plan.calibration.activations,
+            scratch=blocks.scratch if blocks is not None else None,
         )
     seconds = time.perf_counter() - start
     stats: dict[str, Any] = {

@@ -14,6 +14,7 @@ block's tensors are read (memory-mapped) without touching the rest of the file.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import shutil
 import tempfile
@@ -76,6 +77,27 @@ def _assign(module: nn.Module, tensors: Mapping[str, torch.Tensor], device: torc
     module.load_state_dict(state, strict=False, assign=True)
 
 
+M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+
+
+def map_large_allocations(threshold: int = 128 * 1024) -> bool:
+    """Serve every allocation of `threshold` bytes or more from its own memory mapping, returned
+    to the system when freed (glibc `mallopt(M_MMAP_THRESHOLD)`, for the rest of the process);
+    False where the C library is not glibc.
+
+    glibc raises this threshold as large chunks are freed (up to 32 MB), so a block's tensors of
+    a few MB end up in the heap, where freed ones leave holes kept in the resident set between
+    longer-lived allocations. Measured on SmolLM2-135M with `--offload` (sparsegpt, 32 x 512):
+    peak 1,724 MB with glibc's default, 944 MB trimming the heap after each block, 717 MB with
+    the threshold fixed at 128 KiB. The cost is a page fault per page of each large allocation.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, threshold))
+
+
 class OffloadedBlocks:
     """A model's decoder blocks, on disk until needed. `blocks`: (prefix, module) pairs in
     order, e.g. ("model.layers.0", <LlamaDecoderLayer>)."""
@@ -84,6 +106,7 @@ class OffloadedBlocks:
         self.blocks = blocks
         self.files = files
         self.device = device
+        map_large_allocations()  # --offload is asked for to save memory: freed blocks really freed
         self.scratch = Path(tempfile.mkdtemp(prefix="kick-offload-"))
         self.written: dict[int, Path] = {}
         self._index = {id(m): i for i, (_, m) in enumerate(blocks)}

@@ -3,20 +3,24 @@
 Block by block: forward hooks on the block's Linear layers accumulate input statistics over all
 calibration batches; each layer is then compressed from its statistic; finally the block is re-run
 with compressed weights and its outputs become the next block's inputs (overwriting them, so only
-one block's activations are held). Layers fed the same tensor (q/k/v, gate/up) share one
+one block's activations are held; with `activations="disk"` they live in files and only one
+batch is in memory, see kick_layerwise.activations). Layers fed the same tensor (q/k/v, gate/up) share one
 accumulator, computed once.
 """
 
 from __future__ import annotations
 
+import ctypes
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 import torch
 from torch import nn
 
 from kick import KickError
+from kick_layerwise.activations import InMemory, OnDisk, activation_store
 from kick_layerwise.obs import small_ops_threads
 from kick_layerwise.topology import Block, BlockInputs, Topology, capture_block_inputs, run_block
 
@@ -27,6 +31,30 @@ BlockFn = Callable[[Block], None]
 
 def _nothing(_block: Block) -> None:
     pass
+
+
+def _libc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to do
+        return None
+
+
+_TRIM = _libc_trim()
+
+
+def return_free_heap() -> None:
+    """Give the heap's free pages back to the system (glibc `malloc_trim(0)`); called after each
+    phase of a block (statistics pass, compression, outputs pass).
+
+    glibc serves allocations below its mmap threshold (adaptive, up to 32 MB) from the heap and
+    returns freed memory only from the heap's top; a block's weights, activations, statistics
+    and temporaries freed between longer-lived allocations leave holes it keeps. Measured on
+    SmolLM2-135M with `--offload`: the resident set grew by about 25 MB per block (1.7 GB after
+    30 blocks instead of about 0.6 GB) until each block ended with this call.
+    """
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 class Accumulator:
@@ -87,34 +115,60 @@ def calibrate_sequentially(
     before: BlockFn = _nothing,
     after: BlockFn = _nothing,
     on_block: Callable[[int], None] | None = None,
+    activations: str = "memory",
+    scratch: Path | None = None,
 ) -> list[float]:
     """Compress every block in order on calibrated inputs; returns seconds spent per block.
     `before(block)` runs before a block is used (an offloaded block is read from disk), `after`
     once it is compressed and its outputs computed (measured, written out, dropped);
-    `on_block(k)`: k blocks are done."""
-    inputs: BlockInputs = capture_block_inputs(model, topology.blocks[0].module, input_ids, batch_size)
+    `on_block(k)`: k blocks are done. `activations`: memory or disk (kick_layerwise.activations;
+    `scratch`: the folder the disk files go in, default $TMPDIR)."""
+    store = activation_store(activations, scratch)
+    try:
+        return _blocks(model, topology, input_ids, kind, process, batch_size, before, after, on_block, store)
+    finally:
+        store.close()
+
+
+def _blocks(
+    model: nn.Module,
+    topology: Topology,
+    input_ids: torch.Tensor,
+    kind: Statistic,
+    process: LayerFn,
+    batch_size: int,
+    before: BlockFn,
+    after: BlockFn,
+    on_block: Callable[[int], None] | None,
+    store: InMemory | OnDisk,
+) -> list[float]:
+    inputs: BlockInputs = capture_block_inputs(model, topology.blocks[0].module, input_ids, batch_size, store)
     seconds = []
     for block in topology.blocks:
         start = time.perf_counter()
         before(block)
         accs, handles, new_batch = _attach(block, kind)
         try:
-            for hidden, kwargs in zip(inputs.hidden, inputs.kwargs, strict=True):
+            for j, kwargs in enumerate(inputs.kwargs):
                 new_batch()
-                run_block(block.module, hidden, kwargs)
+                run_block(block.module, store.get(j), kwargs)
             new_batch()
         finally:
             for handle in handles:
                 handle.remove()  # type: ignore[attr-defined]
+        return_free_heap()  # the statistics pass's temporaries
         with small_ops_threads(next(block.module.parameters()).device):
             for name, lin in block.linears.items():
                 if name not in accs:
                     raise KickError(f"layer {name} received no input during calibration; cannot compress it")
                 process(name, lin, accs[name].value())
         del accs
-        for j, (hidden, kwargs) in enumerate(zip(inputs.hidden, inputs.kwargs, strict=True)):
-            inputs.hidden[j] = run_block(block.module, hidden, kwargs)
+        return_free_heap()
+        for j, kwargs in enumerate(inputs.kwargs):
+            store.put(j, run_block(block.module, store.get(j), kwargs))
+        store.next_block()
         after(block)
+        return_free_heap()
         seconds.append(time.perf_counter() - start)
         if on_block is not None:
             on_block(len(seconds))

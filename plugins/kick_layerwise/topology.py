@@ -214,9 +214,10 @@ class _StopForward(Exception):
 
 @dataclass
 class BlockInputs:
-    """Hidden states (one tensor per calibration batch) and the kwargs the model passed with them."""
+    """Hidden states (one tensor per calibration batch; a list, or a kick_layerwise.activations
+    store) and the kwargs the model passed with them."""
 
-    hidden: list[torch.Tensor]
+    hidden: Any
     kwargs: list[dict[str, Any]]
 
 
@@ -225,14 +226,15 @@ _DROP_KWARGS = ("cache", "past_key_values", "past_key_value", "layer_past")
 
 @torch.no_grad()
 def capture_block_inputs(
-    model: nn.Module, first_block: nn.Module, input_ids: torch.Tensor, batch_size: int
+    model: nn.Module, first_block: nn.Module, input_ids: torch.Tensor, batch_size: int, sink: Any = None
 ) -> BlockInputs:
-    """Run the model up to `first_block` for each batch of `input_ids` and keep what it receives.
+    """Run the model up to `first_block` for each batch of `input_ids` and keep what it receives
+    (the hidden states appended to `sink`, default a new list).
 
     The keyword arguments are captured generically (whatever this architecture passes); caches are
     dropped and `use_cache` forced off so blocks can be re-run on their own.
     """
-    captured = BlockInputs([], [])
+    captured = BlockInputs([] if sink is None else sink, [])
 
     def hook(_mod: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         kw = {k: v for k, v in kwargs.items() if k not in _DROP_KWARGS}

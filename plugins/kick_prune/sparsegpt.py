@@ -26,6 +26,7 @@ class SparseGPTConfig:
     calibration: str | None = None
     batch_size: int = 8
     sampler: str = "document"  # the reference sampler; "concat": windows over joined documents
+    activations: str = "memory"  # "disk": a block's activations in scratch files, one batch in memory
 
     def __post_init__(self) -> None:
         check_sparsity("sparsegpt", self.sparsity)
@@ -37,7 +38,9 @@ class SparseGPTConfig:
                 f"sparsegpt: blocksize={self.blocksize} is not a multiple of M={nm[1]} (pattern "
                 f"{self.pattern}): N:M groups would straddle column blocks"
             )
-        check_calibration("sparsegpt", self.nsamples, self.seqlen, self.seed, self.batch_size, self.sampler)
+        check_calibration(
+            "sparsegpt", self.nsamples, self.seqlen, self.seed, self.batch_size, self.sampler, self.activations
+        )
 
 
 def plan(config: SparseGPTConfig) -> Plan:

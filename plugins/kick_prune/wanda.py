@@ -24,11 +24,14 @@ class WandaConfig:
     calibration: str | None = None
     batch_size: int = 8
     sampler: str = "document"  # the reference sampler; "concat": windows over joined documents
+    activations: str = "memory"  # "disk": a block's activations in scratch files, one batch in memory
 
     def __post_init__(self) -> None:
         check_sparsity("wanda", self.sparsity)
         check_pattern("wanda", self.pattern)
-        check_calibration("wanda", self.nsamples, self.seqlen, self.seed, self.batch_size, self.sampler)
+        check_calibration(
+            "wanda", self.nsamples, self.seqlen, self.seed, self.batch_size, self.sampler, self.activations
+        )
 
 
 def plan(config: WandaConfig) -> Plan:

@@ -41,12 +41,15 @@ class GPTQConfig:
     calibration: str | None = None
     batch_size: int = 8
     sampler: str = "document"  # the reference sampler; "concat": windows over joined documents
+    activations: str = "memory"  # "disk": a block's activations in scratch files, one batch in memory
 
     def __post_init__(self) -> None:
         check_bits("gptq", self.bits)
         check_group_size("gptq", self.group_size)
         check_positive("gptq", damp=self.damp, blocksize=self.blocksize)
-        check_calibration("gptq", self.nsamples, self.seqlen, self.seed, self.batch_size, self.sampler)
+        check_calibration(
+            "gptq", self.nsamples, self.seqlen, self.seed, self.batch_size, self.sampler, self.activations
+        )
 
 
 def plan(config: GPTQConfig) -> Plan:
