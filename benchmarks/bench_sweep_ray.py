@@ -38,6 +38,29 @@ def records(out: Path) -> dict[str, list[str]]:
     }
 
 
+def compare(a_dir: Path, b_dir: Path) -> None:
+    """Records matched by (cell, variant, task, sample): outputs, scores and errors equal, and the
+    largest |difference| of any stored log-probability (a Ray cell with 1 CPU runs torch on one
+    thread, the local executor on all: matmuls sum in another order)."""
+
+    def load(root: Path) -> dict[tuple[str, ...], dict]:
+        out = {}
+        for f in root.glob("*/*/records.jsonl"):
+            for line in f.read_text().splitlines():
+                r = json.loads(line)
+                out[(str(f.parent.relative_to(root)), r["variant"], r["task"], r["sample_id"])] = r
+        return out
+
+    a, b = load(a_dir), load(b_dir)
+    same = [k for k in a if k in b and all(a[k].get(x) == b[k].get(x) for x in ("output", "scores", "error"))]
+    def logprobs(r: dict) -> list[float]:
+        return list((r.get("extra") or {}).get("logprobs") or ())
+
+    diffs = [abs(x - y) for k in same for x, y in zip(logprobs(a[k]), logprobs(b[k]), strict=True)]
+    print(f"records: {len(a)} local, {len(b)} ray, same keys {set(a) == set(b)}; outputs, scores and errors equal "
+          f"{len(same)}/{len(a)}; max |log-prob difference| {max(diffs, default=0.0):.2e}")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=32)
@@ -82,7 +105,8 @@ def main() -> None:
     ray_wall = time.perf_counter() - t0
     print(f"ray executor:   {ray_wall:.1f} s wall (Ray start and shutdown included); {ray_result.timings.as_dict()}")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print("records equal:", records(tmp / "local") == records(tmp / "ray"))
+    print("records byte-equal:", records(tmp / "local") == records(tmp / "ray"))
+    compare(tmp / "local", tmp / "ray")
 
     cells = ex.cells
     dense = [c for i, c in cells.items() if i.endswith("/dense")]
