@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kick.errors import SpecError
+from kick.params import parse_assignments
 
 _SECRET = re.compile(r"token|secret|passw|credential|api_?key|auth", re.IGNORECASE)
 _FIELDS = {
@@ -27,17 +28,14 @@ _FIELDS = {
 
 def parse_model_args(items: Iterable[str], what: str = "--model-arg") -> dict[str, Any]:
     """Repeated `key=value` options as a dict; no `=` (or no key) is one SpecError."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise SpecError(f"{what} {item!r}: expected key=value (e.g. attn_implementation=eager)")
-        try:
-            out[key] = json.loads(raw)
-        except ValueError:
-            out[key] = raw
-    return out
+    return parse_assignments(items, what=what, value=_json_or_text, example="attn_implementation=eager")
+
+
+def _json_or_text(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
 
 
 def check_model_args(args: Mapping[str, Any], what: str = "--model-arg") -> Mapping[str, Any]:

@@ -11,7 +11,7 @@ import dataclasses
 import difflib
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from kick.errors import SpecError
@@ -35,15 +35,22 @@ def parse_value(text: str) -> Scalar:
     return text
 
 
-def parse_assignments(items: Iterable[str], *, what: str = "--param") -> dict[str, Scalar]:
-    """Parse repeated `key=value` options into a dict; a malformed item is a SpecError."""
-    out: dict[str, Scalar] = {}
+def parse_assignments(
+    items: Iterable[str],
+    *,
+    what: str = "--param",
+    value: Callable[[str], Any] = parse_value,
+    example: str = "",
+) -> dict[str, Any]:
+    """Parse repeated `key=value` options into a dict, each value through `value`; a malformed
+    item is a SpecError (`example` is shown in it, e.g. "attn_implementation=eager")."""
+    out: dict[str, Any] = {}
     for item in items:
-        key, sep, value = item.partition("=")
+        key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise SpecError(f"{what} {item!r}: expected key=value")
-        out[key] = parse_value(value)
+            raise SpecError(f"{what} {item!r}: expected key=value" + (f" (e.g. {example})" if example else ""))
+        out[key] = value(raw)
     return out
 
 
